@@ -1,0 +1,286 @@
+"""The `shopbot` command: the composition root.
+
+Only typer, the stdlib and config are imported at the top, so `shopbot --help` stays fast; each command
+imports the heavy packages it needs inside its body. User mistakes become one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="shopbot",
+    help="Shopbot: a grounded shopping assistant and customer-service bot.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Prepare and inspect the chat and embedding models.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure search and recommendation quality.", no_args_is_help=True)
+finetune_app = typer.Typer(help="Train, evaluate and merge LoRA adapters.", no_args_is_help=True)
+recs_app = typer.Typer(help="Personalised recommendations.", no_args_is_help=True)
+copy_app = typer.Typer(help="Batch product copy.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for the website widget and server-to-server calls.", no_args_is_help=True)
+for _sub, _name in [
+    (models_app, "models"),
+    (eval_app, "eval"),
+    (finetune_app, "finetune"),
+    (recs_app, "recs"),
+    (copy_app, "copy"),
+    (keys_app, "keys"),
+]:
+    app.add_typer(_sub, name=_name)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+
+def _settings():
+    from assistant.config import get_settings
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _print_json(obj: object) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+# ---------------------------------------------------------------- models
+
+
+@models_app.command("prepare")
+def models_prepare() -> None:
+    """Convert the bundled chat model to a safetensors folder under the data home (once) and check the embedder."""
+    from assistant import models
+
+    settings = _settings()
+    path = models.resolve_llm_path(settings.llm, settings.models_dir)
+    typer.echo(f"chat model ready: {path}")
+    typer.echo(f"embedding model ready: {models.resolve_embedding_path(settings.retrieval.embedding_model)}")
+
+
+@models_app.command("list")
+def models_list(as_json: JsonFlag = False) -> None:
+    """Show the configured models and where they live."""
+    from assistant import models
+
+    settings = _settings()
+    rows = models.describe(settings)
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        typer.echo(f"{row['role']:<10} {row['model']:<40} {row['status']:<14} {row['location'] or '-'}")
+
+
+# ---------------------------------------------------------------- catalog & search (issue 3)
+
+
+@app.command("index")
+def index(
+    catalog: Annotated[str | None, typer.Option(help="Catalog file (JSONL, CSV or ESCI products.jsonl); default: the shop's catalog.")] = None,
+    format: Annotated[str, typer.Option("--format", help="auto|jsonl|csv|esci")] = "auto",
+    sync: Annotated[bool, typer.Option("--sync", help="Remove indexed products that left the catalog.")] = False,
+) -> None:
+    """Embed and index a catalog (idempotent, resumable)."""
+    raise NotImplementedError("index: provided by the catalog-search work")
+
+
+@app.command("search")
+def search(
+    query: Annotated[str, typer.Argument(help="What the shopper typed.")],
+    k: Annotated[int, typer.Option("--k", "-k", help="Results to return.")] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """Search the catalog (hybrid lexical + dense, filters understood from the query, reranked)."""
+    raise NotImplementedError("search: provided by the catalog-search work")
+
+
+@eval_app.command("search")
+def eval_search(
+    catalog: Annotated[Path, typer.Option(help="Catalog file.")],
+    queries: Annotated[Path, typer.Option(help="queries.tsv (qid<TAB>query).")],
+    qrels: Annotated[Path, typer.Option(help="qrels.tsv (qid, product id, label, grade).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """nDCG@10, Recall@100 and MRR for bm25, dense, hybrid and the default pipeline."""
+    raise NotImplementedError("eval search: provided by the catalog-search work")
+
+
+# ---------------------------------------------------------------- assistant (issue 4)
+
+
+@app.command("ask")
+def ask(
+    message: Annotated[str, typer.Argument(help="The customer's message.")],
+    session: Annotated[str | None, typer.Option("--session", help="Continue this session id.")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Customer id (enables order tools).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """One chat turn."""
+    raise NotImplementedError("ask: provided by the assistant work")
+
+
+@app.command("chat")
+def chat(
+    user: Annotated[str | None, typer.Option("--user", help="Customer id (enables order tools).")] = None,
+) -> None:
+    """Chat in the terminal."""
+    raise NotImplementedError("chat: provided by the assistant work")
+
+
+# ---------------------------------------------------------------- interfaces (issue 8)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the Gradio UI and the HTTP API in one process."""
+    raise NotImplementedError("serve: provided by the interfaces work")
+
+
+# ---------------------------------------------------------------- fine-tuning (issue 5)
+
+
+@finetune_app.command("train")
+def finetune_train(
+    config: Annotated[Path | None, typer.Option(help="YAML training config; default: the bundled one.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dialogs: Bitext CSV, chat JSONL, ShareGPT JSON or Q/A CSV.")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Adapter output folder.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")] = False,
+) -> None:
+    """Train a LoRA adapter on service dialogs."""
+    raise NotImplementedError("finetune train: provided by the fine-tuning work")
+
+
+@finetune_app.command("eval")
+def finetune_eval(
+    adapter: Annotated[Path, typer.Option(help="Adapter folder (or name under <home>/adapters).")],
+    data: Annotated[Path, typer.Option(help="Dialog file; its held-out split is used.")],
+    limit: Annotated[int | None, typer.Option(help="Evaluate at most N held-out dialogs.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Compare base and base+adapter on held-out dialogs."""
+    raise NotImplementedError("finetune eval: provided by the fine-tuning work")
+
+
+@finetune_app.command("merge")
+def finetune_merge(
+    adapter: Annotated[Path, typer.Option(help="Adapter folder (or name under <home>/adapters).")],
+    output: Annotated[Path, typer.Option(help="Folder for the merged full model.")],
+) -> None:
+    """Merge an adapter into the base model and save a full model."""
+    raise NotImplementedError("finetune merge: provided by the fine-tuning work")
+
+
+# ---------------------------------------------------------------- recommendations (issue 6)
+
+
+@recs_app.command("train")
+def recs_train() -> None:
+    """Train the collaborative-filtering model on the stored behaviour events."""
+    raise NotImplementedError("recs train: provided by the recommendations work")
+
+
+@recs_app.command("for")
+def recs_for(
+    user: Annotated[str, typer.Argument(help="Customer id.")],
+    k: Annotated[int, typer.Option("--k", "-k")] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recommendations for one customer, each with its reason."""
+    raise NotImplementedError("recs for: provided by the recommendations work")
+
+
+@eval_app.command("recs")
+def eval_recs(
+    transactions: Annotated[Path, typer.Option(help="UCI Online Retail CSV (.csv or .csv.gz).")],
+    split_date: Annotated[str, typer.Option("--split-date", help="YYYY-MM-DD: train before, test from.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Recall@20, nDCG@10 and coverage against popularity and ALS baselines."""
+    raise NotImplementedError("eval recs: provided by the recommendations work")
+
+
+# ---------------------------------------------------------------- product copy (issue 7)
+
+
+@copy_app.command("generate")
+def copy_generate(
+    catalog: Annotated[Path, typer.Option(help="Catalog file (any importer format).")],
+    out: Annotated[Path, typer.Option(help="Output JSONL (appended; re-runs skip finished products).")],
+    style: Annotated[Path | None, typer.Option(help="Style YAML.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N products.")] = None,
+    workers: Annotated[int, typer.Option(help="Concurrent requests (OpenAI-compatible endpoint).")] = 4,
+) -> None:
+    """Write product descriptions from product data."""
+    raise NotImplementedError("copy generate: provided by the product-copy work")
+
+
+@copy_app.command("eval")
+def copy_eval(
+    catalog: Annotated[Path, typer.Option(help="Catalog with real descriptions (e.g. ESCI products.jsonl).")],
+    limit: Annotated[int, typer.Option(help="Products to evaluate.")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """ROUGE-L, attribute coverage, unsupported-claim rate and speed of generated copy."""
+    raise NotImplementedError("copy eval: provided by the product-copy work")
+
+
+# ---------------------------------------------------------------- keys (issue 8)
+
+
+@keys_app.command("create")
+def keys_create(
+    kind: Annotated[str, typer.Option(help="'site' (publishable, browser) or 'secret' (server-to-server).")] = "site",
+    origin: Annotated[list[str] | None, typer.Option(help="Allowed origin for a site key (repeatable).")] = None,
+    name: Annotated[str, typer.Option(help="Label.")] = "",
+) -> None:
+    """Create an API key."""
+    raise NotImplementedError("keys create: provided by the interfaces work")
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonFlag = False) -> None:
+    """List API keys (secrets are never shown again)."""
+    raise NotImplementedError("keys list: provided by the interfaces work")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id from `shopbot keys list`.")]) -> None:
+    """Revoke an API key."""
+    raise NotImplementedError("keys revoke: provided by the interfaces work")
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from pydantic import ValidationError
+
+    from assistant.errors import AssistantError
+    from finetune.errors import FinetuneError
+    from retrieval.errors import RetrievalError
+
+    return (AssistantError, RetrievalError, FinetuneError, ValidationError, FileNotFoundError)
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning user errors into one clear line."""
+    try:
+        app()
+    except _user_errors() as exc:
+        message = str(exc).strip().splitlines()
+        typer.echo(f"Error: {' '.join(m.strip() for m in message)}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
