@@ -1,0 +1,230 @@
+"""HTTP API over real HTTP (uvicorn on a loopback port, real SQLite key/session/feedback stores).
+
+Most tests swap the assistant for `ScriptedAssistant` (it follows the engine's event contract), so they
+check the HTTP layer alone and run in seconds; `test_chat_with_real_engine` runs the real engine.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.api import create_app
+from assistant.config import get_settings
+from assistant.feedback import FeedbackStore
+from assistant.keys import KeyStore
+
+SHOP = "http://shop.test:8080"
+
+
+class ScriptedAssistant:
+    """Answers every turn with three tokens, one product card and `done`, as `assistant.engine` does."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str | None, str, str | None]] = []
+
+    def chat(self, session_id, message, user_id=None):
+        self.calls.append((session_id, message, user_id))
+        session = session_id or secrets.token_urlsafe(16)
+        reply = f"You said: {message}"
+        for word in reply.split(" "):
+            yield {"type": "token", "data": {"text": word + " "}}
+        card = {"id": "p1", "title": "Trail Boot", "price": 120.0, "currency": "USD", "stock": 3, "in_stock": True,
+                "url": None, "image": None, "reason": "matches 'boots'"}
+        yield {"type": "products", "data": {"products": [card]}}
+        yield {"type": "done", "data": {"session": session, "intent": "product_search", "reply": reply,
+                                        "products": [card], "citations": []}}
+
+
+def sse_events(text: str) -> list[dict]:
+    events = []
+    for frame in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in frame.splitlines())
+        events.append({"type": lines["event"], "data": json.loads(lines["data"])})
+    return events
+
+
+@pytest.fixture
+def api(serve, monkeypatch):
+    """(base_url, keys dict, scripted assistant, settings) for a live API with a site and a secret key."""
+    monkeypatch.setenv("SHOPBOT_API__RATE_LIMIT_PER_MINUTE", "1000")
+    settings = get_settings()
+    store = KeyStore(settings.db_path)
+    _, site = store.create("site", [SHOP], "shop")
+    _, other_site = store.create("site", ["http://other.test"], "other")
+    _, secret = store.create("secret", name="backend")
+    bot = ScriptedAssistant()
+    app = create_app(settings, bot, ui=False)
+    with serve(app) as base:
+        yield base, {"site": site, "other": other_site, "secret": secret}, bot, settings
+
+
+def chat(base, key, origin=SHOP, **body):
+    headers = {"X-Shopbot-Key": key}
+    if origin:
+        headers["Origin"] = origin
+    return httpx.post(f"{base}/v1/chat", json={"message": "boots", **body}, headers=headers, timeout=30)
+
+
+def test_health_needs_no_key_and_docs_list_routes(api):
+    base, *_ = api
+    assert httpx.get(f"{base}/v1/health").json()["status"] == "ok"
+    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+    for path in ["/v1/chat", "/v1/search", "/v1/recommendations", "/v1/events", "/v1/feedback", "/v1/copy", "/v1/health"]:
+        assert path in paths
+    assert httpx.get(f"{base}/docs").status_code == 200
+
+
+def test_chat_streams_server_sent_events(api):
+    base, keys, bot, _ = api
+    response = chat(base, keys["site"])
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["access-control-allow-origin"] == SHOP
+    events = sse_events(response.text)
+    assert [e["type"] for e in events][-2:] == ["products", "done"]
+    assert "".join(e["data"]["text"] for e in events if e["type"] == "token").strip() == "You said: boots"
+    assert events[-1]["data"]["session"]
+
+
+def test_chat_refused_without_valid_key(api):
+    base, keys, bot, _ = api
+    no_key = httpx.post(f"{base}/v1/chat", json={"message": "hi"}, headers={"Origin": SHOP})
+    assert no_key.status_code == 401 and "X-Shopbot-Key" in no_key.json()["detail"]
+    assert chat(base, "sb_site_forged").status_code == 401
+    assert bot.calls == []
+
+
+def test_site_key_refused_from_other_origin_and_without_origin(api):
+    base, keys, bot, _ = api
+    wrong = chat(base, keys["site"], origin="http://evil.test")
+    assert wrong.status_code == 403 and "evil.test" in wrong.json()["detail"]
+    assert "access-control-allow-origin" not in wrong.headers
+    assert chat(base, keys["site"], origin="http://other.test").status_code == 403  # allowed for another key only
+    assert chat(base, keys["site"], origin=None).status_code == 403
+    assert bot.calls == []
+
+
+def test_cors_preflight_follows_site_key_allowlists(api):
+    base, *_ = api
+    ask = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-shopbot-key"}
+    ok = httpx.options(f"{base}/v1/chat", headers={"Origin": SHOP, **ask})
+    assert ok.status_code == 204 and ok.headers["access-control-allow-origin"] == SHOP
+    assert "x-shopbot-key" in ok.headers["access-control-allow-headers"]
+    refused = httpx.options(f"{base}/v1/chat", headers={"Origin": "http://evil.test", **ask})
+    assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
+
+
+def test_secret_key_works_server_to_server(api):
+    base, keys, bot, _ = api
+    response = chat(base, keys["secret"], origin=None, stream=False)
+    assert response.status_code == 200
+    assert response.json()["reply"] == "You said: boots"
+    assert response.json()["products"][0]["id"] == "p1"
+
+
+def test_session_continues_only_for_its_key_and_customer(api):
+    base, keys, bot, _ = api
+    session = chat(base, keys["site"], stream=False).json()["session"]
+    assert chat(base, keys["site"], session_id=session, stream=False).status_code == 200
+    assert bot.calls[-1][0] == session
+    # another key, another customer, or an unknown id cannot continue (or read) it
+    assert chat(base, keys["secret"], origin=None, session_id=session).status_code == 404
+    token = httpx.post(f"{base}/v1/customer-tokens", json={"user_id": "c001"}, headers={"X-Shopbot-Key": keys["secret"]}).json()["token"]
+    assert chat(base, keys["site"], session_id=session, customer_token=token).status_code == 404
+    assert chat(base, keys["site"], session_id="made-up").status_code == 404
+
+
+def test_customer_id_comes_only_from_a_signed_token(api):
+    base, keys, bot, _ = api
+    minted = httpx.post(f"{base}/v1/customer-tokens", json={"user_id": "c007", "ttl_s": 120},
+                        headers={"X-Shopbot-Key": keys["secret"]})
+    assert minted.status_code == 200
+    token = minted.json()["token"]
+    assert chat(base, keys["site"], customer_token=token, stream=False).status_code == 200
+    assert bot.calls[-1][2] == "c007"
+    httpx.post(f"{base}/v1/chat", json={"message": "hi"}, headers={"X-Shopbot-Key": keys["site"], "Origin": SHOP,
+                                                                   "X-Customer-Token": token})
+    assert bot.calls[-1][2] == "c007"
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    refused = chat(base, keys["site"], customer_token=forged)
+    assert refused.status_code == 401 and "signature" in refused.json()["detail"]
+    # a user_id field is not part of the request at all
+    assert chat(base, keys["site"], user_id="c007").status_code == 422
+    # site keys cannot mint tokens
+    assert httpx.post(f"{base}/v1/customer-tokens", json={"user_id": "c007"},
+                      headers={"X-Shopbot-Key": keys["site"], "Origin": SHOP}).status_code == 403
+
+
+def test_limits_on_message_length_and_body_size(api):
+    base, keys, bot, settings = api
+    too_long = chat(base, keys["site"], message="x" * (settings.api.max_message_chars + 1))
+    assert too_long.status_code == 413 and "max_message_chars" in too_long.json()["detail"]
+    huge = httpx.post(f"{base}/v1/chat", content=b"{" + b" " * (settings.api.max_body_bytes + 10) + b"}",
+                      headers={"X-Shopbot-Key": keys["site"], "Origin": SHOP, "Content-Type": "application/json"})
+    assert huge.status_code == 413 and "max_body_bytes" in huge.json()["detail"]
+    assert bot.calls == []
+
+
+def test_errors_are_json_with_a_clear_message(api):
+    base, keys, *_ = api
+    bad = httpx.post(f"{base}/v1/chat", json={"session_id": "x"}, headers={"X-Shopbot-Key": keys["site"], "Origin": SHOP})
+    assert bad.status_code == 422 and "message" in bad.json()["detail"]
+    missing = httpx.get(f"{base}/v1/nope")
+    assert missing.status_code == 404 and "/v1/nope" in missing.json()["detail"]
+
+
+def test_secret_only_endpoints_refuse_site_keys(api):
+    base, keys, *_ = api
+    site = {"X-Shopbot-Key": keys["site"], "Origin": SHOP}
+    assert httpx.post(f"{base}/v1/events", json={"events": [{"type": "view", "user_id": "c1", "product_id": "p1"}]},
+                      headers=site).status_code == 403
+    assert httpx.post(f"{base}/v1/copy", json={"product_id": "p1"}, headers=site).status_code == 403
+
+
+def test_feedback_is_stored_for_own_session_only(api):
+    base, keys, bot, settings = api
+    session = chat(base, keys["site"], stream=False).json()["session"]
+    headers = {"X-Shopbot-Key": keys["site"], "Origin": SHOP}
+    body = {"session_id": session, "rating": "down", "comment": "wrong size", "message": "boots", "reply": "You said: boots"}
+    assert httpx.post(f"{base}/v1/feedback", json=body, headers=headers).status_code == 200
+    stored = FeedbackStore(settings.db_path).list()
+    assert [(f.rating, f.comment, f.session_id) for f in stored] == [(-1, "wrong size", session)]
+    assert httpx.post(f"{base}/v1/feedback", json={**body, "session_id": "someone-else"}, headers=headers).status_code == 404
+
+
+def test_revoked_key_stops_working(api):
+    base, keys, *_ = api
+    store = KeyStore(get_settings().db_path)
+    record = next(k for k in store.list() if k.name == "shop")
+    assert chat(base, keys["site"]).status_code == 200
+    store.revoke(record.id)
+    assert chat(base, keys["site"]).status_code == 401
+
+
+def test_rate_limit_per_key(serve, monkeypatch):
+    monkeypatch.setenv("SHOPBOT_API__RATE_LIMIT_PER_MINUTE", "3")
+    settings = get_settings()
+    _, secret = KeyStore(settings.db_path).create("secret")
+    with serve(create_app(settings, ScriptedAssistant(), ui=False)) as base:
+        codes = [chat(base, secret, origin=None, stream=False).status_code for _ in range(5)]
+    assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+
+
+def test_widget_and_demo_page_are_served(serve):
+    settings = get_settings()
+    _, site = KeyStore(settings.db_path).create("site", ["http://127.0.0.1:1"])
+    with serve(create_app(settings, ScriptedAssistant(), ui=False, demo_site_key=site)) as base:
+        js = httpx.get(f"{base}/static/widget.js")
+        assert js.status_code == 200 and "javascript" in js.headers["content-type"] and "data-site-key" in js.text
+        page = httpx.get(f"{base}/demo").text
+        assert f'data-site-key="{site}"' in page and 'src="/static/widget.js"' in page
+
+
+def test_static_files_exist():
+    static = Path(__file__).resolve().parents[2] / "assistant" / "static"
+    assert (static / "widget.js").is_file() and (static / "demo-host.html").is_file()
