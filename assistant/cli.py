@@ -143,9 +143,38 @@ def chat(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Mount the Gradio UI at / (off: API and widget only).")] = True,
+    workers: Annotated[int, typer.Option(help="API worker processes (needs --no-ui; see docs/scale-out.md).")] = 1,
+    warm: Annotated[bool, typer.Option("--warm/--lazy", help="Load the model and indexes before serving.")] = True,
 ) -> None:
     """Serve the Gradio UI and the HTTP API in one process."""
-    raise NotImplementedError("serve: provided by the interfaces work")
+    import uvicorn
+
+    from assistant.api import create_app
+    from assistant.keys import KeyStore, ensure_demo_site_key
+
+    settings = _settings()
+    if workers > 1 and ui:
+        raise typer.BadParameter("--workers > 1 serves the API only; add --no-ui (run the UI as its own process).")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    origins = [f"http://{shown}:{port}"] + ([f"http://localhost:{port}"] if shown == "127.0.0.1" else [])
+    demo_key, created = ensure_demo_site_key(KeyStore(settings.db_path), settings.home, origins)
+    if created:
+        typer.echo(f"Created a demo site key for {', '.join(origins)}: {demo_key}")
+    if warm:  # load the model and indexes now, so a missing index fails here and the first reply is fast
+        from assistant.engine import build_assistant
+
+        assistant = build_assistant(settings)
+    else:
+        assistant = None
+    typer.echo(f"Shopbot: UI http://{shown}:{port}/  API http://{shown}:{port}/v1 (docs /docs)  widget demo /demo")
+    if workers > 1:
+        # Each worker builds its own app from the same settings (environment / shopbot.toml).
+        uvicorn.run("assistant.api:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                    proxy_headers=True, log_level="warning")
+        return
+    app = create_app(settings, assistant, ui=ui, demo_site_key=demo_key)
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="warning", timeout_graceful_shutdown=5)
 
 
 # ---------------------------------------------------------------- fine-tuning (issue 5)
@@ -247,19 +276,49 @@ def keys_create(
     name: Annotated[str, typer.Option(help="Label.")] = "",
 ) -> None:
     """Create an API key."""
-    raise NotImplementedError("keys create: provided by the interfaces work")
+    from assistant.keys import KeyStore
+
+    record, plain = KeyStore(_settings().db_path).create(kind, origin or [], name)
+    typer.echo(f"{record.id}  {record.kind}  {', '.join(record.origins) or '-'}")
+    typer.echo(f"key (shown once, store it now): {plain}")
 
 
 @keys_app.command("list")
 def keys_list(as_json: JsonFlag = False) -> None:
     """List API keys (secrets are never shown again)."""
-    raise NotImplementedError("keys list: provided by the interfaces work")
+    from assistant.keys import KeyStore
+
+    keys = KeyStore(_settings().db_path).list()
+    if as_json:
+        _print_json([k.model_dump() | {"active": k.active} for k in keys])
+        return
+    if not keys:
+        typer.echo("No keys yet; create one with `shopbot keys create --origin https://your-shop.example`.")
+    for k in keys:
+        state = "active" if k.active else "revoked"
+        typer.echo(f"{k.id:<18} {k.kind:<7} {state:<8} {k.prefix}...  {', '.join(k.origins) or '-'}  {k.name}")
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id from `shopbot keys list`.")]) -> None:
     """Revoke an API key."""
-    raise NotImplementedError("keys revoke: provided by the interfaces work")
+    from assistant.keys import KeyStore
+
+    record = KeyStore(_settings().db_path).revoke(key_id)
+    typer.echo(f"revoked {record.id} ({record.kind})")
+
+
+@keys_app.command("token")
+def keys_token(
+    user: Annotated[str, typer.Argument(help="Customer id the token names.")],
+    ttl: Annotated[int, typer.Option(help="Seconds until it expires.")] = 3600,
+) -> None:
+    """Mint a signed customer token (for data-customer-token; shops normally use POST /v1/customer-tokens)."""
+    from assistant.security import CustomerTokens, load_token_secret
+
+    settings = _settings()
+    secret = settings.api.token_secret.get_secret_value() if settings.api.token_secret else None
+    typer.echo(CustomerTokens(load_token_secret(secret, settings.home)).issue(user, ttl))
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
