@@ -286,7 +286,7 @@ def _base(rng: random.Random, i: int, brand: str, model: str) -> dict:
     piece = rng.choice(["Crew Top", "Quarter-Zip Top", "Bottoms", "Long-Sleeve Tee", "Hoodie"])
     attrs: dict = {
         "gender": gender, "material": material, "fabric_weight_gsm": gsm, "waterproof": False,
-        "odour_resistant": merino, "machine_washable": True, "weight_g": rng.randrange(140, 330, 5),
+        "odour_resistant": merino, "machine_washable": True, "weight_g": gsm + rng.randrange(0, 120, 5),
         "warranty_years": 1,
     }
     if merino:
@@ -490,7 +490,11 @@ def _cook(rng: random.Random, i: int, brand: str, model: str) -> dict:
         attrs["capacity_l"] = rng.choice({"Dutch Oven": [3.5, 4.7, 6.0], "Saucepan": [1.5, 2.0, 3.0],
                                           "Stock Pot": [6.0, 8.0, 10.0], "Stovetop Kettle": [1.5, 1.9, 2.5]}[kind])
         size = f"{attrs['capacity_l']} L"
-    attrs["weight_g"] = rng.randrange(900, 6000, 50)
+    base = {"Skillet": 1400, "Frying Pan": 1100, "Saucepan": 1200, "Stock Pot": 2200, "Dutch Oven": 3800,
+            "Stovetop Kettle": 1000, "Cookware Set": 5500}[kind]
+    heavy = {"cast iron": 1.8, "enamelled cast iron": 1.7, "tri-ply stainless steel": 1.0,
+             "ceramic-coated aluminium": 0.7, "carbon steel": 1.2}[material]
+    attrs["weight_g"] = int(base * heavy * rng.uniform(0.85, 1.15)) // 50 * 50
     certs = []
     if material in ("ceramic-coated aluminium", "carbon steel", "cast iron"):
         certs.append("PFAS-free")
@@ -576,7 +580,7 @@ def _lights(rng: random.Random, i: int, brand: str, model: str) -> dict:
     title = f"{brand} {model} {lumens}-Lumen {'Rechargeable ' if rechargeable else ''}{kind}"
     s = [
         _pick(rng, ["The {m} is a {l}-lumen {k}.", "Putting out {l} lumens, the {m} is a {k}."],
-              m=model, l=lumens, k=kind.lower()),
+              m=model, l=lumens, k="set of string lights" if kind == "String Lights" else kind.lower()),
         f"It runs for up to {attrs['runtime_h']} hours on its {battery} batter{'y' if rechargeable else 'ies'}.",
         ("It is rated IPX7, so it is waterproof." if ipx == "IPX7" else "It is rated IPX4: splash-resistant, not waterproof."),
         f"It weighs {attrs['weight_g']} g.",
@@ -584,7 +588,8 @@ def _lights(rng: random.Random, i: int, brand: str, model: str) -> dict:
     if attrs["red_light"]:
         s.append("A red-light mode keeps your night vision.")
     bullets = [f"{lumens} lumens", f"Up to {attrs['runtime_h']} h runtime", battery, ipx]
-    return dict(title=title, attrs=attrs, price=_price(rng, 19, 129), sentences=s, bullets=bullets,
+    lo, hi = {"Headlamp": (24, 99), "Lantern": (29, 129), "String Lights": (19, 59)}[kind]
+    return dict(title=title, attrs=attrs, price=_price(rng, lo, hi), sentences=s, bullets=bullets,
                 sizes=[None], colours=rng.sample(COLOURS["lights"], rng.choice([1, 2])))
 
 

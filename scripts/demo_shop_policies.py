@@ -102,8 +102,6 @@ We ship to {f['intl_countries']}.
 - **Duties and taxes:** prices are in USD and do not include import duties, VAT or GST. They are charged by
   the carrier or customs on delivery and are the customer's responsibility. Refused parcels are refunded
   minus the original international shipping cost and the return freight we are charged.
-- **Restrictions:** we cannot ship stove fuel canisters or lithium batteries sold on their own outside the US.
-  Lanterns and headlamps with a built-in battery can ship.
 - **Returns from abroad:** the {f['return_days']}-day return window applies; international customers pay the
   return shipping and we do not provide prepaid labels outside the US.
 
@@ -117,8 +115,8 @@ You can return most items within **{f['return_days']} days of delivery** for a r
 
 - Items must be unused, clean and in their original packaging with tags attached. Footwear must only have been
   tried on indoors (clean soles).
-- Not returnable: gift cards, opened stove fuel, and bedding or pillows whose hygiene seal has been opened,
-  unless they are faulty.
+- Not returnable: gift cards, and bedding or pillows whose hygiene seal has been opened, unless they are
+  faulty.
 - Items that are faulty or damaged in transit can always be returned, and the return is free.
 
 ## How to return
