@@ -62,6 +62,7 @@ def prepare_bundled_llm(models_dir: Path) -> Path:
         try:
             _convert_gguf(gguf, tmp)
             (tmp / _DONE_MARKER).write_text(gguf.name + "\n")
+            tmp.chmod(0o755)  # mkdtemp makes it private; the model folder is meant to be shared
             if target.exists():  # a stale, unmarked folder from a crash before rename
                 shutil.rmtree(target)
             os.replace(tmp, target)
@@ -77,6 +78,10 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     model.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
+    # The tensors are already dequantised to float32; drop the GGUF marker so save_pretrained accepts them.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
 

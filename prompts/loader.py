@@ -38,7 +38,7 @@ def variables(name: str) -> set[str]:
     return set(load(name).get_identifiers())
 
 
-def render(name: str, **values: object) -> str:
+def render(name: str, /, **values: object) -> str:
     """Render template `name`; every `${variable}` must be given, extra values are refused too."""
     template = load(name)
     needed = set(template.get_identifiers())
