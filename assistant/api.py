@@ -113,7 +113,7 @@ class Recommendation(BaseModel):
 
 
 class RecommendationsResponse(BaseModel):
-    user_id: str
+    user_id: str | None
     items: list[Recommendation]
 
 
@@ -239,35 +239,55 @@ class Components:
 
         return self._get("assistant", build)
 
+    def _shared(self, attribute: str) -> Any:
+        """A part the built assistant already holds (its searcher, chat model...), to avoid loading it twice."""
+        assistant = self._parts.get("assistant")
+        return getattr(assistant, attribute, None) if assistant is not None else None
+
     def searcher(self):
         def build():
+            shared = self._shared("searcher")
+            if shared is not None:
+                return shared
+            from assistant.models import resolve_embedding_path
+            from retrieval.embed import Embedder
             from retrieval.search import open_searcher
 
-            return open_searcher(self.settings.retrieval, self.settings.home)
+            retrieval = self.settings.retrieval
+            embedder = Embedder(resolve_embedding_path(retrieval.embedding_model), batch_size=retrieval.embedding_batch_size)
+            return open_searcher(retrieval, self.settings.home, embedder)
 
         return self._get("searcher", build)
 
     def recommender(self):
         def build():
+            shared = self._shared("recommender")
+            if shared is not None:
+                return shared
             from retrieval.recommend import open_recommender
 
             return open_recommender(self.settings.retrieval, self.settings.home)
 
         return self._get("recommender", build)
 
-    def events(self):
+    def chat_model(self):
         def build():
-            from retrieval.events import EventStore
+            shared = self._shared("chat_model") or self._shared("llm")
+            if shared is not None:
+                return shared
+            from assistant.llm import build_chat_model
 
-            return EventStore(self.settings.db_path)
+            return build_chat_model(self.settings)
 
-        return self._get("events", build)
+        return self._get("chat_model", build)
 
-    def copywriter(self):
+    def copywriter(self) -> Callable[[Any], Any]:
+        """product -> assistant.copywriter.CopyRecord, with the shop's default style and the chat model."""
+
         def build():
-            from assistant.copywriter import build_copywriter
+            from assistant.copywriter import generate_copy
 
-            return build_copywriter(self.settings)
+            return lambda product: generate_copy(product, None, self.chat_model())
 
         return self._get("copywriter", build)
 
@@ -301,7 +321,6 @@ def _part(name: str, what: str) -> Callable[[Request], Any]:
 get_assistant = _part("assistant", "The assistant")
 get_searcher = _part("searcher", "Catalog search")
 get_recommender = _part("recommender", "Recommendations")
-get_events = _part("events", "The event store")
 get_copywriter = _part("copywriter", "Product copy")
 get_keys = _part("keys", "The key store")
 get_owners = _part("owners", "The session store")
@@ -391,7 +410,8 @@ def card(product: Any, reason: str = "") -> ProductCard:
     )
 
 
-def _event_dict(event: Any) -> dict[str, Any]:
+def event_dict(event: Any) -> dict[str, Any]:
+    """An assistant event (pydantic model or dict) as {"type": ..., "data": {...}}."""
     if isinstance(event, BaseModel):
         event = event.model_dump(mode="json")
     return {"type": str(event["type"]), "data": dict(event.get("data") or {})}
@@ -446,14 +466,14 @@ def chat(
         )
     started = time.perf_counter()
     events = iter(assistant.chat(body.session_id, body.message, user_id=user_id))
-    first = _event_dict(next(events))  # errors before the first event still become a proper HTTP error
+    first = event_dict(next(events))  # errors before the first event still become a proper HTTP error
     claimed = bool(body.session_id)
 
     def all_events() -> Iterator[dict[str, Any]]:
         nonlocal claimed
         yield first
         for event in events:
-            yield _event_dict(event)
+            yield event_dict(event)
 
     def owned(stream: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         nonlocal claimed
@@ -528,12 +548,10 @@ def recommendations(
     user_id: Annotated[str | None, Query(description="Secret keys only; site keys send a customer token.")] = None,
     x_customer_token: Annotated[str | None, Header()] = None,
 ) -> RecommendationsResponse:
-    """Personalised recommendations, each with the reason it was chosen."""
+    """Personalised recommendations, each with the reason it was chosen (guests: what is popular now)."""
     if user_id is not None and caller.key.kind != "secret":
         raise HTTPException(403, "user_id is only accepted with a secret key; from a browser send X-Customer-Token.")
-    user = user_id or _customer(tokens, x_customer_token)
-    if not user:
-        raise HTTPException(401, "Recommendations need a customer: send X-Customer-Token (or user_id with a secret key).")
+    user = user_id or _customer(tokens, x_customer_token)  # None: a guest gets trending and popular products
     items = []
     for rec in recommender.recommend(user, k=k):
         found = searcher.get(rec.product_id)
@@ -546,16 +564,18 @@ def recommendations(
 def events(
     body: EventsRequest,
     caller: Annotated[Caller, Depends(secret_key)],
-    store: Annotated[Any, Depends(get_events)],
+    recommender: Annotated[Any, Depends(get_recommender)],
 ) -> EventsAccepted:
-    """Ingest behaviour events (views, carts, purchases...) from the shop's backend."""
+    """Ingest behaviour events (views, carts, purchases...) from the shop's backend; recommendations use them at once."""
     from retrieval.events import Event
 
     try:
         parsed = [Event(**e.model_dump(exclude_none=True)) for e in body.events]
     except ValueError as exc:
         raise HTTPException(422, f"Invalid event: {exc}") from exc
-    return EventsAccepted(accepted=store.append_many(parsed))
+    for event in parsed:
+        recommender.record(event)
+    return EventsAccepted(accepted=len(parsed))
 
 
 @router.post("/feedback", response_model=FeedbackAccepted, tags=["chat"])
@@ -633,7 +653,6 @@ def create_app(
     *,
     searcher: Any = None,
     recommender: Any = None,
-    events: Any = None,
     copywriter: Any = None,
     ui: bool = True,
     demo_site_key: str | None = None,
@@ -651,7 +670,7 @@ def create_app(
         openapi_url="/openapi.json",
     )
     components = Components(
-        settings, assistant=assistant, searcher=searcher, recommender=recommender, events=events, copywriter=copywriter
+        settings, assistant=assistant, searcher=searcher, recommender=recommender, copywriter=copywriter
     )
     app.state.components = components
     app.state.demo_site_key = demo_site_key

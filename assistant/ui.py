@@ -16,6 +16,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.api import card, event_dict
 from assistant.errors import AssistantError
 from retrieval.errors import RetrievalError
 
@@ -86,8 +87,6 @@ def cards_html(cards: list[dict[str, Any]], empty: str = "") -> str:
 
 
 def _card(product: Any, reason: str = "") -> dict[str, Any]:
-    from assistant.api import card
-
     return card(product, reason).model_dump()
 
 
@@ -120,8 +119,9 @@ def build_ui(components: Any) -> gr.Blocks:
         yield history, "", session_id, gr.skip()
         cards: list[dict] = []
         try:
-            for event in components.assistant().chat(session_id, message, user_id=customer or None):
-                kind, data = event.type, event.data
+            for raw in components.assistant().chat(session_id, message, user_id=customer or None):
+                event = event_dict(raw)
+                kind, data = event["type"], event["data"]
                 if kind == "token":
                     history[-1]["content"] += data.get("text", "")
                 elif kind == "products":
@@ -170,8 +170,9 @@ def build_ui(components: Any) -> gr.Blocks:
         if customer:
             from retrieval.events import Event
 
-            components.events().append(Event(type="view", user_id=customer, product_id=product_id, session_id=session_id,
-                                             context="ui"))
+            # through the recommender, so the shopper's profile (and the panel) updates at once
+            components.recommender().record(Event(type="view", user_id=customer, product_id=product_id,
+                                                  session_id=session_id, context="ui"))
         c = _card(product)
         detail = (f"**Viewing: {product.title}** — {_money(c['price'], c['currency'])}, "
                   f"{'in stock' if c['in_stock'] else 'out of stock'}"
@@ -232,11 +233,12 @@ def build_ui(components: Any) -> gr.Blocks:
                             human = gr.Button("Talk to a human", elem_id="human")
                             new = gr.Button("New session", elem_id="new-session")
                         status = gr.Markdown(elem_id="status")
-                        with gr.Row():
-                            comment_box = gr.Textbox(label="Comment on your rating (optional)", scale=5, elem_id="comment")
-                            comment_send = gr.Button("Save comment", scale=1)
                         gr.Markdown("#### Products in this answer")
                         cards = gr.HTML("", elem_id="cards", js_on_load=_CARD_CLICKS)
+                        with gr.Row():
+                            comment_box = gr.Textbox(label="Comment on your 👍/👎 (optional, helps us improve)", scale=5,
+                                                     elem_id="comment")
+                            comment_send = gr.Button("Save comment", scale=1, elem_id="comment-send")
                     with gr.Column(scale=2):
                         gr.Markdown("#### Recommended for you")
                         recs = gr.HTML(cards_html([], "Choose a demo customer to see personal recommendations."),

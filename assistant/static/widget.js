@@ -37,7 +37,7 @@
   var css = [
     ":host{all:initial;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:15px;color:#1d2430}",
     ".bubble{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;border:none;cursor:pointer;",
-    " background:#1f6f5c;color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);font-size:26px;z-index:2147483000}",
+    " background:#1f6f5c;color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;z-index:2147483000}",
     ".bubble:focus-visible,button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #f2a541;outline-offset:2px}",
     ".panel{position:fixed;right:20px;bottom:92px;width:min(380px,calc(100vw - 40px));height:min(560px,calc(100vh - 120px));",
     " background:#fff;border-radius:14px;box-shadow:0 8px 30px rgba(0,0,0,.25);display:flex;flex-direction:column;overflow:hidden;z-index:2147483000}",
@@ -57,7 +57,7 @@
     ".card a{color:#1d2430;font-weight:600;text-decoration:none}.card a:hover{text-decoration:underline}",
     ".price{font-weight:700}.stock.in{color:#1f7a3a}.stock.out{color:#a12a2a}.reason{color:#555;font-size:12px}",
     ".sources{font-size:12px;color:#555;align-self:flex-start}",
-    ".rate{align-self:flex-start;display:flex;gap:4px}.rate button{background:#fff;border:1px solid #d0d4d9;border-radius:6px;cursor:pointer;padding:2px 6px}",
+    ".rate{align-self:flex-start;display:flex;gap:4px}.rate button{background:#fff;color:#445;border:1px solid #d0d4d9;border-radius:6px;cursor:pointer;padding:3px 7px;line-height:0}",
     ".rate button[aria-pressed=true]{background:#e6f2ee;border-color:#1f6f5c}",
     "form{display:flex;gap:6px;padding:10px;border-top:1px solid #e1e4e8;background:#fff}",
     "input{flex:1;padding:9px 10px;border:1px solid #c7ccd1;border-radius:8px;font-size:15px}",
@@ -71,7 +71,7 @@
   var root = host.attachShadow({ mode: "open" });
   root.innerHTML =
     "<style>" + css + "</style>" +
-    '<button class="bubble" type="button" aria-haspopup="dialog" aria-expanded="false" aria-controls="sb-panel" aria-label="Open chat with ' + esc(title) + '">&#128172;</button>' +
+    '<button class="bubble" type="button" aria-haspopup="dialog" aria-expanded="false" aria-controls="sb-panel" aria-label="Open chat with ' + esc(title) + '"><svg width="28" height="28" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg></button>' +
     '<section class="panel" id="sb-panel" role="dialog" aria-modal="false" aria-labelledby="sb-title" hidden>' +
     '  <header><h2 id="sb-title">' + esc(title) + '</h2>' +
     '    <button type="button" class="new" aria-label="Start a new conversation">New chat</button>' +
@@ -160,8 +160,8 @@
     if (!state.session) return;
     var box = document.createElement("div");
     box.className = "rate";
-    box.innerHTML = '<button type="button" aria-pressed="false" aria-label="Helpful">&#128077;</button>' +
-                    '<button type="button" aria-pressed="false" aria-label="Not helpful">&#128078;</button>';
+    box.innerHTML = '<button type="button" aria-pressed="false" aria-label="Helpful"><svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d="M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z"/></svg></button>' +
+                    '<button type="button" aria-pressed="false" aria-label="Not helpful"><svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d="M22 3h-4v12h4V3zM2 14a2 2 0 0 0 2 2h6.3l-1 4.6v.3c0 .4.2.8.4 1.1l1.1 1 6.6-6.6c.4-.4.6-.9.6-1.4V5a2 2 0 0 0-2-2H7c-.8 0-1.5.5-1.8 1.2l-3 7.1c-.1.2-.2.5-.2.7v2z"/></svg></button>';
     var buttons = box.querySelectorAll("button");
     buttons.forEach(function (b, i) {
       b.addEventListener("click", function () {
