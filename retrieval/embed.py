@@ -1,0 +1,155 @@
+"""Text embeddings: a sentence-transformers folder run with plain transformers, tuned for CPU ingest.
+
+Two things make `Embedder.encode` faster than a plain `SentenceTransformer.encode` loop over catalog
+batches, with the same vectors to within quantisation noise:
+
+* texts are sorted by token length over the *whole* call and batched in that order, so a batch pads to
+  the length of its longest text, not of the longest text in a random 64;
+* the Linear layers are dynamically quantised to int8 (`torch.ao.quantization.quantize_dynamic`), which
+  roughly halves the matmul time on x86 CPUs. The benchmark (`tests/benchmarks/test_bench_search.py`)
+  measures the speed-up and the nDCG cost side by side.
+
+`HashingEmbedder` is a deterministic, model-free stand-in (hashed character n-grams) for tests and
+smoke runs; it has the same interface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.errors import RetrievalError
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]  # called with the number of texts just embedded
+
+
+class Embedder:
+    """Mean-pooled, L2-normalised sentence embeddings from a local transformers/sentence-transformers folder.
+
+    Args:
+        path: local model folder (the CLI resolves it with `assistant.models.resolve_embedding_path`).
+        quantize: int8 dynamic quantisation of the Linear layers (faster on CPU, tiny quality cost).
+        max_length: token limit per text; default = the folder's `sentence_bert_config.json` or 256.
+        batch_size: texts per forward pass.
+    """
+
+    def __init__(self, path: str | Path, *, quantize: bool = True, max_length: int | None = None, batch_size: int = 64):
+        self.path = Path(path)
+        if not (self.path / "config.json").is_file():
+            raise RetrievalError(
+                f"Embedding model folder '{self.path}' has no config.json; point retrieval.embedding_model "
+                "(SHOPBOT_RETRIEVAL__EMBEDDING_MODEL) at a sentence-transformers or transformers folder."
+            )
+        self.quantize = quantize
+        self.batch_size = batch_size
+        self.max_length = max_length or self._configured_max_length()
+        self._model = None
+        self._tokenizer = None
+        self._dim: int | None = None
+
+    @property
+    def name(self) -> str:
+        """Identifies the vector space: same name = comparable vectors."""
+        return f"{self.path.name}{'-int8' if self.quantize else ''}"
+
+    def _configured_max_length(self) -> int:
+        cfg = self.path / "sentence_bert_config.json"
+        if cfg.is_file():
+            return int(json.loads(cfg.read_text()).get("max_seq_length", 256))
+        return 256
+
+    def _load(self):
+        if self._model is not None:
+            return self._model, self._tokenizer
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self._tokenizer = AutoTokenizer.from_pretrained(self.path)
+        model = AutoModel.from_pretrained(self.path, dtype=torch.float32).eval()
+        if self.quantize:
+            with warnings.catch_warnings():  # torch marks its quantised tensors deprecated; they still work
+                warnings.simplefilter("ignore")
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self._model = model
+        self._dim = int(model.config.hidden_size)
+        logger.info("loaded embedder %s (int8=%s, max_length=%d)", self.path, self.quantize, self.max_length)
+        return self._model, self._tokenizer
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._load()
+        return int(self._dim)
+
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
+        """Embed texts; returns float32 (len(texts), dim), rows L2-normalised, in input order."""
+        import torch
+
+        model, tokenizer = self._load()
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        # Sort by tokenised length so each batch pads little; restore order at the end.
+        lengths = [len(ids) for ids in tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]]
+        order = np.argsort(lengths, kind="stable")[::-1]
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = tokenizer(
+                    [texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+                )
+                hidden = model(**batch).last_hidden_state  # (B, T, H)
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out[idx] = pooled.numpy()
+                if progress:
+                    progress(len(idx))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+class HashingEmbedder:
+    """Deterministic model-free embeddings: hashed word and character-trigram counts, L2-normalised.
+
+    Good enough to make lexically similar texts close; used by tests and as an offline smoke stand-in.
+    """
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+        self.name = f"hashing-{dim}"
+        self.path = None
+        self.quantize = False
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for word in _TOKEN.findall(text.lower()):
+            feats = [word] + [word[i : i + 3] for i in range(max(1, len(word) - 2))]
+            for feat in feats:
+                h = int.from_bytes(hashlib.blake2b(feat.encode(), digest_size=8).digest(), "little")
+                vec[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        norm = np.linalg.norm(vec)
+        return vec / norm if norm else vec
+
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
+        out = np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+        if progress:
+            progress(len(texts))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._vector(text)

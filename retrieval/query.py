@@ -1,0 +1,217 @@
+"""Query understanding: turn "waterproof boots under $100 in size 10" into search text plus `Filters`.
+
+Price, size and stock phrases are *removed* from the search text (they describe constraints, not the
+product); colour, brand and category words are *kept* (they also help matching) and recorded as filters.
+
+How parsed filters apply (`Filters.check`): price, size and stock are constraints, so a product whose known
+value contradicts them is dropped, while a product that does not state the value (no price, no sizes) is
+kept; brand, colour and category from the query are preferences that raise the rank of matching products,
+because catalogs spell them loosely. Filters passed explicitly by a caller (`strict=True`) are hard for
+every field: a product must state the value and match it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+from retrieval.catalog import Product
+
+CURRENCIES = {
+    "$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD",
+    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
+    "£": "GBP", "gbp": "GBP",
+}
+COLOURS = {
+    "black", "white", "red", "blue", "green", "yellow", "orange", "purple", "pink", "brown", "grey", "gray",
+    "beige", "navy", "tan", "khaki", "olive", "maroon", "teal", "turquoise", "silver", "gold", "cream", "ivory",
+    "charcoal", "burgundy", "clear", "multicolor", "multicolour",
+}
+_COLOUR_ALIASES = {"gray": "grey", "multicolor": "multicolour"}
+_SIZE_WORDS = {"xxs": "XXS", "xs": "XS", "s": "S", "small": "S", "m": "M", "medium": "M", "l": "L", "large": "L",
+               "xl": "XL", "x-large": "XL", "extra large": "XL", "xxl": "XXL", "2xl": "XXL", "xxxl": "XXXL",
+               "3xl": "XXXL", "one size": "ONE SIZE"}
+
+_CUR = r"(?:\$|€|£|usd\b|eur\b|euros?\b|dollars?\b|bucks\b|gbp\b)"
+_NUM = r"(\d+(?:[.,]\d{1,2})?)(?![\d.,]?\d)"
+# A number followed by a unit is a quantity, not a price ("less than 5 lbs", "over 2 inches").
+_NOT_UNIT = (r"(?!\s*(?:lbs?|pounds?|kg|g|oz|ounces?|inch(?:es)?|cm|mm|m\b|ft|feet|foot|gb|tb|mb|w\b|watts?|"
+             r"v\b|volts?|mah|%|pack|pcs|pieces|count|ct\b|x\b|years?|months?|days?|hours?|minutes?|mins?|people|"
+             r"persons?|seats?|gallons?|liters?|litres?|ml|l\b|qt|quarts?|cups?|amps?|mph|rpm|°|degrees?))")
+_AMT = rf"(?P<c1{{i}}>{_CUR})?\s*{_NUM}\s*(?P<c2{{i}}>{_CUR})?"
+
+
+def _amount(i: int) -> str:
+    return _AMT.replace("{i}", str(i)).replace("(\\d", f"(?P<n{i}>\\d", 1)
+
+
+_LEAD = r"(?:\b(?:priced|price|costs?|costing|for)\s+)?"
+_BETWEEN = re.compile(rf"{_LEAD}\b(?:between|from)\s+{_amount(1)}\s*(?:and|to|-|–)\s*{_amount(2)}{_NOT_UNIT}", re.I)
+_RANGE = re.compile(rf"(?<![\w.]){_amount(1)}\s*(?:-|–|to)\s*{_amount(2)}{_NOT_UNIT}", re.I)
+_MAX = re.compile(
+    rf"{_LEAD}\b(?:under|below|less\s+than|cheaper\s+than|lower\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|"
+    rf"within|not\s+more\s+than|<=?)\s*{_amount(1)}{_NOT_UNIT}", re.I)
+_MIN = re.compile(
+    rf"{_LEAD}\b(?:over|above|more\s+than|at\s+least|min(?:imum)?|starting\s+at|pricier\s+than|>=?)\s*{_amount(1)}{_NOT_UNIT}",
+    re.I)
+_SIZE = re.compile(
+    r"\b(?:in\s+)?size\s*[:=]?\s*(\d{1,2}(?:[.,]5)?|one\s+size|extra\s+large|x-large|xxxl|xxl|xl|xxs|xs|3xl|2xl|"
+    r"small|medium|large|s|m|l)\b", re.I)
+_STOCK = re.compile(r"\b(?:(?:that\s+(?:is|are)\s+)?in[\s-]stock|available\s+now|ready\s+to\s+ship)\b", re.I)
+
+
+class Filters(BaseModel):
+    """Structured constraints on a search. Empty lists / None mean "no constraint"."""
+
+    price_min: float | None = Field(None, ge=0)
+    price_max: float | None = Field(None, ge=0)
+    currency: str | None = Field(None, description="Currency the price was stated in (ISO code), if any.")
+    brands: list[str] = Field(default_factory=list)
+    colours: list[str] = Field(default_factory=list)
+    sizes: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    in_stock: bool | None = None
+
+    def is_empty(self) -> bool:
+        return self == Filters()
+
+    def merged(self, other: Filters | None) -> Filters:
+        """`other`'s set fields win over this one's."""
+        if other is None:
+            return self
+        data = self.model_dump()
+        data.update({k: v for k, v in other.model_dump().items() if v not in (None, [])})
+        return Filters(**data)
+
+    def check(self, product: Product, *, strict: bool) -> tuple[bool, list[str], int]:
+        """Whether the product passes, the constraints it satisfies (for `why`) and how many preferences
+        (brand, colour, category) it matches. See the module docstring for strict vs parsed filters."""
+        satisfied: list[str] = []
+        preferred = 0
+        price = _price(product)
+        if self.price_min is not None or self.price_max is not None:
+            if price is None:
+                if strict:
+                    return False, [], 0
+            elif (self.price_min is not None and price < self.price_min) or (
+                self.price_max is not None and price > self.price_max
+            ):
+                return False, [], 0
+            else:
+                satisfied.append(f"price {price:g} {product.currency}" + _range_text(self.price_min, self.price_max))
+        if self.sizes:
+            sizes = {s.lower() for s in product.sizes}
+            if isinstance(product.attributes.get("size"), str):
+                sizes.add(str(product.attributes["size"]).lower())
+            wanted = {s.lower() for s in self.sizes}
+            if sizes & wanted:
+                satisfied.append(f"size {', '.join(sorted(sizes & wanted)).upper()} available")
+            elif sizes or strict:
+                return False, [], 0
+        if self.in_stock:
+            if product.in_stock:
+                satisfied.append("in stock")
+            elif product.in_stock is False or strict:
+                return False, [], 0
+        for name, wanted_values, have in (
+            ("brand", self.brands, [product.brand or ""]),
+            ("colour", self.colours, product.colours),
+            ("category", self.categories, product.category),
+        ):
+            if not wanted_values:
+                continue
+            hits = [w for w in wanted_values if any(_loose_match(w, h) for h in have if h)]
+            if hits:
+                satisfied.append(f"{name} {hits[0]}")
+                preferred += 1
+            elif strict:
+                return False, [], 0
+        return True, satisfied, preferred
+
+
+class ParsedQuery(BaseModel):
+    """What the query parser understood."""
+
+    original: str
+    text: str = Field(description="The query with price/size/stock phrases removed: what is searched (may be empty).")
+    filters: Filters = Field(default_factory=Filters)
+
+
+def parse_query(query: str, *, brands: Iterable[str] = (), categories: Iterable[str] = ()) -> ParsedQuery:
+    """Extract price range, currency, sizes, stock, colours, brands and categories from a shopper's query.
+
+    Args:
+        query: what the shopper typed.
+        brands: the catalog's brand names (matched as whole words, case-insensitively).
+        categories: the catalog's category names (matched as whole words, plural-insensitively).
+    """
+    text = " " + query.strip() + " "
+    f: dict = {"brands": [], "colours": [], "sizes": [], "categories": []}
+
+    def cut(match: re.Match) -> str:
+        return text[: match.start()] + " " + text[match.end() :]
+
+    for pattern, kind in ((_BETWEEN, "range"), (_RANGE, "range"), (_MAX, "max"), (_MIN, "min")):
+        while (m := pattern.search(text)) is not None:
+            groups = m.groupdict()
+            currencies = [groups.get(k) for k in ("c11", "c21", "c12", "c22") if groups.get(k)]
+            if kind == "range" and pattern is _RANGE and not currencies:
+                break  # "10-12" alone is not clearly a price
+            if currencies:
+                f["currency"] = CURRENCIES[currencies[0].lower()]
+            first = float(groups["n1"].replace(",", "."))
+            if kind == "range":
+                second = float(groups["n2"].replace(",", "."))
+                f["price_min"], f["price_max"] = min(first, second), max(first, second)
+            elif kind == "max":
+                f["price_max"] = first
+            else:
+                f["price_min"] = first
+            text = cut(m)
+    while (m := _SIZE.search(text)) is not None:
+        raw = re.sub(r"\s+", " ", m.group(1).lower()).replace(",", ".")
+        f["sizes"].append(_SIZE_WORDS.get(raw, raw.upper()))
+        text = cut(m)
+    if (m := _STOCK.search(text)) is not None:
+        f["in_stock"] = True
+        text = cut(m)
+    remaining = re.sub(r"\s+", " ", text).strip(" ,.;")
+    lowered = remaining.lower()
+    tokens = re.findall(r"\w+", lowered)
+    for word in tokens:
+        if word in COLOURS:
+            colour = _COLOUR_ALIASES.get(word, word)
+            if colour not in f["colours"]:
+                f["colours"].append(colour)
+    padded = " " + " ".join(tokens) + " "
+    for brand in brands:
+        key = " ".join(re.findall(r"\w+", brand.lower()))
+        if len(key) >= 3 and not key.isdigit() and f" {key} " in padded and brand not in f["brands"]:
+            f["brands"].append(brand)
+    singular = " " + " ".join(t.rstrip("s") for t in tokens) + " "
+    for category in categories:
+        key = " ".join(t.rstrip("s") for t in re.findall(r"\w+", category.lower()))
+        if len(key) >= 3 and f" {key} " in singular and category not in f["categories"]:
+            f["categories"].append(category)
+    return ParsedQuery(original=query, text=remaining, filters=Filters(**f))
+
+
+def _price(product: Product) -> float | None:
+    if product.price is not None:
+        return product.price
+    prices = [v.price for v in product.variants if v.price is not None]
+    return min(prices) if prices else None
+
+
+def _range_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f" within {low:g}-{high:g}"
+    return f" under {high:g}" if high is not None else f" over {low:g}"
+
+
+def _loose_match(wanted: str, have: str) -> bool:
+    """Case-insensitive whole-word containment, with grey/gray and plural spellings treated alike."""
+    norm = lambda s: " " + " ".join(w.rstrip("s") for w in re.findall(r"\w+", s.lower().replace("gray", "grey"))) + " "  # noqa: E731
+    return norm(wanted).strip() != "" and norm(wanted) in norm(have)

@@ -1,0 +1,65 @@
+"""The rerank stage: a feature reranker over the fused candidates.
+
+Each candidate gets a few query-product features that the two retrievers do not see on their own:
+
+* `dense`: cosine similarity of query and product embeddings (the semantic signal);
+* `bm25`: BM25 score divided by the best candidate's (lexical signal, on the same scale across queries);
+* `title`: share of the query's content words found in the product *title* (stemmed) — shoppers name
+  the product type and key attributes, and a product whose title has them is usually the exact match,
+  while one that only mentions them in the bullets is often an accessory or substitute;
+* `coverage`: share of the query's content words found anywhere in the indexed product text;
+* `preferred`: brand / colour / category named in the query that the product has.
+
+The score is a fixed linear blend. The weights were set by reasoning about the scales above (cosine
+~0.2-0.8, the shares 0-1) and checked on ESCI with 2-fold cross-validation over queries (see
+`retrieval.evaluate` and README); they are deliberately round numbers, not fitted to the last digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WEIGHTS = {"dense": 1.0, "bm25": 0.3, "title": 0.35, "coverage": 0.15, "preferred": 0.1}
+
+
+@dataclass
+class Candidate:
+    """One fused candidate with its raw retrieval scores and rerank features."""
+
+    product_id: str
+    bm25: float = 0.0
+    dense: float = 0.0
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+    rrf: float = 0.0
+    features: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+
+
+def rrf(candidates: list[Candidate], k: int = 60) -> None:
+    """Reciprocal rank fusion of the lexical and dense ranks, in place."""
+    for c in candidates:
+        c.rrf = sum(1.0 / (k + r) for r in (c.bm25_rank, c.dense_rank) if r is not None)
+
+
+class FeatureReranker:
+    """Scores candidates by a linear blend of features (see module docstring)."""
+
+    def __init__(self, weights: dict[str, float] | None = None):
+        self.weights = dict(WEIGHTS if weights is None else weights)
+
+    def featurize(
+        self, c: Candidate, query_terms: set[str], title_terms: set[str], text_terms: set[str], best_bm25: float,
+        preferred: int,
+    ) -> dict[str, float]:
+        n = max(1, len(query_terms))
+        return {
+            "dense": c.dense,
+            "bm25": c.bm25 / best_bm25 if best_bm25 > 0 else 0.0,
+            "title": len(query_terms & title_terms) / n,
+            "coverage": len(query_terms & text_terms) / n,
+            "preferred": float(preferred),
+        }
+
+    def score(self, features: dict[str, float]) -> float:
+        return sum(self.weights.get(name, 0.0) * value for name, value in features.items())

@@ -1,0 +1,241 @@
+"""Hybrid product search: query understanding -> typo repair -> bm25 + dense candidates -> filters ->
+reciprocal rank fusion -> feature rerank. Every hit carries its scores and why it matched.
+
+`Searcher.search(..., mode=...)` also runs the plain configurations the evaluation compares: "bm25"
+and "dense" (one retriever, raw query), "hybrid" (RRF of both, raw query) and "default" (everything).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.catalog import Product
+from retrieval.config import RetrievalSettings
+from retrieval.errors import IndexNotFoundError, RetrievalError
+from retrieval.ingest import product_text
+from retrieval.lexical import analyze, words
+from retrieval.query import Filters, ParsedQuery, parse_query
+from retrieval.rerank import Candidate, FeatureReranker, rrf
+from retrieval.store import ProductStore
+
+logger = logging.getLogger(__name__)
+
+MODES = ("default", "hybrid", "bm25", "dense")
+
+
+@dataclass
+class Hit:
+    """One search result."""
+
+    product: Product
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)  # bm25, dense, rrf, rerank features
+    why: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SearchResult:
+    """Hits best first, plus what the query was understood as."""
+
+    query: str
+    hits: list[Hit]
+    filters: Filters
+    text: str  # the text actually searched (filters removed, typos repaired)
+    corrections: dict[str, str] = field(default_factory=dict)
+    latency_ms: float = 0.0
+
+
+class Searcher:
+    """Searches one indexed catalog. Build it with `open_searcher`."""
+
+    def __init__(self, store: ProductStore, settings: RetrievalSettings, reranker: FeatureReranker | None = None):
+        self.store = store
+        self.settings = settings
+        self.reranker = reranker or FeatureReranker()
+        self._terms: dict[str, tuple[set[str], set[str]]] = {}
+        self._refresh_vocabularies()
+
+    def _refresh_vocabularies(self) -> None:
+        products = self.store.products.values()
+        self.brands = sorted({p.brand for p in products if p.brand})
+        self.categories = sorted({c for p in products for c in p.category})
+
+    def reload(self) -> None:
+        """Pick up a re-index done by another process."""
+        self.store.load()
+        self._terms.clear()
+        self._refresh_vocabularies()
+
+    def get(self, product_id: str) -> Product | None:
+        return self.store.products.get(product_id)
+
+    def __len__(self) -> int:
+        return len(self.store.products)
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None, *, mode: str = "default") -> SearchResult:
+        """Search the catalog.
+
+        Args:
+            query: what the shopper typed; price/size/stock/colour/brand/category phrases become filters.
+            k: hits to return (default `settings.top_k`).
+            filters: explicit filters from the caller; hard constraints, merged over the parsed ones.
+            mode: "default" (full pipeline) or one of the evaluation baselines "hybrid", "bm25", "dense".
+        """
+        if mode not in MODES:
+            raise RetrievalError(f"Unknown search mode '{mode}'; expected one of {list(MODES)}.")
+        started = time.perf_counter()
+        k = k or self.settings.top_k
+        full = mode == "default"
+        parsed = parse_query(query, brands=self.brands, categories=self.categories) if full else ParsedQuery(
+            original=query, text=query
+        )
+        corrections = self._corrections(parsed.text) if full else {}
+        text = " ".join(corrections.get(w, w) for w in words(parsed.text)) if corrections else parsed.text
+        hard = filters or Filters()
+        soft = parsed.filters
+        # Constraints drop candidates, so fetch more of them to still fill k.
+        constrained = not hard.is_empty() or any(
+            (soft.price_min is not None, soft.price_max is not None, soft.sizes, soft.in_stock)
+        )
+        n = self.settings.candidates * (4 if constrained else 1)
+
+        candidates: dict[str, Candidate] = {}
+        lexical = self.store.lexical
+        query_terms = analyze(text)
+        bm25_all = lexical.scores(query_terms) if lexical and lexical.ids else np.zeros(0, np.float32)
+        if mode in ("default", "hybrid", "bm25") and bm25_all.size:
+            top = np.argsort(-bm25_all)[:n]
+            for rank, row in enumerate(r for r in top if bm25_all[r] > 0):
+                pid = lexical.ids[row]
+                candidates[pid] = Candidate(pid, bm25=float(bm25_all[row]), bm25_rank=rank + 1)
+        if mode in ("default", "hybrid", "dense") and text.strip():
+            qvec = self.store.embedder.encode_query(text)
+            for rank, (pid, sim) in enumerate(self.store.vectors.query(qvec, n)):
+                c = candidates.setdefault(pid, Candidate(pid))
+                c.dense, c.dense_rank = sim, rank + 1
+                if c.bm25 == 0.0 and lexical and pid in lexical.row and bm25_all.size:
+                    c.bm25 = float(bm25_all[lexical.row[pid]])
+            if mode == "default":  # lexical-only candidates still need their dense similarity
+                missing = [pid for pid, c in candidates.items() if c.dense_rank is None]
+                for pid, vec in self.store.vectors.vectors(missing).items():
+                    candidates[pid].dense = float(np.dot(vec, qvec))
+        if full and not text.strip():  # only filters ("under $50"): browse everything that passes
+            candidates = {pid: Candidate(pid) for pid in self.store.products}
+
+        hits = self._rank(list(candidates.values()), mode, set(query_terms), soft, hard, k)
+        latency = (time.perf_counter() - started) * 1000
+        logger.info("search %r mode=%s hits=%d %.1f ms", query, mode, len(hits), latency)
+        return SearchResult(query=query, hits=hits, filters=soft.merged(hard), text=text, corrections=corrections,
+                            latency_ms=latency)
+
+    def _corrections(self, text: str) -> dict[str, str]:
+        lexical = self.store.lexical
+        if lexical is None:
+            return {}
+        fixes = {}
+        for word in words(text):
+            fixed = lexical.correct(word)
+            if fixed:
+                fixes[word] = fixed
+        return fixes
+
+    def _product_terms(self, pid: str) -> tuple[set[str], set[str]]:
+        if pid not in self._terms:
+            product = self.store.products[pid]
+            self._terms[pid] = (set(analyze(product.title)), set(analyze(product_text(product))))
+        return self._terms[pid]
+
+    def _rank(
+        self, candidates: list[Candidate], mode: str, query_terms: set[str], soft: Filters, hard: Filters, k: int
+    ) -> list[Hit]:
+        rrf(candidates)
+        kept: list[tuple[Candidate, list[str]]] = []
+        best_bm25 = max((c.bm25 for c in candidates), default=0.0)
+        for c in candidates:
+            product = self.store.products.get(c.product_id)
+            if product is None:
+                continue
+            satisfied: list[str] = []
+            preferred = 0
+            if mode == "default":
+                ok, satisfied, preferred = soft.check(product, strict=False)
+                if ok and not hard.is_empty():
+                    ok, strict_satisfied, strict_preferred = hard.check(product, strict=True)
+                    satisfied += [s for s in strict_satisfied if s not in satisfied]
+                    preferred += strict_preferred
+                if not ok:
+                    continue
+            if mode == "default":
+                title_terms, text_terms = self._product_terms(c.product_id)
+                c.features = self.reranker.featurize(c, query_terms, title_terms, text_terms, best_bm25, preferred)
+                c.score = self.reranker.score(c.features) if self.settings.rerank else c.rrf
+                if not query_terms and c.dense_rank is None and c.bm25_rank is None:  # filter-only browse
+                    c.score = (product.rating or 0) / 5 + math.log1p(product.rating_count or 0) / 100
+            else:
+                c.score = {"bm25": c.bm25, "dense": c.dense, "hybrid": c.rrf}[mode]
+            kept.append((c, satisfied))
+        kept.sort(key=lambda item: (-item[0].score, item[0].product_id))
+        hits = []
+        for c, satisfied in kept[:k]:
+            product = self.store.products[c.product_id]
+            title_terms, text_terms = self._product_terms(c.product_id)
+            why = []
+            in_title = sorted(query_terms & title_terms)
+            elsewhere = sorted((query_terms & text_terms) - title_terms)
+            if in_title:
+                why.append(f"title matches: {', '.join(in_title)}")
+            if elsewhere:
+                why.append(f"description matches: {', '.join(elsewhere)}")
+            if c.dense_rank is not None:
+                why.append(f"semantic match {c.dense:.2f} (rank {c.dense_rank})")
+            why += satisfied
+            scores = {"bm25": round(c.bm25, 4), "dense": round(c.dense, 4), "rrf": round(c.rrf, 5)}
+            scores.update({f"f_{name}": round(v, 4) for name, v in c.features.items()})
+            hits.append(Hit(product=product, score=round(c.score, 5), scores=scores, why=why))
+        return hits
+
+
+def open_searcher(settings: RetrievalSettings, home: Path, embedder=None, *, name: str = "products") -> Searcher:
+    """Open the searcher over an indexed catalog.
+
+    Args:
+        settings: the retrieval settings section.
+        home: the data home (Chroma under `home/chroma` unless `chroma.path`/`chroma.url` say otherwise,
+            the lexical index under `home/lexical`).
+        embedder: the query embedder; must be the one the catalog was indexed with. The CLI builds the real
+            one from the resolved model folder; tests pass a tiny or hashing embedder. None = load
+            `settings.embedding_model` as a local folder.
+        name: collection name (one per catalog; the shop's catalog is "products").
+
+    Raises:
+        IndexNotFoundError: nothing is indexed in that collection yet.
+    """
+    store = open_store(settings, home, embedder, name=name)
+    store.load()
+    if not store.products:
+        raise IndexNotFoundError(
+            f"No products are indexed in collection '{store.vectors.name}'; run `shopbot index` (or "
+            f"`shopbot index --catalog PATH`) first."
+        )
+    return Searcher(store, settings)
+
+
+def open_store(settings: RetrievalSettings, home: Path, embedder=None, *, name: str = "products") -> ProductStore:
+    """The `ProductStore` for a catalog collection (what `shopbot index` writes into)."""
+    if embedder is None:
+        from retrieval.embed import Embedder
+
+        if not Path(settings.embedding_model).expanduser().is_dir():
+            raise RetrievalError(
+                f"retrieval.embedding_model '{settings.embedding_model}' is not a local folder; resolve it first "
+                "(the shopbot CLI does this) and pass `embedder=Embedder(path)`."
+            )
+        embedder = Embedder(Path(settings.embedding_model).expanduser(), batch_size=settings.embedding_batch_size)
+    chroma_path = Path(settings.chroma.path).expanduser() if settings.chroma.path else Path(home) / "chroma"
+    return ProductStore(settings.chroma, chroma_path, Path(home) / "lexical", embedder, name=name)
