@@ -111,8 +111,11 @@ def detect_format(path: Path) -> str:
             raise FinetuneError(f"Dialog file {path} is empty; give a file with at least one dialog.")
         if text[0] == "[":
             return "sharegpt"
-        first = json.loads(text.splitlines()[0])
-        return "sharegpt" if "conversations" in first else "chat"
+        try:
+            first = json.loads(text.splitlines()[0])
+        except json.JSONDecodeError:
+            return "chat"  # the chat importer reports the bad line
+        return "sharegpt" if isinstance(first, dict) and "conversations" in first else "chat"
     raise FinetuneError(
         f"Cannot tell the format of {path} from its extension '{suffix}'; use .csv, .jsonl or .json, "
         f"or pass the format explicitly (one of {list(FORMATS)})."
