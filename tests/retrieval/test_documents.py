@@ -1,0 +1,69 @@
+"""Policy/FAQ passages: chunking by heading and paragraph, indexing, search and re-index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retrieval.documents import Document, chunk_document, load_documents, open_documents
+
+RETURNS = """# Returns
+
+You can return most items within 30 days of delivery.
+
+## How to start a return
+
+Open your order and choose "Return". Print the prepaid label.
+
+## Items we cannot take back
+
+Used camping stoves and opened food cannot be returned.
+"""
+
+SHIPPING = """# Shipping
+
+## Delivery times
+
+Standard delivery takes 3-5 working days. Express delivery arrives next day when ordered before 2 pm.
+"""
+
+
+def _write(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "returns.md").write_text(RETURNS)
+    (folder / "shipping.md").write_text(SHIPPING)
+    return folder
+
+
+def test_chunks_follow_headings_and_paragraphs() -> None:
+    chunks = chunk_document(Document("returns", "Returns", RETURNS))
+    assert [c.section for c in chunks] == ["", "How to start a return", "Items we cannot take back"]
+    assert chunks[0].chunk_id == "returns#0" and "30 days" in chunks[0].text
+    long = Document("long", "Long", "# Long\n\n" + "\n\n".join(f"Paragraph {i} " + "x" * 300 for i in range(6)))
+    parts = chunk_document(long, max_chars=700)
+    assert len(parts) == 3 and all(len(p.text) <= 700 for p in parts)
+
+
+def test_index_and_search_policies(tmp_path, settings, shopbot_home, hashing_embedder) -> None:
+    docs = load_documents(_write(tmp_path / "policies"))
+    assert [d.title for d in docs] == ["Returns", "Shipping"]
+    index = open_documents(settings, shopbot_home, hashing_embedder)
+    report = index.index(docs)
+    assert report == {"documents": 2, "chunks": 4, "embedded": 4, "removed": 0}
+    hits = index.search("how long does express delivery take", k=2)
+    assert hits[0].doc_id == "shipping" and hits[0].title == "Shipping" and "Express" in hits[0].text
+    assert hits[0].score > 0
+    assert index.search("can I send back opened food or a used camping stove")[0].section == "Items we cannot take back"
+
+    again = open_documents(settings, shopbot_home, hashing_embedder).index(docs)
+    assert again["embedded"] == 0
+    assert open_documents(settings, shopbot_home, hashing_embedder).index(docs[:1])["removed"] == 1
+
+
+def test_demo_shop_policies_index(settings, shopbot_home, hashing_embedder) -> None:
+    from assistant.config import DEMO_SHOP_DIR
+
+    docs = load_documents(DEMO_SHOP_DIR / "policies")
+    assert len(docs) >= 10
+    index = open_documents(settings, shopbot_home, hashing_embedder)
+    index.index(docs)
+    assert index.search("refund", k=3)

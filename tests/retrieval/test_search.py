@@ -1,0 +1,90 @@
+"""The search pipeline end to end on a small catalog: filters, typos, why, modes, explicit filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.errors import IndexNotFoundError, RetrievalError
+from retrieval.query import Filters
+from retrieval.search import open_searcher, open_store
+
+
+@pytest.fixture
+def searcher(settings, shopbot_home, hashing_embedder, catalog_products):
+    open_store(settings, shopbot_home, hashing_embedder).index(catalog_products)
+    return open_searcher(settings, shopbot_home, hashing_embedder)
+
+
+def ids(result) -> list[str]:
+    return [h.product.id for h in result.hits]
+
+
+def test_price_and_size_from_the_query_filter_the_hits(searcher) -> None:
+    result = searcher.search("waterproof boots under $100 in size 10")
+    assert result.filters.price_max == 100 and result.filters.sizes == ["10"]
+    assert ids(result)[0] == "boot-1"
+    assert "boot-2" not in ids(result)  # 189 USD
+    top = result.hits[0]
+    assert any("price 89" in w for w in top.why) and "size 10 available" in top.why
+    assert any(w.startswith("title matches:") and "waterproof" in w for w in top.why)
+    assert {"bm25", "dense", "rrf", "f_title"} <= set(top.scores)
+    assert all((h.product.price or 0) <= 100 for h in result.hits)
+
+
+def test_price_range_in_euros_and_stock(searcher) -> None:
+    result = searcher.search("camping gear between 20 and 50 euros in stock")
+    assert result.filters.currency == "EUR" and result.filters.in_stock
+    assert result.hits and all(20 <= h.product.price <= 50 and h.product.in_stock for h in result.hits)
+    assert "tent-2" not in ids(searcher.search("family tent in stock"))  # out of stock
+
+
+def test_filter_only_query_browses_the_catalog(searcher) -> None:
+    result = searcher.search("cheaper than 30 dollars")
+    assert result.text == ""
+    assert set(ids(result)) == {"stove-1", "bottle-1", "sock-1"}
+
+
+def test_typos_are_repaired_against_the_catalog_vocabulary(searcher) -> None:
+    result = searcher.search("waterprof hikng boots")
+    assert result.corrections == {"waterprof": "waterproof", "hikng": "hiking"}
+    assert ids(result)[0] in {"boot-1", "boot-2"}
+
+
+def test_colour_and_brand_preferences_raise_matching_products(searcher) -> None:
+    result = searcher.search("red jacket")
+    assert result.filters.colours == ["red"]
+    assert ids(result)[0] == "jacket-1" and "colour red" in result.hits[0].why
+    assert ids(searcher.search("Northwind jacket"))[0] == "jacket-2"
+
+
+def test_explicit_filters_are_hard_constraints(searcher) -> None:
+    result = searcher.search("boots", filters=Filters(brands=["Alpenglow"]))
+    assert ids(result) == ["boot-2", "jacket-1"] or set(ids(result)) <= {"boot-2", "jacket-1"}
+    assert all(h.product.brand == "Alpenglow" for h in result.hits)
+
+
+def test_baseline_modes_and_k(searcher) -> None:
+    for mode in ("bm25", "dense", "hybrid", "default"):
+        result = searcher.search("sleeping bag", k=3, mode=mode)
+        assert len(result.hits) <= 3 and ids(result)[0] == "bag-1", mode
+    with pytest.raises(RetrievalError, match="Unknown search mode"):
+        searcher.search("x", mode="magic")
+
+
+def test_empty_index_says_how_to_fix(settings, shopbot_home, hashing_embedder) -> None:
+    with pytest.raises(IndexNotFoundError, match="shopbot index"):
+        open_searcher(settings, shopbot_home, hashing_embedder)
+
+
+def test_real_embedder_code_path_with_a_tiny_model(settings, shopbot_home, tiny_embedder_dir, catalog_products) -> None:
+    from retrieval.embed import Embedder
+
+    embedder = Embedder(tiny_embedder_dir, batch_size=4)
+    vectors = embedder.encode(["a", "a much longer text about waterproof hiking boots", "tent"])
+    assert vectors.shape == (3, 32)
+    assert abs(float((vectors**2).sum(axis=1).max()) - 1.0) < 1e-4
+    plain = Embedder(tiny_embedder_dir, quantize=False, batch_size=1).encode(["tent"])[0]
+    assert float(plain @ vectors[2]) > 0.95  # int8 + length-sorted batches stay close to fp32
+    open_store(settings, shopbot_home, embedder).index(catalog_products)
+    result = open_searcher(settings, shopbot_home, embedder).search("merino socks")
+    assert ids(result)[0] == "sock-1"
