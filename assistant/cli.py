@@ -188,8 +188,24 @@ def finetune_train(
     output: Annotated[Path | None, typer.Option(help="Adapter output folder.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")] = False,
 ) -> None:
-    """Train a LoRA adapter on service dialogs."""
-    raise NotImplementedError("finetune train: provided by the fine-tuning work")
+    """Train a LoRA adapter on service dialogs.
+
+    On GPUs: `accelerate launch -m assistant.cli finetune train --config my.yaml` (same flags).
+    """
+    from assistant.models import resolve_llm_path
+    from finetune import load_config, train
+
+    settings = _settings()
+    cfg = load_config(config)
+    base = resolve_llm_path(settings.llm, settings.models_dir)
+    out = output or settings.adapters_dir / cfg.name
+    result = train(cfg, base, out, data_path=data, max_steps=max_steps, resume=resume)
+    typer.echo(
+        f"adapter saved: {result.output_dir} ({result.steps} steps, {result.wall_seconds / 60:.1f} min, "
+        f"train loss {result.train_loss:.3f}, validation loss "
+        f"{'-' if result.eval_loss is None else f'{result.eval_loss:.3f}'}, "
+        f"{result.tokens_per_second or 0:.0f} tokens/s)"
+    )
 
 
 @finetune_app.command("eval")
@@ -198,9 +214,31 @@ def finetune_eval(
     data: Annotated[Path, typer.Option(help="Dialog file; its held-out split is used.")],
     limit: Annotated[int | None, typer.Option(help="Evaluate at most N held-out dialogs.")] = None,
     as_json: JsonFlag = False,
+    generate_limit: Annotated[
+        int, typer.Option("--generate-limit", help="Of those, greedy replies (ROUGE-L, intent fit) for at most N.")
+    ] = 40,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Reply length cap for ROUGE-L.")] = 256,
 ) -> None:
     """Compare base and base+adapter on held-out dialogs."""
-    raise NotImplementedError("finetune eval: provided by the fine-tuning work")
+    from assistant.llm import resolve_adapter
+    from assistant.models import resolve_llm_path
+    from finetune import evaluate
+
+    settings = _settings()
+    adapter_dir = resolve_adapter(settings, str(adapter))
+    base = resolve_llm_path(settings.llm, settings.models_dir)
+    report = evaluate(base, adapter_dir, data, limit=limit, generate_limit=generate_limit, max_new_tokens=max_new_tokens)
+    if as_json:
+        _print_json(report)
+        return
+    typer.echo(f"{'model':<8} {'perplexity':>10} {'ROUGE-L':>8} {'intent fit':>10}")
+    for who in ("base", "adapter"):
+        m = report[who]
+        typer.echo(f"{who:<8} {m['perplexity']:>10.3f} {m['rougeL']:>8.3f} {m.get('intent_fit', float('nan')):>10.3f}")
+    typer.echo(
+        f"perplexity x{report['perplexity_ratio']:.2f}, ROUGE-L {report['rougeL_gain']:+.3f} "
+        f"({report['perplexity_dialogs']} dialogs, {report['generated_dialogs']} generated)"
+    )
 
 
 @finetune_app.command("merge")
@@ -209,7 +247,14 @@ def finetune_merge(
     output: Annotated[Path, typer.Option(help="Folder for the merged full model.")],
 ) -> None:
     """Merge an adapter into the base model and save a full model."""
-    raise NotImplementedError("finetune merge: provided by the fine-tuning work")
+    from assistant.llm import resolve_adapter
+    from assistant.models import resolve_llm_path
+    from finetune import merge_adapter
+
+    settings = _settings()
+    adapter_dir = resolve_adapter(settings, str(adapter))
+    out = merge_adapter(adapter_dir, resolve_llm_path(settings.llm, settings.models_dir), output)
+    typer.echo(f"merged model saved: {out} (serve it with SHOPBOT_LLM__MODEL={out})")
 
 
 # ---------------------------------------------------------------- recommendations (issue 6)
