@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: install
 	$(BIN)/shopbot models prepare
-	$(BIN)/shopbot index --catalog demo
+	$(BIN)/shopbot index
 	$(BIN)/shopbot serve --host $(HOST) --port $(PORT)
 
 test: install

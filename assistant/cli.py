@@ -83,6 +83,28 @@ def models_list(as_json: JsonFlag = False) -> None:
 # ---------------------------------------------------------------- catalog & search (issue 3)
 
 
+def _search_embedder(settings):
+    """The catalog embedder: the configured model folder, int8 on CPU (retrieval never imports assistant)."""
+    from assistant.models import resolve_embedding_path
+    from retrieval.embed import Embedder
+
+    path = resolve_embedding_path(settings.retrieval.embedding_model)
+    return Embedder(path, batch_size=settings.retrieval.embedding_batch_size)
+
+
+def _index_catalog(settings, store, path: Path, format: str, sync: bool):
+    """Load, report rejects (written under <home>/rejects) and index with a progress bar."""
+    from tqdm import tqdm
+
+    from retrieval.ingest import load_catalog, write_rejects
+
+    load = load_catalog(path, format)
+    rejects_file = write_rejects(load, settings.home / "rejects")
+    with tqdm(total=len(load.products), unit="product", desc=f"indexing {path.name}", file=sys.stderr) as bar:
+        report = store.index(load.products, sync=sync, progress=bar.update)
+    return load, report, rejects_file
+
+
 @app.command("index")
 def index(
     catalog: Annotated[str | None, typer.Option(help="Catalog file (JSONL, CSV or ESCI products.jsonl); default: the shop's catalog.")] = None,
@@ -90,7 +112,26 @@ def index(
     sync: Annotated[bool, typer.Option("--sync", help="Remove indexed products that left the catalog.")] = False,
 ) -> None:
     """Embed and index a catalog (idempotent, resumable)."""
-    raise NotImplementedError("index: provided by the catalog-search work")
+    from retrieval.documents import load_documents, open_documents
+    from retrieval.search import open_store
+
+    settings = _settings()
+    path = Path(catalog).expanduser() if catalog else settings.shop_dir / "catalog.jsonl"
+    embedder = _search_embedder(settings)
+    store = open_store(settings.retrieval, settings.home, embedder)
+    load, report, rejects_file = _index_catalog(settings, store, path, format, sync)
+    typer.echo(
+        f"{path}: added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"removed {report.removed}, rejected {len(load.rejects)}; {report.total} products indexed"
+    )
+    for reject in load.rejects[:5]:
+        typer.echo(f"  rejected line {reject.line} ({reject.field}): {reject.message}", err=True)
+    if rejects_file:
+        typer.echo(f"rejected rows written to {rejects_file}", err=True)
+    policies = settings.shop_dir / "policies"
+    if policies.is_dir():
+        docs = open_documents(settings.retrieval, settings.home, embedder).index(load_documents(policies))
+        typer.echo(f"{policies}: {docs['documents']} documents, {docs['chunks']} passages indexed")
 
 
 @app.command("search")
@@ -100,7 +141,28 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """Search the catalog (hybrid lexical + dense, filters understood from the query, reranked)."""
-    raise NotImplementedError("search: provided by the catalog-search work")
+    from retrieval.search import open_searcher
+
+    settings = _settings()
+    result = open_searcher(settings.retrieval, settings.home, _search_embedder(settings)).search(query, k=k)
+    if as_json:
+        _print_json({
+            "query": result.query, "text": result.text, "corrections": result.corrections,
+            "filters": result.filters.model_dump(exclude_defaults=True), "latency_ms": round(result.latency_ms, 1),
+            "hits": [{"id": h.product.id, "title": h.product.title, "price": h.product.price,
+                      "currency": h.product.currency, "score": h.score, "scores": h.scores, "why": h.why}
+                     for h in result.hits],
+        })
+        return
+    understood = result.filters.model_dump(exclude_defaults=True)
+    if understood or result.corrections:
+        typer.echo(f"understood: {understood or ''} {('corrected ' + str(result.corrections)) if result.corrections else ''}".rstrip())
+    if not result.hits:
+        typer.echo("no matching products")
+    for rank, h in enumerate(result.hits, start=1):
+        price = f"{h.product.price:.2f} {h.product.currency}" if h.product.price is not None else "-"
+        typer.echo(f"{rank:>2}. {h.product.id}  {h.product.title[:70]}  [{price}]  score {h.score:.3f}")
+        typer.echo(f"    why: {'; '.join(h.why)}")
 
 
 @eval_app.command("search")
@@ -111,7 +173,26 @@ def eval_search(
     as_json: JsonFlag = False,
 ) -> None:
     """nDCG@10, Recall@100 and MRR for bm25, dense, hybrid and the default pipeline."""
-    raise NotImplementedError("eval search: provided by the catalog-search work")
+    import hashlib
+
+    from retrieval.evaluate import evaluate_searcher, load_qrels, load_queries
+    from retrieval.search import Searcher, open_store
+
+    settings = _settings()
+    judged_queries, judgements = load_queries(queries), load_qrels(qrels)
+    # One collection per catalog file, so evaluating never touches the shop's own index.
+    name = f"eval-{catalog.stem}-{hashlib.sha1(str(catalog.resolve()).encode()).hexdigest()[:8]}"
+    store = open_store(settings.retrieval, settings.home, _search_embedder(settings), name=name)
+    load, report, _ = _index_catalog(settings, store, catalog, "auto", sync=True)
+    result = evaluate_searcher(Searcher(store, settings.retrieval), judged_queries, judgements)
+    result["catalog"] = {"path": str(catalog), "products": report.total, "rejected": len(load.rejects)}
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(f"{result['queries']} judged queries over {report.total} products")
+    typer.echo(f"{'config':<10}{'nDCG@10':>9}{'R@100':>8}{'MRR':>8}{'p50 ms':>9}{'p95 ms':>9}")
+    for config, m in result["configs"].items():
+        typer.echo(f"{config:<10}{m['ndcg@10']:>9.4f}{m['recall@100']:>8.4f}{m['mrr']:>8.4f}{m['p50_ms']:>9.1f}{m['p95_ms']:>9.1f}")
 
 
 # ---------------------------------------------------------------- assistant (issue 4)
@@ -260,10 +341,30 @@ def finetune_merge(
 # ---------------------------------------------------------------- recommendations (issue 6)
 
 
+def _shop_recommender(settings, *, train: bool):
+    """The shop's recommender: shop events imported once into <home>/events.db, model trained when asked/missing."""
+    from retrieval.events import EventStore
+    from retrieval.ingest import load_catalog
+    from retrieval.recommend import open_recommender, train_recommender
+
+    products = load_catalog(settings.shop_dir / "catalog.jsonl").products
+    shop_events = settings.shop_dir / "events.jsonl"
+    if shop_events.is_file():
+        with EventStore(settings.home / "events.db") as store:
+            store.import_jsonl(shop_events)  # skipped when this exact file was imported before
+    embedder = _search_embedder(settings)
+    if train or not (settings.home / "recs" / "model.npz").is_file():
+        model = train_recommender(settings.retrieval.recs, settings.home, products, embedder)
+        typer.echo(f"trained on the event log: {len(model.item_ids)} items", err=True)
+    return open_recommender(settings.retrieval.recs, settings.home, products, embedder)
+
+
 @recs_app.command("train")
 def recs_train() -> None:
     """Train the collaborative-filtering model on the stored behaviour events."""
-    raise NotImplementedError("recs train: provided by the recommendations work")
+    settings = _settings()
+    rec = _shop_recommender(settings, train=True)
+    typer.echo(f"model saved in {settings.home / 'recs'} ({rec.events.count()} events, {len(rec.products)} products)")
 
 
 @recs_app.command("for")
@@ -273,7 +374,15 @@ def recs_for(
     as_json: JsonFlag = False,
 ) -> None:
     """Recommendations for one customer, each with its reason."""
-    raise NotImplementedError("recs for: provided by the recommendations work")
+    settings = _settings()
+    rec = _shop_recommender(settings, train=False)
+    recs = rec.recommend(user, k=k)
+    if as_json:
+        _print_json({"user": user, "recommendations": [r.model_dump() for r in recs]})
+        return
+    titles = {p.id: p.title for p in rec.products}
+    for n, r in enumerate(recs, start=1):
+        typer.echo(f"{n:>2}. {titles[r.product_id]} [{r.product_id}] - {r.reason}")
 
 
 @eval_app.command("recs")
@@ -281,9 +390,28 @@ def eval_recs(
     transactions: Annotated[Path, typer.Option(help="UCI Online Retail CSV (.csv or .csv.gz).")],
     split_date: Annotated[str, typer.Option("--split-date", help="YYYY-MM-DD: train before, test from.")],
     as_json: JsonFlag = False,
+    max_customers: Annotated[
+        int | None, typer.Option("--max-customers", help="Evaluate a fixed sample of N test customers.")
+    ] = None,
 ) -> None:
     """Recall@20, nDCG@10 and coverage against popularity and ALS baselines."""
-    raise NotImplementedError("eval recs: provided by the recommendations work")
+    from retrieval.recs_eval import evaluate_recs
+
+    settings = _settings()
+    result = evaluate_recs(
+        transactions, split_date, _search_embedder(settings), settings.retrieval.recs,
+        cache_dir=settings.home / "recs", max_customers=max_customers,
+        progress=None if as_json else (lambda msg: typer.echo(msg, err=True)),
+    )
+    if as_json:
+        _print_json(result)
+        return
+    rows = [("default", result)] + [(name, result["baselines"][name]) for name in ("popularity", "als")]
+    typer.echo(f"{'recommender':<12} {'mode':<4} {'recall@20':>9} {'ndcg@10':>8} {'coverage':>8}")
+    for name, res in rows:
+        for mode in ("new", "all"):
+            m = res[mode]
+            typer.echo(f"{name:<12} {mode:<4} {m['recall@20']:>9.4f} {m['ndcg@10']:>8.4f} {m['coverage']:>8.4f}")
 
 
 # ---------------------------------------------------------------- product copy (issue 7)
@@ -296,9 +424,45 @@ def copy_generate(
     style: Annotated[Path | None, typer.Option(help="Style YAML.")] = None,
     limit: Annotated[int | None, typer.Option(help="At most N products.")] = None,
     workers: Annotated[int, typer.Option(help="Concurrent requests (OpenAI-compatible endpoint).")] = 4,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Products per generation batch (local model).")] = 16,
 ) -> None:
     """Write product descriptions from product data."""
-    raise NotImplementedError("copy generate: provided by the product-copy work")
+    from tqdm import tqdm
+
+    from assistant import copywriter
+    from assistant.llm import build_chat_model
+    from retrieval.ingest import load_catalog
+
+    settings = _settings()
+    copy_style = copywriter.load_style(style)
+    loaded = load_catalog(catalog, format="auto")
+    if loaded.rejects:
+        typer.echo(f"{len(loaded.rejects)} catalog rows rejected (first: line {loaded.rejects[0].line}, "
+                   f"{loaded.rejects[0].field}: {loaded.rejects[0].message})", err=True)
+    products = loaded.products[:limit] if limit else loaded.products
+    chat_model = build_chat_model(settings)
+    model_name = copywriter.model_name_of(chat_model)
+    written = failed = checked = unsupported = 0
+    with copywriter.CopyJournal(out) as journal:
+        todo = copywriter.pending(products, journal.records(), copy_style, model_name)
+        typer.echo(f"{len(products) - len(todo)} of {len(products)} products already done; writing {len(todo)}", err=True)
+        bar = tqdm(total=len(todo), unit="product", desc="copy", dynamic_ncols=True)
+        try:
+            for records in copywriter.write_copy(todo, copy_style, chat_model, batch_size=batch_size, workers=workers):
+                for record in records:
+                    journal.append(record)
+                    written += 1
+                    failed += record.error is not None
+                    checked += record.faithfulness.checked
+                    unsupported += record.faithfulness.checked - record.faithfulness.supported
+                bar.update(len(records))
+        except KeyboardInterrupt:
+            bar.close()
+            typer.echo(f"interrupted: {written} records written to {out}; run the same command to continue.", err=True)
+            raise typer.Exit(130) from None
+        bar.close()
+    typer.echo(f"wrote {written} records to {out} ({failed} failed); unsupported claims in the copy: "
+               f"{unsupported} of {checked} checked")
 
 
 @copy_app.command("eval")
@@ -306,9 +470,29 @@ def copy_eval(
     catalog: Annotated[Path, typer.Option(help="Catalog with real descriptions (e.g. ESCI products.jsonl).")],
     limit: Annotated[int, typer.Option(help="Products to evaluate.")] = 50,
     as_json: JsonFlag = False,
+    style: Annotated[Path | None, typer.Option(help="Style YAML (default: the bundled one).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Products per generation batch (local model).")] = 16,
+    workers: Annotated[int, typer.Option(help="Concurrent requests (OpenAI-compatible endpoint).")] = 4,
 ) -> None:
     """ROUGE-L, attribute coverage, unsupported-claim rate and speed of generated copy."""
-    raise NotImplementedError("copy eval: provided by the product-copy work")
+    from tqdm import tqdm
+
+    from assistant import copywriter
+    from assistant.llm import build_chat_model
+    from retrieval.ingest import load_catalog
+
+    settings = _settings()
+    copy_style = copywriter.load_style(style)
+    products = [p for p in load_catalog(catalog, format="auto").products if p.bullets or p.description][:limit]
+    chat_model = build_chat_model(settings)
+    with tqdm(total=len(products), unit="product", desc="copy eval", dynamic_ncols=True) as bar:
+        report = copywriter.evaluate_copy(products, chat_model, copy_style, batch_size=batch_size, workers=workers,
+                                          progress=bar)
+    if as_json:
+        _print_json(report)
+        return
+    for key, value in report.items():
+        typer.echo(f"{key:<30} {value}")
 
 
 # ---------------------------------------------------------------- keys (issue 8)
