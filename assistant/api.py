@@ -266,7 +266,10 @@ class Components:
                 return shared
             from retrieval.recommend import open_recommender
 
-            return open_recommender(self.settings.retrieval, self.settings.home)
+            store = self.searcher().store  # the indexed catalog and the embedder it was indexed with
+            return open_recommender(
+                self.settings.retrieval.recs, self.settings.home, list(store.products.values()), store.embedder
+            )
 
         return self._get("recommender", build)
 

@@ -46,6 +46,7 @@
     "header h2{font-size:16px;margin:0;flex:1}",
     "header button{background:transparent;color:#fff;border:1px solid rgba(255,255,255,.5);border-radius:6px;padding:4px 8px;cursor:pointer;font-size:13px}",
     ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:10px;background:#f6f7f9}",
+    ".log>*{flex-shrink:0}",
     ".msg{max-width:88%;padding:8px 11px;border-radius:12px;line-height:1.4;white-space:pre-wrap;word-wrap:break-word}",
     ".msg.user{align-self:flex-end;background:#1f6f5c;color:#fff;border-bottom-right-radius:3px}",
     ".msg.bot{align-self:flex-start;background:#fff;border:1px solid #e1e4e8;border-bottom-left-radius:3px}",

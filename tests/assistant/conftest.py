@@ -41,3 +41,99 @@ def live_server(app, port: int | None = None) -> Iterator[str]:
 @pytest.fixture
 def serve() -> Callable:
     return live_server
+
+
+# ---------------------------------------------------------------- the real engine, small and fast
+# (copy: tests/browser/conftest.py) The tiny random LLM phrases nothing useful, so replies come from the
+# engine's grounded templates; the hashing embedder makes indexing the demo shop take seconds.
+
+
+@pytest.fixture
+def engine_settings(tiny_llm_dir, monkeypatch):
+    from assistant.config import get_settings
+
+    monkeypatch.setenv("SHOPBOT_LLM__MODEL", str(tiny_llm_dir))
+    monkeypatch.setenv("SHOPBOT_LLM__MAX_NEW_TOKENS", "16")
+    monkeypatch.setenv("SHOPBOT_API__RATE_LIMIT_PER_MINUTE", "1000")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def engine_assistant(engine_settings, tiny_llm_dir):
+    from assistant.engine import build_assistant
+    from assistant.llm import LocalChatModel
+    from retrieval.embed import HashingEmbedder
+
+    from assistant.engine import open_shop_searcher
+    from retrieval.recommend import open_recommender
+
+    embedder = HashingEmbedder()
+    searcher = open_shop_searcher(engine_settings, embedder)
+    recommender = open_recommender(engine_settings.retrieval.recs, engine_settings.home,
+                                   list(searcher.store.products.values()), embedder)
+    chat_model = LocalChatModel(model_path=str(tiny_llm_dir), max_new_tokens=16, temperature=0.0)
+    return build_assistant(engine_settings, chat_model, embedder=embedder, searcher=searcher, recommender=recommender)
+
+
+
+# ---------------------------------------------------------------- conversation-engine fixtures (assistant engine work)
+# Real Chroma + bm25 indexes of the demo shop, built once per run with the deterministic hashing embedder;
+# the intent router uses the real bundled MiniLM (its fitted head is cached in the test cache).
+
+
+@pytest.fixture(scope="session")
+def intent_router(bundled_embedder_dir):
+    import os
+    from pathlib import Path
+
+    from assistant import shop
+    from assistant.config import DEMO_SHOP_DIR
+    from assistant.intents import IntentRouter, dialog_examples, load_seed
+    from retrieval.embed import Embedder
+
+    cache = Path(os.environ.get("SHOPBOT_TEST_CACHE", Path(__file__).resolve().parents[2] / ".shopbot-test-cache"))
+    dialogs = [d.model_dump() for d in shop.load_dialogs(DEMO_SHOP_DIR)]
+    return IntentRouter.fit(Embedder(bundled_embedder_dir), load_seed() + dialog_examples(dialogs), cache_dir=cache / "intent")
+
+
+@pytest.fixture(scope="session")
+def shop_indexes(tmp_path_factory):
+    """(searcher, documents, embedder) over the demo shop in a session-wide Chroma folder."""
+    from assistant import shop
+    from assistant.config import DEMO_SHOP_DIR
+    from retrieval.config import RetrievalSettings
+    from retrieval.documents import open_documents
+    from retrieval.embed import HashingEmbedder
+    from retrieval.ingest import load_catalog
+    from retrieval.search import open_searcher, open_store
+
+    home = tmp_path_factory.mktemp("shop-indexes")
+    settings, embedder = RetrievalSettings(), HashingEmbedder(256)
+    open_store(settings, home, embedder).index(load_catalog(DEMO_SHOP_DIR / "catalog.jsonl").products)
+    documents = open_documents(settings, home, embedder)
+    documents.index(shop.load_policies(DEMO_SHOP_DIR))
+    return open_searcher(settings, home, embedder), documents, embedder
+
+
+@pytest.fixture
+def make_assistant(shop_indexes, intent_router):
+    """Build the real engine on this test's data home: `make_assistant(chat_model=None, **overrides)`."""
+    from assistant.config import get_settings
+    from assistant.engine import build_assistant
+
+    def make(chat_model=None, **overrides):
+        searcher, documents, embedder = shop_indexes
+        kwargs = {"embedder": embedder, "searcher": searcher, "documents": documents, "router": intent_router,
+                  "use_llm": chat_model is not None}
+        kwargs.update(overrides)
+        return build_assistant(get_settings(), chat_model, **kwargs)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tiny_llm_dir):
+    from assistant.llm import LocalChatModel
+
+    return LocalChatModel(model_path=str(tiny_llm_dir), max_new_tokens=24, temperature=0.0)

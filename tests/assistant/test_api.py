@@ -228,3 +228,39 @@ def test_widget_and_demo_page_are_served(serve):
 def test_static_files_exist():
     static = Path(__file__).resolve().parents[2] / "assistant" / "static"
     assert (static / "widget.js").is_file() and (static / "demo-host.html").is_file()
+
+
+def test_chat_with_real_engine(serve, engine_settings, engine_assistant):
+    """The real engine (tiny LLM, real Chroma and SQLite) behind the real HTTP server."""
+    store = KeyStore(engine_settings.db_path)
+    _, site = store.create("site", [SHOP])
+    _, secret = store.create("secret")
+    with serve(create_app(engine_settings, engine_assistant, ui=False)) as base:
+        first = chat(base, site, message="waterproof hiking boots under 150")
+        assert first.status_code == 200
+        events = sse_events(first.text)
+        kinds = [e["type"] for e in events]
+        assert kinds[0] == "products" and kinds[-1] == "done" and "token" in kinds
+        assert events[0]["data"]["session"] == events[-1]["data"]["session"]
+        assert events[0]["data"]["products"][0]["id"].startswith("TH-")
+        streamed = "".join(e["data"]["text"] for e in events if e["type"] == "token")
+        assert streamed.strip() == events[-1]["data"]["reply"].strip()
+        session = events[-1]["data"]["session"]
+        follow = chat(base, site, message="compare the first two", session_id=session, stream=False)
+        assert follow.status_code == 200 and follow.json()["session"] == session
+
+        # order tools see a customer only through a signed token, and only their own orders
+        token = httpx.post(f"{base}/v1/customer-tokens", json={"user_id": "C001"},
+                           headers={"X-Shopbot-Key": secret}).json()["token"]
+        mine = chat(base, site, message="where is my order SB-10051?", customer_token=token, stream=False).json()
+        assert "SB-10051" in mine["reply"] and mine["intent"] == "order_status"
+        theirs = chat(base, site, message="where is my order SB-10049?", customer_token=token, stream=False).json()
+        assert "shipped" not in theirs["reply"].lower() or "SB-10049" not in theirs["reply"]
+        anonymous = chat(base, site, message="where is my order SB-10051?", stream=False).json()
+        assert "shipped" not in anonymous["reply"].lower()
+
+        # search and product details through the same searcher the engine uses
+        found = httpx.get(f"{base}/v1/search", params={"q": "tent", "k": 3}, headers={"X-Shopbot-Key": secret}).json()
+        assert len(found["hits"]) == 3 and found["hits"][0]["product"]["title"]
+        pid = found["hits"][0]["product"]["id"]
+        assert httpx.get(f"{base}/v1/products/{pid}", headers={"X-Shopbot-Key": secret}).json()["id"] == pid

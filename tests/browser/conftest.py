@@ -118,37 +118,34 @@ def browser_page(tmp_path):
             context.close()
 
 
-# ---------------------------------------------------------------- the assistant under test
-# TEMPORARY until assistant.engine lands: a scripted assistant following the engine's event contract.
-
-
-class _Scripted:
-    def __init__(self) -> None:
-        self.calls = []
-
-    def chat(self, session_id, message, user_id=None):
-        import secrets
-
-        self.calls.append((session_id, message, user_id))
-        session = session_id or secrets.token_urlsafe(16)
-        reply = f"Here is what I found for {message}."
-        for word in reply.split(" "):
-            time.sleep(0.02)
-            yield {"type": "token", "data": {"text": word + " "}}
-        card = {"id": "p1", "title": "Trail Boot", "price": 120.0, "currency": "USD", "stock": 3, "in_stock": True,
-                "url": None, "image": None, "reason": "waterproof"}
-        yield {"type": "products", "data": {"products": [card]}}
-        yield {"type": "done", "data": {"session": session, "intent": "product_search", "reply": reply,
-                                        "products": [card], "citations": []}}
+# ---------------------------------------------------------------- the real engine, small and fast
+# (second copy of tests/assistant/conftest.py's engine fixtures) The tiny random LLM phrases nothing useful,
+# so replies come from the engine's grounded templates; the hashing embedder indexes the demo shop in seconds.
 
 
 @pytest.fixture
-def engine_settings():
+def engine_settings(tiny_llm_dir, monkeypatch):
     from assistant.config import get_settings
 
+    monkeypatch.setenv("SHOPBOT_LLM__MODEL", str(tiny_llm_dir))
+    monkeypatch.setenv("SHOPBOT_LLM__MAX_NEW_TOKENS", "16")
+    monkeypatch.setenv("SHOPBOT_API__RATE_LIMIT_PER_MINUTE", "1000")
+    get_settings.cache_clear()
     return get_settings()
 
 
 @pytest.fixture
-def engine_assistant():
-    return _Scripted()
+def engine_assistant(engine_settings, tiny_llm_dir):
+    from assistant.engine import build_assistant
+    from assistant.llm import LocalChatModel
+    from retrieval.embed import HashingEmbedder
+
+    from assistant.engine import open_shop_searcher
+    from retrieval.recommend import open_recommender
+
+    embedder = HashingEmbedder()
+    searcher = open_shop_searcher(engine_settings, embedder)
+    recommender = open_recommender(engine_settings.retrieval.recs, engine_settings.home,
+                                   list(searcher.store.products.values()), embedder)
+    chat_model = LocalChatModel(model_path=str(tiny_llm_dir), max_new_tokens=16, temperature=0.0)
+    return build_assistant(engine_settings, chat_model, embedder=embedder, searcher=searcher, recommender=recommender)

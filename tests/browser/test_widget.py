@@ -62,6 +62,7 @@ def test_widget_streams_reply_and_cards_and_keeps_session(browser_page, widget_s
     cards.first.wait_for()
     assert cards.count() >= 1
     assert "$" in cards.first.inner_text() or "stock" in cards.first.inner_text().lower()
+    cards.first.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "widget-reply.png"))
     session = page.evaluate("window.Shopbot.session()")
     assert session
