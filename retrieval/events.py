@@ -1,0 +1,384 @@
+"""Behaviour events: what shoppers viewed, clicked, carted, bought, searched and rated.
+
+`EventStore` keeps them append-only in SQLite (WAL journal, `synchronous=FULL`, so every committed event
+survives a crash of the process or the machine). Rows are never updated or deleted: triggers refuse it.
+`read_online_retail` turns the UCI Online Retail CSV into purchase events (cancellations removed from the
+purchases they cancel) plus a catalog of its items.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import logging
+import sqlite3
+import statistics
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from retrieval.catalog import Product
+from retrieval.errors import RetrievalError
+
+logger = logging.getLogger(__name__)
+
+EventType = Literal["view", "click", "add_to_cart", "purchase", "search", "rate"]
+EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase", "search", "rate")
+
+
+class Event(BaseModel):
+    """One thing a shopper did. `ts` is Unix seconds (ISO strings and datetimes are accepted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: EventType
+    user_id: str = Field(min_length=1)
+    product_id: str | None = Field(None, description="Required for every type except 'search'.")
+    ts: float = Field(default_factory=time.time, description="Unix seconds, UTC.")
+    session_id: str | None = None
+    context: str | None = Field(None, description="The search query, or where the event happened.")
+    value: float | None = Field(None, description="Quantity for 'purchase', stars 1-5 for 'rate'.")
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _to_unix(cls, value: object) -> object:
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Event:
+        if self.type == "search":
+            if not (self.context or "").strip():
+                raise ValueError("a 'search' event needs the query in 'context'.")
+        elif not self.product_id:
+            raise ValueError(f"a '{self.type}' event needs a 'product_id'.")
+        if self.type == "rate" and (self.value is None or not 1 <= self.value <= 5):
+            raise ValueError(f"a 'rate' event needs 'value' between 1 and 5, got {self.value!r}.")
+        return self
+
+
+class EventRow(NamedTuple):
+    """A stored event as a plain tuple: what bulk reads and imports use (no validation, ~50x cheaper)."""
+
+    type: str
+    user_id: str
+    product_id: str | None
+    ts: float
+    session_id: str | None
+    context: str | None
+    value: float | None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    product_id TEXT,
+    ts REAL NOT NULL,
+    session_id TEXT,
+    context TEXT,
+    value REAL
+);
+CREATE INDEX IF NOT EXISTS events_user_ts ON events(user_id, ts);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TABLE IF NOT EXISTS imports (
+    digest TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    imported_at REAL NOT NULL
+);
+"""
+_COLUMNS = "type, user_id, product_id, ts, session_id, context, value"
+
+
+def _row(event: Event | EventRow) -> tuple:
+    return (event.type, event.user_id, event.product_id, event.ts, event.session_id, event.context, event.value)
+
+
+def _event(row: tuple) -> Event:
+    keys = ("type", "user_id", "product_id", "ts", "session_id", "context", "value")
+    return Event.model_construct(**dict(zip(keys, row, strict=True)))  # rows were validated on the way in
+
+
+class EventStore:
+    """Append-only event log in one SQLite file; safe to share between threads of one process."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed event survives power loss, not only a crash
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def append(self, event: Event) -> int:
+        """Commit one event; return its row id."""
+        with self._lock:
+            cur = self._db.execute(f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?)", _row(event))
+            return int(cur.lastrowid)
+
+    def append_many(self, events: Iterable[Event | EventRow], batch_size: int = 5_000) -> int:
+        """Commit events in transactions of `batch_size`; a crash loses at most the open batch. Returns the count."""
+        total = 0
+        batch: list[tuple] = []
+        for event in events:
+            batch.append(_row(event))
+            if len(batch) >= batch_size:
+                total += self._commit(batch)
+                batch = []
+        if batch:
+            total += self._commit(batch)
+        return total
+
+    def _commit(self, rows: list[tuple]) -> int:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return len(rows)
+
+    def import_jsonl(self, path: Path) -> int:
+        """Append the events of a JSONL file once (a file already imported, byte for byte, is skipped).
+
+        Raises `RetrievalError` naming the line when a row is not a valid event.
+        """
+        path = Path(path)
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM imports WHERE digest=?", (digest,)).fetchone():
+                return 0
+        events = []
+        for n, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(Event.model_validate_json(line))
+            except ValueError as exc:
+                raise RetrievalError(f"{path} line {n} is not a valid event ({exc}); fix or remove that line.") from exc
+        count = self.append_many(events)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO imports (digest, source, events, imported_at) VALUES (?,?,?,?)",
+                (digest, str(path), count, time.time()),
+            )
+        logger.info("imported %d events from %s", count, path)
+        return count
+
+    def events(
+        self,
+        *,
+        user_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        types: Iterable[str] | None = None,
+    ) -> Iterator[Event]:
+        """Events in time order, filtered; `until` is exclusive."""
+        where, args = [], []
+        if user_id is not None:
+            where.append("user_id = ?")
+            args.append(user_id)
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("ts < ?")
+            args.append(until)
+        if types is not None:
+            kinds = list(types)
+            where.append(f"type IN ({','.join('?' * len(kinds))})")
+            args.extend(kinds)
+        sql = f"SELECT {_COLUMNS} FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ts, id"
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return (_event(r) for r in rows)
+
+    def rows(self, *, until: float | None = None) -> list[EventRow]:
+        """Every event (before `until`, exclusive) as plain tuples in time order: for training."""
+        sql = f"SELECT {_COLUMNS} FROM events" + (" WHERE ts < ?" if until is not None else "") + " ORDER BY ts, id"
+        with self._lock:
+            rows = self._db.execute(sql, () if until is None else (until,)).fetchall()
+        return [EventRow(*r) for r in rows]
+
+    def recent(self, user_id: str, limit: int = 200) -> list[Event]:
+        """The user's latest `limit` events, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE user_id=? ORDER BY ts DESC, id DESC LIMIT ?", (user_id, limit)
+            ).fetchall()
+        return [_event(r) for r in reversed(rows)]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def users(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT DISTINCT user_id FROM events ORDER BY user_id")]
+
+
+# ---------------------------------------------------------------- UCI Online Retail
+
+
+@dataclass
+class RetailImport:
+    """Purchase events and the item catalog read from the UCI Online Retail CSV."""
+
+    events: list[EventRow]
+    products: list[Product]
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+_RETAIL_COLUMNS = {"InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"}
+
+
+def read_online_retail(path: Path) -> RetailImport:
+    """Read the UCI Online Retail CSV (.csv or .csv.gz) into purchase events, oldest first, and a catalog.
+
+    Rows without a CustomerID cannot be attributed and are skipped. A cancellation (invoice 'C...') removes
+    its quantity from that customer's latest earlier purchases of the same item; a purchase cancelled in full
+    disappears, one cancelled in part keeps the remaining quantity. Cancellations of purchases from before the
+    file starts are dropped. Each item becomes a `Product` (id = StockCode, price = median unit price, GBP).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Transactions file '{path}' not found; pass the UCI Online Retail CSV (.csv or .csv.gz).")
+    opener = gzip.open if path.suffix == ".gz" else open
+    stats = dict.fromkeys(
+        ["rows", "no_customer", "bad_quantity", "purchases", "cancellations", "cancelled_unmatched", "removed"], 0
+    )
+    lines: list[list] = []  # [ts, customer, stock, qty, invoice] purchase lines, qty mutable
+    cancels: list[tuple[float, str, str, float]] = []
+    titles: dict[str, dict[str, int]] = {}
+    prices: dict[str, list[float]] = {}
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        missing = _RETAIL_COLUMNS - set(header)
+        if missing:
+            raise RetrievalError(
+                f"'{path}' lacks the Online Retail columns {sorted(missing)}; expected {sorted(_RETAIL_COLUMNS)}."
+            )
+        col = {name: header.index(name) for name in _RETAIL_COLUMNS}
+        c_inv, c_stock, c_desc, c_qty, c_date, c_price, c_cust = (
+            col[n] for n in ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID")
+        )
+        seen_dates: dict[str, float] = {}  # invoice dates repeat on every line of an invoice
+        for row in reader:
+            stats["rows"] += 1
+            stock = row[c_stock].strip()
+            desc = row[c_desc].strip()
+            if desc:
+                titles.setdefault(stock, {}).setdefault(desc, 0)
+                titles[stock][desc] += 1
+            customer = row[c_cust].strip()
+            if not customer:
+                stats["no_customer"] += 1
+                continue
+            customer = customer.removesuffix(".0")
+            qty = float(row[c_qty])
+            ts = seen_dates.get(row[c_date])
+            if ts is None:
+                ts = seen_dates[row[c_date]] = datetime.fromisoformat(row[c_date]).replace(tzinfo=UTC).timestamp()
+            invoice = row[c_inv].strip()
+            if invoice.upper().startswith("C"):
+                stats["cancellations"] += 1
+                cancels.append((ts, customer, stock, abs(qty)))
+                continue
+            if qty <= 0:
+                stats["bad_quantity"] += 1
+                continue
+            price = float(row[c_price] or 0)
+            if price > 0:
+                prices.setdefault(stock, []).append(price)
+            lines.append([ts, customer, stock, qty, invoice])
+    lines.sort(key=lambda r: r[0])
+    cancels.sort(key=lambda r: r[0])
+    # Walk purchases and cancellations together in time order; a cancellation eats the latest earlier lines.
+    open_lines: dict[tuple[str, str], list[list]] = {}
+    i = 0
+    for ts, customer, stock, qty in cancels:
+        while i < len(lines) and lines[i][0] <= ts:
+            open_lines.setdefault((lines[i][1], lines[i][2]), []).append(lines[i])
+            i += 1
+        stack = open_lines.get((customer, stock), [])
+        if not stack:
+            stats["cancelled_unmatched"] += 1
+            continue
+        while qty > 0 and stack:
+            take = min(qty, stack[-1][3])
+            stack[-1][3] -= take
+            qty -= take
+            if stack[-1][3] <= 0:
+                stack.pop()
+    events = []
+    for ts, customer, stock, qty, invoice in lines:
+        if qty <= 0:
+            stats["removed"] += 1
+            continue
+        events.append(EventRow("purchase", customer, stock, ts, invoice, None, qty))
+    stats["purchases"] = len(events)
+    products = []
+    for stock, names in sorted(titles.items()):
+        title = max(names.items(), key=lambda kv: kv[1])[0]
+        price = prices.get(stock)
+        products.append(
+            Product(
+                id=stock,
+                title=title.title(),
+                description=title.capitalize(),
+                price=round(statistics.median(price), 2) if price else None,
+                currency="GBP",
+            )
+        )
+    logger.info("online retail %s: %s", path.name, stats)
+    return RetailImport(events=events, products=products, stats=stats)
+
+
+def write_events_jsonl(events: Iterable[Event | EventRow], path: Path) -> int:
+    """Write events one JSON object per line (what `EventStore.import_jsonl` reads). Returns the count."""
+    n = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        for event in events:
+            row = dict(zip(EventRow._fields, _row(event), strict=True))
+            fh.write(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n")
+            n += 1
+    return n
