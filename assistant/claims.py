@@ -1,0 +1,376 @@
+"""Faithfulness of product copy: find the checkable claims in a text and check each against the product.
+
+A *claim* is something a shopper could hold the shop to: a number with a unit ("450 g", "20 L", "12\""),
+a bare number or model code ("2-person", "XR500"), a size ("XL", "queen"), a material, a colour, a
+certification ("CertiPUR-US", "IPX7") or a named feature ("waterproof", "Bluetooth", "dishwasher safe").
+A claim is *supported* when the product record states it: quantities are compared by value after unit
+conversion (within 2 %), so "weighs 0.45 kg" is supported by `weight_g: 450` and "weighs 520 g" is not;
+words and phrases must appear (after spelling normalisation: grey/gray, aluminium/aluminum) in the
+record's text, or be a true boolean attribute (`waterproof: true`).
+
+Subjective praise ("stylish", "great value") is not a claim here: nothing in a record can confirm it.
+The lexicons are English; numbers and units are checked in any language.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from retrieval.catalog import Product
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Claim", "Evidence", "check_text", "drop_unsupported", "extract_claims", "split_sentences"]
+
+# ---------------------------------------------------------------- units: name -> (dimension, factor to base)
+_UNITS: dict[str, tuple[str, float]] = {}
+
+
+def _unit(dimension: str, factor: float, *names: str) -> None:
+    for name in names:
+        _UNITS[name] = (dimension, factor)
+
+
+_unit("mass", 1.0, "g", "gr", "gram", "grams", "gramme", "grammes")
+_unit("mass", 1000.0, "kg", "kgs", "kilo", "kilos", "kilogram", "kilograms")
+_unit("mass", 0.001, "mg", "milligram", "milligrams")
+_unit("mass", 453.592, "lb", "lbs", "pound", "pounds")
+_unit("mass", 28.3495, "oz", "ounce", "ounces")
+_unit("volume", 1.0, "ml", "millilitre", "millilitres", "milliliter", "milliliters")
+_unit("volume", 10.0, "cl")
+_unit("volume", 1000.0, "l", "litre", "litres", "liter", "liters", "ltr")
+_unit("volume", 3785.41, "gal", "gallon", "gallons")
+_unit("volume", 29.5735, "fl oz", "fl. oz", "fluid ounce", "fluid ounces")
+_unit("volume", 946.353, "qt", "quart", "quarts")
+_unit("length", 1.0, "mm", "millimetre", "millimetres", "millimeter", "millimeters")
+_unit("length", 10.0, "cm", "centimetre", "centimetres", "centimeter", "centimeters")
+_unit("length", 1000.0, "m", "metre", "metres", "meter", "meters")
+_unit("length", 1_000_000.0, "km", "kilometre", "kilometres", "kilometer", "kilometers")
+_unit("length", 25.4, "in", "inch", "inches", '"', "”", "″")
+_unit("length", 304.8, "ft", "foot", "feet", "′")
+_unit("length", 914.4, "yd", "yard", "yards")
+_unit("power", 1.0, "w", "watt", "watts")
+_unit("power", 1000.0, "kw", "kilowatt", "kilowatts")
+_unit("voltage", 1.0, "v", "volt", "volts")
+_unit("charge", 1.0, "mah")
+_unit("charge", 1000.0, "ah")
+_unit("energy", 1.0, "wh")
+_unit("storage", 1.0, "gb", "gigabyte", "gigabytes")
+_unit("storage", 0.001, "mb", "megabyte", "megabytes")
+_unit("storage", 1000.0, "tb", "terabyte", "terabytes")
+_unit("time", 1.0, "sec", "secs", "second", "seconds")
+_unit("time", 60.0, "min", "mins", "minute", "minutes")
+_unit("time", 3600.0, "h", "hr", "hrs", "hour", "hours")
+_unit("time", 86400.0, "day", "days")
+_unit("time", 604800.0, "week", "weeks")
+_unit("time", 2_629_800.0, "month", "months")
+_unit("time", 31_557_600.0, "year", "years", "yr", "yrs")
+_unit("celsius", 1.0, "°c", "ºc", "degrees c", "degrees celsius")
+_unit("fahrenheit", 1.0, "°f", "ºf", "degrees f", "degrees fahrenheit")
+_unit("percent", 1.0, "%", "percent")
+_unit("density", 1.0, "ppi")
+_unit("dpi", 1.0, "dpi")
+_unit("frequency", 1.0, "hz")
+_unit("frequency", 1000.0, "khz")
+_unit("frequency", 1e6, "mhz")
+_unit("frequency", 1e9, "ghz")
+_unit("rate", 1.0, "mbps")
+_unit("rate", 1000.0, "gbps")
+_unit("pressure", 1.0, "psi")
+_unit("pressure", 14.5038, "bar")
+_unit("areal", 1.0, "gsm", "g/m2", "g/m²")
+_unit("speed", 1.0, "rpm")
+_unit("speed_kmh", 1.0, "km/h", "kph")
+_unit("speed_mph", 1.0, "mph")
+_unit("decibel", 1.0, "db")
+_unit("lumen", 1.0, "lm", "lumen", "lumens")
+_unit("resolution", 1.0, "p")  # 1080p
+_unit("resolution_k", 1.0, "k")  # 4K
+_unit("count", 1.0, "pack", "pk", "pcs", "pc", "piece", "pieces", "count", "ct", "person", "people", "seater",
+      "pair", "pairs", "set", "sets", "colours", "colors", "layers", "layer", "pockets", "pocket", "speeds", "modes")
+
+# attribute keys that carry their unit as a suffix: weight_g, capacity_l, length_cm, battery_mah, ...
+_KEY_SUFFIX = re.compile(r"_(g|kg|mg|lb|lbs|oz|ml|l|cl|mm|cm|m|in|ft|w|kw|v|mah|wh|gb|tb|h|hours|min|sec|"
+                         r"c|f|pct|percent|gsm|db|lm|years|months|days)$")
+_SUFFIX_UNIT = {"pct": "%", "c": "°c", "f": "°f", "hours": "h"}
+
+_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?|\.\d+"
+_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True) if u != "in")
+# "in" is a unit only where it cannot be the preposition: "12 in.", "12 in x 8 in", "12 in wide"
+_INCH = r"in(?=\.|\s*[x×,;)]|\s*$|\s+(?:wide|long|high|tall|deep|thick|diameter|screen|display|width|length|height|depth)\b)"
+# a number (or range, or dimensions "10 x 20") followed by a unit
+_QUANTITY = re.compile(
+    rf"(?<![\w.])(?P<nums>(?:{_NUM})(?:\s*(?:-|–|to|x|×)\s*(?:{_NUM}))*)\s*-?\s*"
+    rf"(?P<unit>{_UNIT_ALT}|{_INCH})(?=$|[^\w])",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(rf"(?<![\w.])(?:{_NUM})")
+_ALNUM_WITH_DIGIT = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-zA-Z])[\w-]+\b")
+
+# ---------------------------------------------------------------- word lexicons (normalised spelling)
+_MATERIALS = [
+    "cotton", "organic cotton", "polyester", "recycled polyester", "nylon", "ripstop nylon", "leather",
+    "genuine leather", "faux leather", "vegan leather", "suede", "nubuck", "wool", "merino wool", "merino",
+    "cashmere", "silk", "linen", "bamboo", "hemp", "denim", "canvas", "fleece", "polar fleece", "down",
+    "goose down", "duck down", "synthetic insulation", "primaloft", "gore tex", "neoprene", "spandex",
+    "elastane", "lycra", "acrylic", "rayon", "viscose", "modal", "polypropylene", "polyethylene", "pvc",
+    "tpu", "eva", "eva foam", "memory foam", "foam", "latex", "rubber", "natural rubber", "silicone",
+    "plastic", "abs", "abs plastic", "polycarbonate", "acrylic glass", "glass", "tempered glass",
+    "borosilicate glass", "ceramic", "porcelain", "stoneware", "earthenware", "stainless steel",
+    "carbon steel", "steel", "cast iron", "iron", "aluminum", "anodized aluminum", "titanium", "copper",
+    "brass", "bronze", "zinc", "chrome", "carbon fiber", "fiberglass", "wood", "solid wood", "hardwood",
+    "oak", "walnut", "pine", "beech", "birch", "maple", "teak", "acacia", "mahogany", "cherry wood",
+    "plywood", "mdf", "bamboo wood", "cork", "paper", "cardboard", "marble", "granite", "stone", "concrete",
+    "velvet", "microfiber", "jersey", "twill", "tweed", "corduroy", "mesh", "jute", "rattan", "wicker",
+]
+_COLOURS = [
+    "black", "white", "gray", "charcoal", "silver", "gold", "red", "burgundy", "maroon", "pink", "magenta",
+    "purple", "violet", "lavender", "lilac", "blue", "navy", "navy blue", "royal blue", "sky blue", "light blue",
+    "dark blue", "teal", "turquoise", "aqua", "cyan", "green", "olive", "olive green", "khaki", "lime",
+    "mint", "forest green", "dark green", "yellow", "mustard", "orange", "coral", "peach", "brown",
+    "chocolate", "tan", "beige", "camel", "taupe", "ivory", "off white", "cream", "natural", "bronze",
+    "copper", "rose gold", "multicolor", "multicolour", "rainbow", "transparent", "clear",
+]
+_CERTIFICATIONS = [
+    "certipur us", "oeko tex", "oeko tex standard 100", "gots", "fsc", "fsc certified", "energy star", "bpa free",
+    "rohs", "fcc", "ce", "ce certified", "ul", "ul listed", "ul certified", "etl", "etl listed", "nsf",
+    "nsf certified", "fda", "fda approved", "fda registered", "usda organic", "bluesign", "fair trade",
+    "fairtrade", "greenguard", "leed", "iso", "tuv", "reach", "prop 65", "cruelty free", "leaping bunny",
+    "dermatologically tested", "clinically proven", "lead free", "phthalate free", "pfas free", "pfc free",
+    "pfoa free", "non toxic", "food grade", "medical grade", "military grade", "ansi", "astm",
+]
+_FEATURES = [
+    "waterproof", "water resistant", "water repellent", "windproof", "wind resistant", "breathable",
+    "insulated", "thermal", "heated", "wireless", "bluetooth", "wifi", "nfc", "gps", "rechargeable",
+    "cordless", "battery powered", "solar powered", "solar", "usb", "usb c", "micro usb", "hdmi", "led",
+    "lcd", "oled", "touchscreen", "touch screen", "voice control", "alexa", "google assistant",
+    "app controlled", "smart", "dishwasher safe", "microwave safe", "oven safe", "freezer safe",
+    "machine washable", "hand wash", "non stick", "nonstick", "uv protection", "uv resistant", "upf",
+    "noise cancelling", "active noise cancelling", "anc", "foldable", "folding", "collapsible",
+    "adjustable", "reversible", "removable", "detachable", "portable", "lightweight", "ultralight",
+    "quick dry", "quick drying", "moisture wicking", "anti slip", "non slip", "slip resistant",
+    "stain resistant", "scratch resistant", "shockproof", "shock resistant", "dustproof", "fire resistant",
+    "flame retardant", "fireproof", "hypoallergenic", "antibacterial", "antimicrobial", "organic", "vegan",
+    "gluten free", "sugar free", "recycled", "recyclable", "biodegradable", "compostable", "handmade",
+    "hand made", "handcrafted", "wrinkle free", "wrinkle resistant", "odor resistant", "anti odor",
+    "stretch", "waterproof zipper", "hood", "hooded", "zipper", "pockets", "magnetic", "washable",
+    "ergonomic", "lockable", "stackable", "wall mounted", "warranty", "lifetime warranty", "guarantee",
+    "money back guarantee", "free shipping", "free returns", "assembly required", "no assembly", "refillable",
+    "reusable", "disposable", "leak proof", "leakproof", "spill proof", "airtight", "bpa", "4k", "hd",
+    "full hd", "ultra hd", "hdr", "surround sound", "stereo", "mono", "sweatproof", "sweat resistant",
+]
+_SIZES = [
+    "xxs", "xs", "xl", "xxl", "xxxl", "2xl", "3xl", "4xl", "5xl", "extra small", "extra large", "small",
+    "medium", "large", "one size", "twin", "twin xl", "full", "queen", "king", "california king", "cal king",
+    "petite", "plus size", "kids", "toddler", "infant", "newborn", "youth", "adult", "unisex", "men's",
+    "women's", "mens", "womens", "boys", "girls",
+]
+_LEXICON: dict[str, str] = {}
+for _kind, _words in (("size", _SIZES), ("colour", _COLOURS), ("feature", _FEATURES),
+                      ("certification", _CERTIFICATIONS), ("material", _MATERIALS)):
+    for _w in _words:
+        _LEXICON.setdefault(_w, _kind)
+# Words too ambiguous to count when they stand alone in prose ("full of", "a large room", "smart look").
+_PROSE_AMBIGUOUS = {"full", "small", "medium", "large", "smart", "natural", "clear", "stretch", "solar", "thermal",
+                    "mono", "reach", "iso", "ce", "ul", "abs", "eva", "down", "stone", "paper", "folding", "adult",
+                    "kids", "youth", "set"}
+_LEXICON_RE = re.compile(
+    r"\b(" + "|".join(re.escape(w) for w in sorted(_LEXICON, key=len, reverse=True)) + r")\b"
+)
+_CODES = re.compile(r"\b(ip[x\d]\d|ipx\d|iso \d{3,5}|en \d{3,5}|upf \d+|spf \d+)\b")
+
+# Spelling variants folded before matching, applied to both the copy and the record.
+_SPELLING = [
+    (r"aluminium", "aluminum"), (r"\bgrey\b", "gray"), (r"colour", "color"), (r"\bfibre", "fiber"),
+    (r"cancel+ing", "cancelling"), (r"\bwi fi\b", "wifi"), (r"\btype c\b", "c"), (r"\bodour", "odor"),
+    (r"\bmulti color(ed)?\b", "multicolor"), (r"\banodised\b", "anodized"), (r"\bwater proof\b", "waterproof"),
+    (r"\bnon toxic\b", "non toxic"), (r"\bmen s\b", "men's"), (r"\bwomen s\b", "women's"),
+    (r"\bstainless\b(?! steel)", "stainless steel"),
+]
+_SPELLING_RE = [(re.compile(p), r) for p, r in _SPELLING]
+
+
+def normalise(text: str) -> str:
+    """Lowercase, unify quotes/dashes and spelling variants, hyphens and underscores become spaces."""
+    text = text.lower().replace("\u2019", "'").replace("‘", "'")
+    text = re.sub(r"(?<=[a-z])[-_/](?=[a-z])", " ", text)
+    text = re.sub(r"(?<=[a-z])-(?=\d)|(?<=\d)-(?=[a-z])", " ", text)
+    text = re.sub(r"(?<=[a-z])'s\b", "'s", text)
+    for pattern, repl in _SPELLING_RE:
+        text = pattern.sub(repl, text)
+    return re.sub(r"\s+", " ", text)
+
+
+def _to_float(number: str) -> float:
+    return float(number.replace(",", ""))
+
+
+# ---------------------------------------------------------------- claims
+
+
+class Claim(BaseModel):
+    """One checkable statement found in copy."""
+
+    text: str  # as written, e.g. "450 g"
+    kind: str  # quantity | number | size | material | colour | certification | feature
+    supported: bool
+    sentence: int = 0  # index into split_sentences(copy)
+
+
+@dataclass
+class Evidence:
+    """What a product record states, prepared for checking: its normalised text, tokens and quantities."""
+
+    text: str
+    tokens: set[str] = field(default_factory=set)
+    numbers: set[float] = field(default_factory=set)
+    quantities: dict[str, list[float]] = field(default_factory=dict)  # dimension -> values in base units
+    true_flags: set[str] = field(default_factory=set)  # boolean attributes that are true, normalised key
+    false_flags: set[str] = field(default_factory=set)  # ... and false: naming one in copy is a false claim
+
+    @classmethod
+    def of(cls, product: Product) -> Evidence:
+        """Everything the record says: title, brand, category, description, bullets, attributes, variants."""
+        parts = [product.title, product.brand or "", " ".join(product.category), product.description]
+        parts += product.bullets
+        ev = cls(text="")
+        for key, value in product.attributes.items():
+            name = normalise(key)
+            if isinstance(value, bool):
+                (ev.true_flags if value else ev.false_flags).add(name)
+                if value:
+                    parts.append(name)
+                continue
+            values = value if isinstance(value, list) else [value]
+            parts.append(f"{name}: {', '.join(str(v) for v in values)}")
+            suffix = _KEY_SUFFIX.search(key.lower())
+            if suffix and isinstance(value, int | float):
+                unit = _SUFFIX_UNIT.get(suffix.group(1), suffix.group(1))
+                dimension, factor = _UNITS[unit]
+                ev.quantities.setdefault(dimension, []).append(float(value) * factor)
+        for v in product.variants:
+            parts += [v.size or "", v.colour or ""]
+            if v.price is not None:
+                ev.numbers.add(round(v.price, 2))
+        for number in (product.price, product.rating, product.rating_count):
+            if number is not None:
+                ev.numbers.add(round(float(number), 2))
+        ev.text = normalise(" \n ".join(p for p in parts if p))
+        ev.tokens = {t.strip("-") for t in re.findall(r"[\w-]+", ev.text)}
+        ev.numbers |= {round(_to_float(n), 2) for n in _NUMBER.findall(ev.text)}
+        for dimension, values in _quantities(ev.text):
+            ev.quantities.setdefault(dimension, []).extend(values)
+        return ev
+
+    def has_phrase(self, phrase: str) -> bool:
+        return phrase in self.true_flags or re.search(rf"\b{re.escape(phrase)}\b", self.text) is not None
+
+    def has_quantity(self, dimension: str, value: float) -> bool:
+        return any(abs(value - known) <= 0.02 * max(abs(value), abs(known)) + 1e-9
+                   for known in self.quantities.get(dimension, []))
+
+
+def _quantities(text: str) -> list[tuple[str, list[float]]]:
+    found = []
+    for m in _QUANTITY.finditer(text):
+        dimension, factor = _UNITS[m.group("unit").lower()]
+        values = [_to_float(n) * factor for n in re.findall(_NUM, m.group("nums"))]
+        found.append((dimension, values))
+    return found
+
+
+_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|approx|incl|no|vs|dr|mr|mrs|st)|\d\s*(?:in|oz|lbs?|ft))\.$", re.IGNORECASE)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of `text` (line breaks and bullet markers also end a sentence); decimals stay whole."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
+        if not line:
+            continue
+        start = 0
+        for m in re.finditer(r"[.!?](?=\s+[\"'(A-Z0-9])", line):
+            if _ABBREV.search(line[start : m.end()]):
+                continue
+            out.append(line[start : m.end()].strip())
+            start = m.end()
+        if line[start:].strip():
+            out.append(line[start:].strip())
+    return out
+
+
+def extract_claims(sentence: str, flags: set[str] = frozenset()) -> list[tuple[str, str]]:
+    """The `(kind, text)` claims in one sentence, in order; `text` is the normalised claim.
+
+    `flags` are extra feature names to look for (a product's boolean attributes, e.g. "hydration compatible").
+    """
+    norm = normalise(sentence)
+    claims: list[tuple[int, str, str]] = []
+    taken: list[tuple[int, int]] = []
+    for m in _QUANTITY.finditer(norm):
+        claims.append((m.start(), "quantity", m.group(0).strip()))
+        taken.append(m.span())
+    for m in _CODES.finditer(norm):
+        if not any(a <= m.start() < b for a, b in taken):
+            claims.append((m.start(), "certification", m.group(0)))
+            taken.append(m.span())
+    for m in _ALNUM_WITH_DIGIT.finditer(norm):
+        if not any(a <= m.start() < b for a, b in taken):
+            claims.append((m.start(), "number", m.group(0)))
+            taken.append(m.span())
+    for m in _NUMBER.finditer(norm):
+        if not any(a <= m.start() < b for a, b in taken):
+            claims.append((m.start(), "number", m.group(0)))
+            taken.append(m.span())
+    for flag in sorted(flags, key=len, reverse=True):
+        for m in re.finditer(rf"\b{re.escape(flag)}\b", norm):
+            if not any(a <= m.start() < b for a, b in taken):
+                claims.append((m.start(), "feature", flag))
+                taken.append(m.span())
+    for m in _LEXICON_RE.finditer(norm):
+        word = m.group(1)
+        if any(a <= m.start() < b for a, b in taken) or word in _PROSE_AMBIGUOUS:
+            continue
+        claims.append((m.start(), _LEXICON[word], word))
+    return [(kind, text) for _, kind, text in sorted(claims)]
+
+
+def _supported(kind: str, text: str, evidence: Evidence) -> bool:
+    if text in evidence.false_flags:
+        return False
+    if evidence.has_phrase(text):  # stated in the same words
+        return True
+    if kind == "quantity":  # the same amount in any unit of the same dimension
+        m = _QUANTITY.match(text)
+        if m is None:
+            return False
+        dimension, factor = _UNITS[m.group("unit").lower()]
+        return all(evidence.has_quantity(dimension, _to_float(n) * factor) for n in re.findall(_NUM, m.group("nums")))
+    if kind == "number":  # a model code must appear as written; a bare number anywhere in the record
+        if text in evidence.tokens:
+            return True
+        return _NUMBER.fullmatch(text) is not None and round(_to_float(text), 2) in evidence.numbers
+    if kind == "colour" and text in ("multicolor", "multicolour"):
+        return evidence.has_phrase("multi")
+    return False
+
+
+def check_text(text: str, evidence: Evidence) -> list[Claim]:
+    """Every claim in `text`, each marked supported or not by `evidence`."""
+    claims = []
+    for index, sentence in enumerate(split_sentences(text)):
+        for kind, claim in extract_claims(sentence, evidence.true_flags | evidence.false_flags):
+            claims.append(Claim(text=claim, kind=kind, supported=_supported(kind, claim, evidence), sentence=index))
+    return claims
+
+
+def drop_unsupported(text: str, claims: list[Claim]) -> tuple[list[str], int]:
+    """The sentences of `text` that make no unsupported claim, and how many were dropped."""
+    bad = {c.sentence for c in claims if not c.supported}
+    sentences = split_sentences(text)
+    return [s for i, s in enumerate(sentences) if i not in bad], len(bad)

@@ -1,0 +1,644 @@
+"""Product copy: descriptions, fact bullets and SEO titles written from product data, checked for faithfulness.
+
+`write_copy(products, style, chat_model)` yields one `CopyRecord` per product, a batch at a time:
+the local model generates a whole batch in one padded `generate_batch` call (KV cache, sorted by prompt
+length so padding stays small); an OpenAI-compatible endpoint gets `workers` concurrent requests.
+Every draft is checked with `assistant.claims`; with the default style a draft that makes unsupported
+claims is regenerated once with those claims named, then any sentence still unsupported is dropped, so the
+final copy states nothing the record does not. Bullets and the SEO title are phrased from the record
+itself, never generated. `generate_copy(product, style, chat_model)` does the same for one product.
+
+`CopyJournal` is the resumable JSONL output (see its docstring); `evaluate_copy` scores generated copy
+against a catalog's real descriptions (`shopbot copy eval`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assistant.claims import Claim, Evidence, check_text, normalise, split_sentences
+from assistant.errors import AssistantError, ConfigError
+from retrieval.catalog import Product
+
+logger = logging.getLogger(__name__)
+
+STYLES_DIR = Path(__file__).parent / "copy_styles"
+DEFAULT_STYLE = STYLES_DIR / "default.yaml"
+PIPELINE_VERSION = "1"  # part of every input hash: bump it when the output for the same input changes
+_WORDS = {"short": 40, "medium": 80, "long": 140}
+_DESCRIPTION_CHARS = 600  # of the record's own description shown to the model
+_PLACEHOLDER = re.compile(r"\[[^\]]{2,40}\]|\{[^}]{2,40}\}|<[^>]{2,40}>")
+_PREAMBLE = re.compile(r"^(?:sure|certainly|here(?:'s| is)|product description|description|title)\b[^.!?]*:\s*",
+                       re.IGNORECASE)
+
+
+class CopyError(AssistantError):
+    """A product's copy could not be generated (recorded in its `error`, the batch goes on)."""
+
+
+class CopyStyle(BaseModel):
+    """How copy reads; loaded from YAML (`assistant/copy_styles/default.yaml` documents every key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str = Field("English", min_length=2, description="Language of the copy, passed to the model.")
+    tone: str = Field("friendly and clear", min_length=2)
+    length: Literal["short", "medium", "long"] = Field("medium", description="~40, ~80 or ~140 words.")
+    format: Literal["paragraph", "bullets"] = Field("paragraph", description="bullets: one '- ' sentence a line.")
+    bullets: int = Field(5, ge=0, le=12, description="Fact bullets phrased from the record.")
+    seo_title_max_chars: int = Field(60, ge=20, le=200)
+    brand_voice_examples: list[str] = Field(default_factory=list, max_length=5)
+    forbidden_words: list[str] = Field(default_factory=list)
+    faithfulness: Literal["regenerate", "drop", "flag"] = Field(
+        "regenerate", description="Unsupported sentences: regenerate once then drop, drop, or keep and flag."
+    )
+
+    @property
+    def words(self) -> int:
+        return _WORDS[self.length]
+
+    @property
+    def max_new_tokens(self) -> int:
+        return int(self.words * 1.6) + 24  # ~1.3 tokens a word plus room to finish the sentence
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+
+
+def load_style(path: Path | None = None) -> CopyStyle:
+    """The style in `path` (YAML; missing keys keep their defaults), or the default style."""
+    import yaml
+
+    path = Path(path) if path else DEFAULT_STYLE
+    if not path.is_file():
+        raise ConfigError(f"Style file '{path}' does not exist; pass an existing YAML file with --style "
+                          f"(see {DEFAULT_STYLE} for every key).")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Style file '{path}' is not valid YAML: {exc}".replace("\n", " ")) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"Style file '{path}' must be a mapping of keys to values, got {type(data).__name__}.")
+    try:
+        return CopyStyle.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "-"
+        known = sorted(CopyStyle.model_fields)
+        hint = f"known keys: {known}" if err["type"] == "extra_forbidden" else f"got {err.get('input')!r}"
+        raise ConfigError(f"Style file '{path}', key '{key}': {err['msg']} ({hint}).") from exc
+
+
+# ---------------------------------------------------------------- records
+
+
+class Faithfulness(BaseModel):
+    """Claims found in the final copy and whether the record supports each; how the draft was repaired."""
+
+    checked: int = 0
+    supported: int = 0
+    claims: list[Claim] = Field(default_factory=list)
+    draft_checked: int = 0  # claims in the first draft, before any repair
+    draft_unsupported: int = 0
+    regenerated: bool = False
+    dropped_sentences: int = 0
+    fallback: bool = False  # nothing generated survived: the copy was phrased from the record
+
+    @property
+    def unsupported(self) -> list[str]:
+        return [c.text for c in self.claims if not c.supported]
+
+
+class CopyRecord(BaseModel):
+    """One line of the output JSONL. `copy` is the description; `error` is set when generation failed."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    title: str
+    text: str = Field("", alias="copy")
+    bullets: list[str] = Field(default_factory=list)
+    seo_title: str = ""
+    faithfulness: Faithfulness = Field(default_factory=Faithfulness)
+    model: str = ""
+    timings: dict[str, float] = Field(default_factory=dict)  # seconds; generation time is the batch's share
+    input_hash: str = ""
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(by_alias=True, mode="json"), ensure_ascii=False)
+
+
+def input_hash(product: Product, style: CopyStyle, model_name: str) -> str:
+    """Changes whenever the product, the style, the model or this pipeline changes."""
+    key = "\n".join([product.model_dump_json(), style.model_dump_json(), model_name, PIPELINE_VERSION])
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def model_name_of(chat_model: Any) -> str:
+    return str(getattr(chat_model, "model_name", None) or type(chat_model).__name__)
+
+
+class CopyJournal:
+    """The output JSONL, append-only and resumable.
+
+    Each record is one `os.write` of a whole line on an `O_APPEND` descriptor, then `fsync`, so a crash
+    leaves at most one torn last line; `open()` cuts it off. When a product appears more than once the
+    last line wins. An exclusive lock keeps two runs from writing the same file.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def __enter__(self) -> CopyJournal:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            self._fd = None
+            raise CopyError(f"'{self.path}' is being written by another `shopbot copy generate`; "
+                            "wait for it to finish or choose another --out.") from None
+        self._truncate_torn_tail()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # also releases the lock
+            self._fd = None
+
+    def _truncate_torn_tail(self) -> None:
+        data = self.path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1
+        logger.warning("%s: dropping a torn last line (%d bytes) left by an interrupted run", self.path, len(data) - keep)
+        os.ftruncate(self._fd, keep)
+
+    def append(self, record: CopyRecord) -> None:
+        if self._fd is None:
+            raise RuntimeError("CopyJournal.append outside `with CopyJournal(path) as journal:`")
+        os.write(self._fd, (record.to_json() + "\n").encode("utf-8"))
+        os.fsync(self._fd)
+
+    def records(self) -> dict[str, CopyRecord]:
+        """The latest record of each product id (unparsable lines are skipped with a warning)."""
+        return read_records(self.path)
+
+
+def read_records(path: Path) -> dict[str, CopyRecord]:
+    """The latest record per product id in a copy JSONL file; a torn or bad line is skipped."""
+    latest: dict[str, CopyRecord] = {}
+    if not Path(path).exists():
+        return latest
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = CopyRecord.model_validate_json(line)
+            except ValidationError:
+                logger.warning("%s line %d is not a copy record; skipped", path, number)
+                continue
+            latest[record.id] = record
+    return latest
+
+
+def pending(products: Iterable[Product], done: dict[str, CopyRecord], style: CopyStyle, model_name: str) -> list[Product]:
+    """Products without a successful record for their current input hash."""
+    out = []
+    for product in products:
+        record = done.get(product.id)
+        if record is None or record.error or record.input_hash != input_hash(product, style, model_name):
+            out.append(product)
+    return out
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def _humanise(key: str) -> str:
+    key = re.sub(r"_(g|kg|l|ml|cm|mm|m|in|w|v|mah|h|gb)$", "", key)
+    return key.replace("_", " ").strip().capitalize()
+
+
+def _unit_of(key: str) -> str:
+    m = re.search(r"_(g|kg|l|ml|cm|mm|m|in|w|v|mah|h|gb)$", key)
+    if not m:
+        return ""
+    return {"l": "L", "mah": "mAh", "gb": "GB", "w": "W", "v": "V"}.get(m.group(1), m.group(1))
+
+
+def fact_lines(product: Product) -> list[str]:
+    """The record's facts as short `Name: value` lines (what the model sees, and the bullets' source)."""
+    lines = []
+    for key, value in product.attributes.items():
+        if isinstance(value, bool):
+            lines.append(_humanise(key) if value else f"Not {_humanise(key).lower()}")
+        elif isinstance(value, list):
+            lines.append(f"{_humanise(key)}: {', '.join(str(v) for v in value)}")
+        else:
+            unit = _unit_of(key)
+            lines.append(f"{_humanise(key)}: {value}{' ' + unit if unit else ''}")
+    keys = {k.lower() for k in product.attributes}
+    if product.sizes:
+        lines.append(f"Sizes: {', '.join(product.sizes)}")
+    colours = sorted({v.colour for v in product.variants if v.colour})
+    if colours and not keys & {"colour", "color", "colours", "colors"}:
+        lines.append(f"Colours: {', '.join(colours)}")
+    return lines
+
+
+def _title_fragments(product: Product) -> list[str]:
+    parts = [p.strip(" ,.-–|") for p in re.split(r"\s+[-–|]\s+|,\s+|\s+/\s+", product.title)]
+    return [p[0].upper() + p[1:] for p in parts[1:] if len(p) > 2]
+
+
+def build_messages(product: Product, style: CopyStyle, avoid: Sequence[str] = ()) -> list[Any]:
+    """System + user messages asking for `product`'s description; `avoid` names claims to leave out."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from prompts.loader import render
+
+    facts = [f"Name: {product.title}"]
+    if product.brand:
+        facts.append(f"Brand: {product.brand}")
+    if product.category:
+        facts.append(f"Category: {' > '.join(product.category)}")
+    facts += fact_lines(product)
+    facts += [f"Feature: {b[:200]}" for b in product.bullets[:8]]
+    if product.description:
+        facts.append(f"About: {product.description[:_DESCRIPTION_CHARS]}")
+    voice = ""
+    if style.brand_voice_examples:
+        voice = "\nExamples of the shop's voice (tone only, not facts):\n" + "\n".join(
+            f"- {e}" for e in style.brand_voice_examples
+        )
+    forbidden = f" Never use these words: {', '.join(style.forbidden_words)}." if style.forbidden_words else ""
+    system = render("copy_system", language=style.language, tone=style.tone, voice=voice).strip()
+    request = render("copy_user", facts="\n".join(facts), words=style.words, language=style.language,
+                     avoid=forbidden).strip()
+    if avoid:
+        request = render("copy_repair", request=request, unsupported=", ".join(f'"{a}"' for a in avoid)).strip()
+    return [SystemMessage(content=system), HumanMessage(content=request)]
+
+
+# ---------------------------------------------------------------- generation
+
+
+def _complete(chat_model: Any, conversations: list[list[Any]], max_new_tokens: int, workers: int) -> list[str | Exception]:
+    """Replies for each conversation, or the exception that stopped it; one bad item never sinks the rest."""
+    if not conversations:
+        return []
+    if hasattr(chat_model, "generate_batch"):
+        return _complete_local(chat_model, conversations, max_new_tokens)
+
+    def one(messages: list[Any]) -> str | Exception:
+        try:
+            return str(chat_model.invoke(messages).content)
+        except Exception as exc:  # recorded on the product; the batch goes on
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(one, conversations))
+
+
+def _complete_local(chat_model: Any, conversations: list[list[Any]], max_new_tokens: int) -> list[str | Exception]:
+    from assistant.llm import to_chat_dicts
+
+    model, tokenizer = chat_model.load()
+    limit = getattr(model.config, "max_position_embeddings", None) or 2048
+    results: list[str | Exception] = [CopyError("not generated")] * len(conversations)
+    ok: list[int] = []
+    for i, messages in enumerate(conversations):
+        text = tokenizer.apply_chat_template(to_chat_dicts(messages), add_generation_prompt=True, tokenize=False)
+        n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        if n + max_new_tokens > limit:
+            results[i] = CopyError(f"prompt is {n} tokens; with {max_new_tokens} new tokens it exceeds the model's "
+                                   f"context of {limit}; shorten the product's title or attributes")
+        else:
+            ok.append(i)
+    if not ok:
+        return results
+    try:
+        replies = chat_model.generate_batch([conversations[i] for i in ok], max_new_tokens=max_new_tokens)
+        for i, reply in zip(ok, replies, strict=True):
+            results[i] = reply
+    except Exception as exc:  # e.g. out of memory: retry one by one so only the culprit fails
+        if len(ok) == 1:
+            results[ok[0]] = exc
+            return results
+        logger.warning("batch of %d failed (%s); retrying one at a time", len(ok), exc)
+        for i in ok:
+            results[i] = _complete_local(chat_model, [conversations[i]], max_new_tokens)[0]
+    return results
+
+
+def clean_draft(raw: str, style: CopyStyle) -> str:
+    """Model output -> plain sentences: no markdown, preamble, placeholders, repeats, cut-off last sentence
+    or forbidden words."""
+    text = re.sub(r"[*_#`]+", "", raw)
+    text = _PREAMBLE.sub("", text.strip())
+    sentences: list[str] = []
+    seen: set[str] = set()
+    for sentence in split_sentences(text):
+        sentence = _PREAMBLE.sub("", sentence).strip()
+        sentence = remove_forbidden(sentence, style.forbidden_words)
+        key = normalise(sentence)
+        if len(sentence.split()) < 3 or key in seen or _PLACEHOLDER.search(sentence):
+            continue
+        seen.add(key)
+        sentences.append(sentence)
+    if sentences and not sentences[-1].endswith((".", "!", "?")):
+        sentences.pop()  # cut off by the token limit
+    return " ".join(sentences)
+
+
+def remove_forbidden(text: str, words: Sequence[str]) -> str:
+    """`text` without any forbidden word or phrase (whole words, case-insensitive), spacing repaired."""
+    for word in words:
+        text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s{2,}", " ", text)).strip(" ,;:")
+    return text[:1].upper() + text[1:]
+
+
+def fact_bullets(product: Product, style: CopyStyle) -> list[str]:
+    """Up to `style.bullets` bullets phrased from the record: attributes, variants, title parts, own bullets."""
+    candidates = fact_lines(product) + _title_fragments(product)
+    candidates += [b if len(b) <= 160 else b[:157].rsplit(" ", 1)[0] + "..." for b in product.bullets]
+    if product.brand:
+        candidates.append(f"Brand: {product.brand}")
+    out: list[str] = []
+    seen: set[str] = set()
+    for candidate in candidates:
+        candidate = remove_forbidden(candidate, style.forbidden_words)
+        if len(candidate) > 1 and normalise(candidate) not in seen:
+            seen.add(normalise(candidate))
+            out.append(candidate)
+    return out[: style.bullets]
+
+
+def seo_title(product: Product, style: CopyStyle) -> str:
+    """Brand + title, cut at a word boundary to `style.seo_title_max_chars`."""
+    title = product.title
+    if product.brand and product.brand.lower() not in title.lower():
+        title = f"{product.brand} {title}"
+    title = remove_forbidden(title, style.forbidden_words)
+    if len(title) > style.seo_title_max_chars:
+        title = title[: style.seo_title_max_chars + 1].rsplit(" ", 1)[0]
+    return title.rstrip(" ,;:-–|/(")
+
+
+def _fallback(product: Product, style: CopyStyle) -> str:
+    """A description phrased only from the record, for when nothing generated survives the check."""
+    name = product.title.split(" - ")[0].split(",")[0].strip()
+    sentence = f"{name} by {product.brand}." if product.brand and product.brand.lower() not in name.lower() else f"{name}."
+    facts = [f for f in fact_lines(product) if ":" in f][:3]
+    if facts:
+        sentence += " " + " ".join(f"{k.strip()}: {v.strip()}." for k, v in (f.split(":", 1) for f in facts))
+    return remove_forbidden(sentence, style.forbidden_words)
+
+
+def _fit(sentences: list[str], words: int) -> list[str]:
+    """Whole sentences up to ~`words` words (always at least one)."""
+    out, total = [], 0
+    for sentence in sentences:
+        n = len(sentence.split())
+        if out and total + n > words * 1.25:
+            break
+        out.append(sentence)
+        total += n
+    return out
+
+
+def _finish(product: Product, style: CopyStyle, evidence: Evidence, drafts: list[str], faith: Faithfulness) -> str:
+    """The final copy from the drafts (newest first), with unsupported sentences dropped unless flagging."""
+    chosen: list[str] = []
+    if style.faithfulness == "flag":
+        chosen = split_sentences(drafts[0])
+    else:
+        for draft in drafts:
+            claims = check_text(draft, evidence)
+            bad = {c.sentence for c in claims if not c.supported}
+            kept = [s for i, s in enumerate(split_sentences(draft)) if i not in bad]
+            if kept:
+                faith.dropped_sentences = len(bad)
+                chosen = kept
+                break
+    if not chosen:
+        faith.fallback = True
+        chosen = split_sentences(_fallback(product, style))
+    chosen = _fit(chosen, style.words)
+    if style.format == "bullets":
+        return "\n".join(f"- {s}" for s in chosen)
+    return " ".join(chosen)
+
+
+def write_copy(
+    products: Sequence[Product],
+    style: CopyStyle,
+    chat_model: Any,
+    *,
+    batch_size: int = 16,
+    workers: int = 4,
+) -> Iterator[list[CopyRecord]]:
+    """Yield the records of each finished batch (write them before asking for the next).
+
+    Args:
+        products: what to write copy for (all of them: filter done ones with `pending` first).
+        style: the copy style.
+        chat_model: `LocalChatModel` (batched) or any LangChain chat model (e.g. `ChatOpenAI`; `workers`
+            concurrent requests).
+        batch_size: products per generation batch (local) or per journal flush (endpoint).
+        workers: concurrent requests to an endpoint.
+    """
+    model = model_name_of(chat_model)
+    ordered = list(products)
+    if hasattr(chat_model, "generate_batch"):  # similar prompt lengths share a batch: less padding
+        ordered.sort(key=lambda p: len(p.title) + len(p.description[:_DESCRIPTION_CHARS]) + sum(map(len, p.bullets[:8])))
+    for start in range(0, len(ordered), max(1, batch_size)):
+        yield _write_batch(ordered[start : start + batch_size], style, chat_model, model, workers)
+
+
+def _write_batch(batch: list[Product], style: CopyStyle, chat_model: Any, model: str, workers: int) -> list[CopyRecord]:
+    t0 = time.perf_counter()
+    errors: dict[int, str] = {}
+    conversations = []
+    for i, product in enumerate(batch):
+        try:
+            conversations.append(build_messages(product, style))
+        except Exception as exc:  # a product the prompt cannot be built from is recorded, not fatal
+            errors[i] = f"{type(exc).__name__}: {exc}"
+            conversations.append(None)
+    live = [i for i, c in enumerate(conversations) if c is not None]
+    replies = dict(zip(live, _complete(chat_model, [conversations[i] for i in live], style.max_new_tokens, workers),
+                       strict=True))
+    t_generate = time.perf_counter() - t0
+
+    evidence = {i: Evidence.of(p) for i, p in enumerate(batch)}
+    drafts: dict[int, list[str]] = {}
+    faith = {i: Faithfulness() for i in range(len(batch))}
+    repair: dict[int, list[str]] = {}
+    for i, reply in replies.items():
+        if isinstance(reply, Exception):
+            errors[i] = f"{type(reply).__name__}: {reply}"
+            continue
+        draft = clean_draft(reply, style)
+        claims = check_text(draft, evidence[i])
+        faith[i].draft_checked = len(claims)
+        faith[i].draft_unsupported = sum(not c.supported for c in claims)
+        drafts[i] = [draft]
+        if faith[i].draft_unsupported and style.faithfulness == "regenerate":
+            repair[i] = sorted({c.text for c in claims if not c.supported})
+
+    t1 = time.perf_counter()
+    order = list(repair)
+    redo = _complete(chat_model, [build_messages(batch[i], style, avoid=repair[i]) for i in order],
+                     style.max_new_tokens, workers)
+    for i, reply in zip(order, redo, strict=True):
+        faith[i].regenerated = True
+        if not isinstance(reply, Exception):  # a failed retry keeps the first draft
+            drafts[i].insert(0, clean_draft(reply, style))
+    t_repair = time.perf_counter() - t1
+
+    records = []
+    share = 1 / len(batch)
+    for i, product in enumerate(batch):
+        t2 = time.perf_counter()
+        record = CopyRecord(id=product.id, title=product.title, model=model, input_hash=input_hash(product, style, model))
+        if i in errors:
+            record.error = errors[i]
+        else:
+            text = _finish(product, style, evidence[i], drafts[i], faith[i])
+            claims = check_text(text, evidence[i])
+            faith[i].claims = claims
+            faith[i].checked = len(claims)
+            faith[i].supported = sum(c.supported for c in claims)
+            record.text = text
+            record.bullets = fact_bullets(product, style)
+            record.seo_title = seo_title(product, style)
+            record.faithfulness = faith[i]
+        record.timings = {
+            "generate_s": round(t_generate * share, 4),
+            "repair_s": round(t_repair * share, 4),
+            "check_s": round(time.perf_counter() - t2, 4),
+            "batch_s": round(time.perf_counter() - t0, 4),
+            "batch_size": float(len(batch)),
+        }
+        records.append(record)
+    return records
+
+
+def generate_copy(product: Product, style: CopyStyle | None, chat_model: Any) -> CopyRecord:
+    """Copy for one product (what the API and UI call). A failure is in the record's `error`."""
+    return next(write_copy([product], style or load_style(), chat_model, batch_size=1, workers=1))[0]
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def attribute_values(product: Product) -> list[str]:
+    """The product's attribute values as text (brand included), for coverage."""
+    values = [product.brand] if product.brand else []
+    for key, value in product.attributes.items():
+        if isinstance(value, bool):
+            if value:
+                values.append(key.replace("_", " "))
+        elif isinstance(value, list):
+            values += [str(v) for v in value]
+        else:
+            values.append(str(value))
+    return [v for v in values if v.strip()]
+
+
+def mentioned(value: str, text: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(normalise(value))}(?!\w)", normalise(text)) is not None
+
+
+def evaluate_copy(
+    products: Sequence[Product],
+    chat_model: Any,
+    style: CopyStyle | None = None,
+    *,
+    batch_size: int = 16,
+    workers: int = 4,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Generate copy from title + attributes only and score it against each product's real text.
+
+    Returns `rougeL` (F1 of the copy against the real bullets + description), `attribute_coverage`
+    (share of attribute values, brand included, named in the copy or bullets), `attribute_coverage_copy`
+    (in the generated copy alone), `unsupported_claim_rate` (final copy), `draft_unsupported_claim_rate`
+    (before repair), `products_per_minute` and counts.
+    """
+    from rouge_score import rouge_scorer
+
+    style = style or load_style()
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    usable = [p for p in products if p.bullets or p.description]
+    hidden = [p.model_copy(update={"bullets": [], "description": ""}) for p in usable]
+    reference = {p.id: "\n".join(p.bullets + [p.description]).strip() for p in usable}
+    chat_model_name = model_name_of(chat_model)
+    by_id = {p.id: p for p in hidden}
+    if hasattr(chat_model, "load"):
+        chat_model.load()  # loading is not generation: keep it out of products_per_minute
+    rouge, coverage, coverage_copy = [], [], []
+    checked = unsupported = draft_checked = draft_unsupported = failed = regenerated = fallback = 0
+    start = time.perf_counter()
+    for records in write_copy(hidden, style, chat_model, batch_size=batch_size, workers=workers):
+        for record in records:
+            if progress is not None:
+                progress.update(1)
+            if record.error:
+                failed += 1
+                continue
+            product = by_id[record.id]
+            rouge.append(scorer.score(reference[record.id], record.text)["rougeL"].fmeasure)
+            values = attribute_values(product)
+            if values:
+                full = record.text + "\n" + "\n".join(record.bullets)
+                coverage.append(sum(mentioned(v, full) for v in values) / len(values))
+                coverage_copy.append(sum(mentioned(v, record.text) for v in values) / len(values))
+            f = record.faithfulness
+            checked += f.checked
+            unsupported += f.checked - f.supported
+            draft_checked += f.draft_checked
+            draft_unsupported += f.draft_unsupported
+            regenerated += f.regenerated
+            fallback += f.fallback
+    elapsed = time.perf_counter() - start
+
+    def mean(xs: list[float]) -> float:
+        return round(sum(xs) / len(xs), 4) if xs else 0.0
+
+    return {
+        "rougeL": mean(rouge),
+        "attribute_coverage": mean(coverage),
+        "attribute_coverage_copy": mean(coverage_copy),
+        "unsupported_claim_rate": round(unsupported / checked, 4) if checked else 0.0,
+        "draft_unsupported_claim_rate": round(draft_unsupported / draft_checked, 4) if draft_checked else 0.0,
+        "products_per_minute": round(len(hidden) / elapsed * 60, 2) if elapsed else 0.0,
+        "products": len(hidden),
+        "skipped_without_reference": len(products) - len(usable),
+        "failed": failed,
+        "claims_checked": checked,
+        "claims_unsupported": unsupported,
+        "regenerated": regenerated,
+        "fallback": fallback,
+        "model": chat_model_name,
+        "seconds": round(elapsed, 1),
+    }
