@@ -586,6 +586,13 @@ class Recommender:
         ids = [p.id for p in self.products]
         self.model = (model or _empty_model(ids, settings)).aligned(ids)
         self.scorer = Scorer(self.model, self.vectors, settings)
+        self._catalog_arrays()
+
+    def _catalog_arrays(self) -> None:
+        """Per-item arrays the business rules filter on, so a request does no per-product Python."""
+        self._in_stock = np.array([p.in_stock is not False for p in self.products])
+        self._prices = np.array([np.nan if p.price is None else p.price for p in self.products], dtype=np.float64)
+        self._category_paths = [" > ".join(p.category).lower() for p in self.products]
 
     def add_products(self, products: Sequence[Product], vectors: np.ndarray) -> None:
         """Add (or replace) products; they are recommendable at once through content similarity."""
@@ -600,6 +607,7 @@ class Recommender:
                 self.vectors = np.vstack([self.vectors, v[None, :]])
         self.model = self.model.aligned([p.id for p in self.products])
         self.scorer = Scorer(self.model, self.vectors, self.settings)
+        self._catalog_arrays()
 
     def record(self, event: Event) -> None:
         """Log an event and fold it into the shopper's profile; the next `recommend` reflects it."""
@@ -672,20 +680,19 @@ class Recommender:
         order = np.flatnonzero(allowed)
         order = order[np.argsort(-scores[order], kind="stable")]
         picks = mmr(scores, order, self.vectors, k, self.settings.diversity)
-        return [self._explain(h, feats, weights, scores, j) for j in picks]
+        # co-occurrence of every history item with every pick, sliced once: (m, len(picks))
+        co = self.model.cooc[h.items][:, picks].toarray() if len(h.items) and picks else None
+        return [self._explain(h, feats, weights, scores, j, None if co is None else co[:, n]) for n, j in enumerate(picks)]
 
     def _allowed(self, h: History, ctx: RecsContext, now: float) -> np.ndarray:
-        n = len(self.products)
-        ok = np.ones(n, dtype=bool)
-        for i, p in enumerate(self.products):
-            if p.in_stock is False:
-                ok[i] = False
-            elif ctx.category and not any(ctx.category.lower() in c.lower() for c in p.category):
-                ok[i] = False
-            elif ctx.max_price is not None and p.price is not None and p.price > ctx.max_price:
-                ok[i] = False
-            elif ctx.min_price is not None and p.price is not None and p.price < ctx.min_price:
-                ok[i] = False
+        ok = self._in_stock.copy()
+        if ctx.category:
+            want = ctx.category.lower()
+            ok &= np.array([want in path for path in self._category_paths])
+        if ctx.max_price is not None:
+            ok &= ~(self._prices > ctx.max_price)  # unknown price (nan) passes
+        if ctx.min_price is not None:
+            ok &= ~(self._prices < ctx.min_price)
         for pid in ctx.exclude:
             if pid in self.index:
                 ok[self.index[pid]] = False
@@ -699,14 +706,16 @@ class Recommender:
             ok[items[~repeatable | just]] = False
         return ok
 
-    def _explain(self, h: History, feats: np.ndarray, weights: dict, scores: np.ndarray, j: int) -> Recommendation:
+    def _explain(
+        self, h: History, feats: np.ndarray, weights: dict, scores: np.ndarray, j: int, co: np.ndarray | None
+    ) -> Recommendation:
         contrib = {s: float(feats[j, n] * weights.get(s, 0.0)) for n, s in enumerate(SOURCES)}
         contrib["trending"] += float(feats[j, FEATURES.index("popular")] * weights.get("popular", 0.0))
         positive = {s: c for s, c in contrib.items() if c > 0}
         sources = sorted(positive, key=lambda s: -positive[s])
         reason = None
         for source in sources or ["trending"]:
-            reason = self._reason(source, h, j)
+            reason = self._reason(source, h, j, co)
             if reason:
                 break
         return Recommendation(
@@ -714,7 +723,7 @@ class Recommender:
             sources=sources or ["trending"],
         )
 
-    def _reason(self, source: str, h: History, j: int) -> str | None:
+    def _reason(self, source: str, h: History, j: int, co: np.ndarray | None) -> str | None:
         """A sentence that is true of this shopper and item, or None if this source cannot explain it."""
         if source == "repurchase":
             pos = np.flatnonzero(h.items == j)
@@ -722,8 +731,8 @@ class Recommender:
                 n = int(h.purchases[pos[0]])
                 return "you buy this regularly" if n >= 3 else "you bought this before"
             return None
-        if source == "cooc" and len(h.items):
-            row = np.asarray(self.model.cooc[h.items, j].todense()).ravel() * np.log1p(h.strength)
+        if source == "cooc" and co is not None:
+            row = co * np.log1p(h.strength)
             if row.max() <= 0:
                 return None
             a = int(np.argmax(row))
