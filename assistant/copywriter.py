@@ -8,20 +8,18 @@ claims is regenerated once with those claims named, then any sentence still unsu
 final copy states nothing the record does not. Bullets and the SEO title are phrased from the record
 itself, never generated. `generate_copy(product, style, chat_model)` does the same for one product.
 
-`CopyJournal` is the resumable JSONL output (see its docstring); `evaluate_copy` scores generated copy
-against a catalog's real descriptions (`shopbot copy eval`).
+The resumable JSONL output is `assistant.copy_journal`; scoring against real descriptions (`shopbot copy
+eval`) is `assistant.copy_eval`.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -149,83 +147,6 @@ def input_hash(product: Product, style: CopyStyle, model_name: str) -> str:
 
 def model_name_of(chat_model: Any) -> str:
     return str(getattr(chat_model, "model_name", None) or type(chat_model).__name__)
-
-
-class CopyJournal:
-    """The output JSONL, append-only and resumable.
-
-    Each record is one `os.write` of a whole line on an `O_APPEND` descriptor, then `fsync`, so a crash
-    leaves at most one torn last line; `open()` cuts it off. When a product appears more than once the
-    last line wins. An exclusive lock keeps two runs from writing the same file.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._fd: int | None = None
-
-    def __enter__(self) -> CopyJournal:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._fd)
-            self._fd = None
-            raise CopyError(f"'{self.path}' is being written by another `shopbot copy generate`; "
-                            "wait for it to finish or choose another --out.") from None
-        self._truncate_torn_tail()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # also releases the lock
-            self._fd = None
-
-    def _truncate_torn_tail(self) -> None:
-        data = self.path.read_bytes()
-        if not data or data.endswith(b"\n"):
-            return
-        keep = data.rfind(b"\n") + 1
-        logger.warning("%s: dropping a torn last line (%d bytes) left by an interrupted run", self.path, len(data) - keep)
-        os.ftruncate(self._fd, keep)
-
-    def append(self, record: CopyRecord) -> None:
-        if self._fd is None:
-            raise RuntimeError("CopyJournal.append outside `with CopyJournal(path) as journal:`")
-        os.write(self._fd, (record.to_json() + "\n").encode("utf-8"))
-        os.fsync(self._fd)
-
-    def records(self) -> dict[str, CopyRecord]:
-        """The latest record of each product id (unparsable lines are skipped with a warning)."""
-        return read_records(self.path)
-
-
-def read_records(path: Path) -> dict[str, CopyRecord]:
-    """The latest record per product id in a copy JSONL file; a torn or bad line is skipped."""
-    latest: dict[str, CopyRecord] = {}
-    if not Path(path).exists():
-        return latest
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = CopyRecord.model_validate_json(line)
-            except ValidationError:
-                logger.warning("%s line %d is not a copy record; skipped", path, number)
-                continue
-            latest[record.id] = record
-    return latest
-
-
-def pending(products: Iterable[Product], done: dict[str, CopyRecord], style: CopyStyle, model_name: str) -> list[Product]:
-    """Products without a successful record for their current input hash."""
-    out = []
-    for product in products:
-        record = done.get(product.id)
-        if record is None or record.error or record.input_hash != input_hash(product, style, model_name):
-            out.append(product)
-    return out
 
 
 # ---------------------------------------------------------------- prompts
@@ -546,99 +467,3 @@ def _write_batch(batch: list[Product], style: CopyStyle, chat_model: Any, model:
 def generate_copy(product: Product, style: CopyStyle | None, chat_model: Any) -> CopyRecord:
     """Copy for one product (what the API and UI call). A failure is in the record's `error`."""
     return next(write_copy([product], style or load_style(), chat_model, batch_size=1, workers=1))[0]
-
-
-# ---------------------------------------------------------------- evaluation
-
-
-def attribute_values(product: Product) -> list[str]:
-    """The product's attribute values as text (brand included), for coverage."""
-    values = [product.brand] if product.brand else []
-    for key, value in product.attributes.items():
-        if isinstance(value, bool):
-            if value:
-                values.append(key.replace("_", " "))
-        elif isinstance(value, list):
-            values += [str(v) for v in value]
-        else:
-            values.append(str(value))
-    return [v for v in values if v.strip()]
-
-
-def mentioned(value: str, text: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(normalise(value))}(?!\w)", normalise(text)) is not None
-
-
-def evaluate_copy(
-    products: Sequence[Product],
-    chat_model: Any,
-    style: CopyStyle | None = None,
-    *,
-    batch_size: int = 16,
-    workers: int = 4,
-    progress: Any = None,
-) -> dict[str, Any]:
-    """Generate copy from title + attributes only and score it against each product's real text.
-
-    Returns `rougeL` (F1 of the copy against the real bullets + description), `attribute_coverage`
-    (share of attribute values, brand included, named in the copy or bullets), `attribute_coverage_copy`
-    (in the generated copy alone), `unsupported_claim_rate` (final copy), `draft_unsupported_claim_rate`
-    (before repair), `products_per_minute` and counts.
-    """
-    from rouge_score import rouge_scorer
-
-    style = style or load_style()
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    usable = [p for p in products if p.bullets or p.description]
-    hidden = [p.model_copy(update={"bullets": [], "description": ""}) for p in usable]
-    reference = {p.id: "\n".join(p.bullets + [p.description]).strip() for p in usable}
-    chat_model_name = model_name_of(chat_model)
-    by_id = {p.id: p for p in hidden}
-    if hasattr(chat_model, "load"):
-        chat_model.load()  # loading is not generation: keep it out of products_per_minute
-    rouge, coverage, coverage_copy = [], [], []
-    checked = unsupported = draft_checked = draft_unsupported = failed = regenerated = fallback = 0
-    start = time.perf_counter()
-    for records in write_copy(hidden, style, chat_model, batch_size=batch_size, workers=workers):
-        for record in records:
-            if progress is not None:
-                progress.update(1)
-            if record.error:
-                failed += 1
-                continue
-            product = by_id[record.id]
-            rouge.append(scorer.score(reference[record.id], record.text)["rougeL"].fmeasure)
-            values = attribute_values(product)
-            if values:
-                full = record.text + "\n" + "\n".join(record.bullets)
-                coverage.append(sum(mentioned(v, full) for v in values) / len(values))
-                coverage_copy.append(sum(mentioned(v, record.text) for v in values) / len(values))
-            f = record.faithfulness
-            checked += f.checked
-            unsupported += f.checked - f.supported
-            draft_checked += f.draft_checked
-            draft_unsupported += f.draft_unsupported
-            regenerated += f.regenerated
-            fallback += f.fallback
-    elapsed = time.perf_counter() - start
-
-    def mean(xs: list[float]) -> float:
-        return round(sum(xs) / len(xs), 4) if xs else 0.0
-
-    return {
-        "rougeL": mean(rouge),
-        "attribute_coverage": mean(coverage),
-        "attribute_coverage_copy": mean(coverage_copy),
-        "unsupported_claim_rate": round(unsupported / checked, 4) if checked else 0.0,
-        "draft_unsupported_claim_rate": round(draft_unsupported / draft_checked, 4) if draft_checked else 0.0,
-        "products_per_minute": round(len(hidden) / elapsed * 60, 2) if elapsed else 0.0,
-        "products": len(hidden),
-        "skipped_without_reference": len(products) - len(usable),
-        "failed": failed,
-        "claims_checked": checked,
-        "claims_unsupported": unsupported,
-        "regenerated": regenerated,
-        "fallback": fallback,
-        "model": chat_model_name,
-        "seconds": round(elapsed, 1),
-    }

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.copy_journal import CopyJournal, pending, read_records
 from assistant.copywriter import (
-    CopyJournal,
     CopyRecord,
     CopyStyle,
     build_messages,
@@ -21,8 +21,6 @@ from assistant.copywriter import (
     generate_copy,
     input_hash,
     load_style,
-    pending,
-    read_records,
     write_copy,
 )
 from assistant.errors import ConfigError
@@ -236,23 +234,46 @@ def test_cli_resumes_after_kill_without_duplicates_and_redoes_changed_products(t
     assert all(set(r) >= {"id", "title", "copy", "bullets", "seo_title", "faithfulness", "model", "timings"}
                for r in lines_of(out))
 
-    again = subprocess.run(_cli(args, cli_env), env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and len(lines_of(out)) == 12  # all done: nothing rewritten
-
     products[5] = products[5].model_copy(update={"title": "Trail 99 Daypack - Ripstop Nylon, Orange"})
     write_catalog(catalog, products)
     changed = subprocess.run(_cli(args, cli_env), env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert changed.returncode == 0, changed.stderr[-2000:]
     rows = lines_of(out)
-    assert len(rows) == 13 and rows[-1]["id"] == "p005"
+    assert len(rows) == 13 and rows[-1]["id"] == "p005"  # only the changed product was written again
     assert read_records(out)["p005"].title.startswith("Trail 99")
 
 
-def test_cli_rejects_a_bad_style_file_with_one_line(tmp_path, cli_env):
+def test_cli_rejects_a_bad_style_file_with_one_line(tmp_path, monkeypatch, capsys):
+    from assistant.cli import main
+
     catalog = write_catalog(tmp_path / "catalog.jsonl", make_products(1))
     style = tmp_path / "style.yaml"
     style.write_text("tone: warm\ncolour: blue\n")
     args = ["copy", "generate", "--catalog", str(catalog), "--out", str(tmp_path / "o.jsonl"), "--style", str(style)]
-    result = subprocess.run(_cli(args, cli_env), env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
-    assert "style.yaml', key 'colour'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    monkeypatch.setattr(sys, "argv", ["shopbot", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "style.yaml', key 'colour'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.jsonl").exists()  # nothing loaded or written before the style was checked
+
+
+def test_score_copy_compares_with_the_hidden_text_and_counts_claims():
+    from assistant.claims import Claim
+    from assistant.copy_eval import hide_reference, score_copy
+    from assistant.copywriter import Faithfulness
+
+    real = Product(id="a", title="Trail Pack", brand="Peakline", bullets=["A navy pack for day hikes."],
+                   attributes={"colour": "navy", "material": "nylon"})
+    assert hide_reference(real).bullets == [] and hide_reference(real).title == "Trail Pack"
+    good = CopyRecord(id="a", title="Trail Pack", copy="A navy pack for day hikes.", bullets=["Material: nylon"],
+                      faithfulness=Faithfulness(checked=2, supported=2, draft_checked=3, draft_unsupported=1,
+                                                claims=[Claim(text="navy", kind="colour", supported=True)]))
+    failed = CopyRecord(id="b", title="B", error="boom")
+    report = score_copy([real, real.model_copy(update={"id": "b"})], [good, failed])
+    assert report["rougeL"] == 1.0
+    assert report["attribute_coverage"] == round(2 / 3, 4)  # navy and nylon, not the brand
+    assert report["attribute_coverage_copy"] == round(1 / 3, 4)
+    assert report["unsupported_claim_rate"] == 0.0 and report["draft_unsupported_claim_rate"] == round(1 / 3, 4)
+    assert report["products"] == 2 and report["failed"] == 1
