@@ -430,6 +430,7 @@ def copy_generate(
     from tqdm import tqdm
 
     from assistant import copywriter
+    from assistant.copy_journal import CopyJournal, pending
     from assistant.llm import build_chat_model
     from retrieval.ingest import load_catalog
 
@@ -443,8 +444,8 @@ def copy_generate(
     chat_model = build_chat_model(settings)
     model_name = copywriter.model_name_of(chat_model)
     written = failed = checked = unsupported = 0
-    with copywriter.CopyJournal(out) as journal:
-        todo = copywriter.pending(products, journal.records(), copy_style, model_name)
+    with CopyJournal(out) as journal:
+        todo = pending(products, journal.records(), copy_style, model_name)
         typer.echo(f"{len(products) - len(todo)} of {len(products)} products already done; writing {len(todo)}", err=True)
         bar = tqdm(total=len(todo), unit="product", desc="copy", dynamic_ncols=True)
         try:
@@ -478,6 +479,7 @@ def copy_eval(
     from tqdm import tqdm
 
     from assistant import copywriter
+    from assistant.copy_eval import evaluate_copy
     from assistant.llm import build_chat_model
     from retrieval.ingest import load_catalog
 
@@ -486,7 +488,7 @@ def copy_eval(
     products = [p for p in load_catalog(catalog, format="auto").products if p.bullets or p.description][:limit]
     chat_model = build_chat_model(settings)
     with tqdm(total=len(products), unit="product", desc="copy eval", dynamic_ncols=True) as bar:
-        report = copywriter.evaluate_copy(products, chat_model, copy_style, batch_size=batch_size, workers=workers,
+        report = evaluate_copy(products, chat_model, copy_style, batch_size=batch_size, workers=workers,
                                           progress=bar)
     if as_json:
         _print_json(report)
