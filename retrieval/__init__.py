@@ -13,6 +13,10 @@ _LAZY_SEARCH = {
     "open_searcher": "retrieval.search", "open_store": "retrieval.search", "DocumentIndex": "retrieval.documents",
     "DocHit": "retrieval.documents", "Document": "retrieval.documents", "load_documents": "retrieval.documents",
     "open_documents": "retrieval.documents",
+    # recommendations (numpy/scipy; implicit and sklearn load only when training)
+    "Event": "retrieval.events", "EventStore": "retrieval.events", "Recommender": "retrieval.recommend",
+    "Recommendation": "retrieval.recommend", "RecsContext": "retrieval.recommend",
+    "open_recommender": "retrieval.recommend", "train_recommender": "retrieval.recommend",
 }
 
 

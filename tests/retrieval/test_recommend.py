@@ -221,3 +221,31 @@ def test_train_and_open_from_the_data_home(tmp_path):
     recs = rec.recommend("walk1", k=4, context={"now": NOW})
     assert [r for r in recs if _cat(rec, r.product_id) == "Footwear"]
     assert json.loads(recs[0].model_dump_json())["reason"]
+
+
+@pytest.mark.slow
+def test_cli_recs_on_the_demo_shop(shopbot_home):
+    """`shopbot recs train` then `recs for` on the demo shop's events, with the bundled MiniLM."""
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    from assistant.config import get_settings
+    from retrieval.ingest import load_catalog
+
+    runner = CliRunner()
+    trained = runner.invoke(app, ["recs", "train"])
+    assert trained.exit_code == 0, trained.output
+    settings = get_settings()
+    shop_events = [json.loads(line) for line in (settings.shop_dir / "events.jsonl").read_text().splitlines() if line]
+    user = max({e["user_id"] for e in shop_events}, key=lambda u: sum(e["user_id"] == u for e in shop_events))
+    out = runner.invoke(app, ["recs", "for", user, "--json", "-k", "5"])
+    assert out.exit_code == 0, out.output
+    recs = json.loads(out.stdout[out.stdout.index("{"):])["recommendations"]
+    assert len(recs) == 5 and all(r["reason"] for r in recs)
+    with EventStore(shopbot_home / "events.db") as store:
+        assert store.count() == len(shop_events)  # imported once, even though both commands ran
+        touched = {e.product_id for e in store.recent(user, 1000)}
+    titles = {p.id: p.title for p in load_catalog(settings.shop_dir / "catalog.jsonl").products}
+    for r in recs:
+        if r["reason"].startswith(("because you", "often bought with")):
+            assert any(titles[pid] in r["reason"] for pid in touched if pid), r["reason"]
