@@ -149,6 +149,7 @@ class ProfileStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
         self._cache: dict[str, Profile] = {}
+        self._updating = threading.Lock()  # read-modify-write of one profile must not interleave
 
     def close(self) -> None:
         with self._lock:
@@ -204,11 +205,12 @@ class ProfileStore:
         query: str | None = None,
     ) -> Profile:
         """Fold one event into the user's profile and persist it (one row write)."""
-        profile = self.get(user_id) or Profile.empty(user_id, self.dim)
-        profile.update(
-            kind, ts, vector, self.settings, product_id=product_id, session_id=session_id, value=value, query=query
-        )
-        self.save(profile)
+        with self._updating:
+            profile = self.get(user_id) or Profile.empty(user_id, self.dim)
+            profile.update(
+                kind, ts, vector, self.settings, product_id=product_id, session_id=session_id, value=value, query=query
+            )
+            self.save(profile)
         return profile
 
     def delete_all(self) -> None:

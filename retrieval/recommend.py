@@ -610,7 +610,11 @@ class Recommender:
         self._catalog_arrays()
 
     def record(self, event: Event) -> None:
-        """Log an event and fold it into the shopper's profile; the next `recommend` reflects it."""
+        """Log an event and fold it into the shopper's profile; the next `recommend` reflects it.
+
+        The event log is the truth: the event is committed first, and a profile that missed it (a crash in
+        between) is recomputed from the log by `rebuild_profiles` (`shopbot recs train` does that).
+        """
         self.events.append(event)
         vec = None
         if event.type == "search" and event.context and self.embedder is not None:
