@@ -200,6 +200,25 @@ class EventStore:
         logger.info("imported %d events from %s", count, path)
         return count
 
+    def import_online_retail(self, path: Path) -> RetailImport:
+        """Append the purchases of a UCI Online Retail file once (see `read_online_retail`); returns what was read.
+
+        The same file imported again appends nothing. The returned `.products` are its items as a catalog.
+        """
+        path = Path(path)
+        data = read_online_retail(path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM imports WHERE digest=?", (digest,)).fetchone():
+                return data
+        count = self.append_many(data.events)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO imports (digest, source, events, imported_at) VALUES (?,?,?,?)",
+                (digest, str(path), count, time.time()),
+            )
+        return data
+
     def events(
         self,
         *,

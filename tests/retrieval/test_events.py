@@ -130,6 +130,15 @@ def test_online_retail_cancellations_remove_the_cancelled_purchases(tmp_path):
     assert set(products) == {"22222", "85123A", "71053", "22633"}
 
 
+def test_online_retail_bulk_import_into_the_store_once(tmp_path):
+    path = _retail_csv(tmp_path / "retail.csv.gz")
+    with EventStore(tmp_path / "events.db") as store:
+        data = store.import_online_retail(path)
+        store.import_online_retail(path)
+        assert store.count() == len(data.events) == 3
+        assert [e.value for e in store.events(user_id="17850")] == [6.0, 1.0]
+
+
 def test_online_retail_errors_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.csv"):
         read_online_retail(tmp_path / "missing.csv")
@@ -147,5 +156,7 @@ def test_real_online_retail_import_into_the_store(shared_data, tmp_path):
     assert len(data.products) > 3_500
     assert all(e.value > 0 for e in data.events)
     with EventStore(tmp_path / "events.db") as store:
-        assert store.append_many(data.events[:50_000]) == 50_000
-        assert store.count() == 50_000
+        again = store.import_online_retail(shared_data / "online_retail" / "online_retail.csv.gz")
+        assert store.count() == len(data.events) == len(again.events)
+        store.import_online_retail(shared_data / "online_retail" / "online_retail.csv.gz")
+        assert store.count() == len(data.events)  # imported once
