@@ -206,7 +206,23 @@ def ask(
     as_json: JsonFlag = False,
 ) -> None:
     """One chat turn."""
-    raise NotImplementedError("ask: provided by the assistant work")
+    from assistant.engine import build_assistant
+
+    assistant = build_assistant(_settings())
+    done: dict = {}
+    for event in assistant.chat(session, message, user):
+        if event.type == "token" and not as_json:
+            typer.echo(event.data["text"], nl=False)
+        elif event.type == "done":
+            done = event.data
+    if as_json:
+        _print_json({
+            "reply": done["reply"], "intent": done["intent"],
+            "products": [{"id": p["id"], "title": p["title"], "price": p["price"]} for p in done["products"]],
+            "citations": done["citations"], "session": done["session"],
+        })
+    else:
+        typer.echo(f"\n[session {done['session']}]", err=True)
 
 
 @app.command("chat")
@@ -214,7 +230,29 @@ def chat(
     user: Annotated[str | None, typer.Option("--user", help="Customer id (enables order tools).")] = None,
 ) -> None:
     """Chat in the terminal."""
-    raise NotImplementedError("chat: provided by the assistant work")
+    from assistant.engine import build_assistant
+
+    assistant = build_assistant(_settings())
+    session: str | None = None
+    typer.echo("Shopbot: ask about products or your orders. Empty line or Ctrl-D to quit.")
+    while True:
+        try:
+            message = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not message:
+            break
+        typer.echo("bot> ", nl=False)
+        for event in assistant.chat(session, message, user):
+            if event.type == "token":
+                typer.echo(event.data["text"], nl=False)
+            elif event.type == "action":
+                typer.echo(f"\n  [{event.data['action']} {event.data['order_id']}: {event.data['status']}]", nl=False)
+            elif event.type == "handoff":
+                typer.echo(f"\n  [handoff ticket {event.data['ticket_id']}]", nl=False)
+            elif event.type == "done":
+                session = event.data["session"]
+        typer.echo("")
 
 
 # ---------------------------------------------------------------- interfaces (issue 8)

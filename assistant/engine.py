@@ -626,7 +626,7 @@ def build_assistant(
         dialogs = [d.model_dump() for d in shop.load_dialogs(settings.shop_dir)] if (Path(settings.shop_dir) / "dialogs.jsonl").is_file() else []
         router = IntentRouter.fit(embedder, load_seed() + dialog_examples(dialogs), cache_dir=settings.home / "cache")
     if recommender is None:
-        recommender = _open_recommender(settings)
+        recommender = _open_recommender(settings, searcher, embedder)
     orders = OrderStore(settings.db_path)
     if (Path(settings.shop_dir) / "orders.jsonl").is_file():
         orders.seed(shop.load_orders(settings.shop_dir))
@@ -665,16 +665,14 @@ def open_shop_documents(settings, embedder, policies):
     return docs
 
 
-def _open_recommender(settings):
-    """The recommendations engineer's recommender when the shop has one trained; None otherwise."""
-    try:
-        from retrieval.recommend import open_recommender
-    except ImportError:
-        return None
+def _open_recommender(settings, searcher, embedder):
+    """The shop's personalised recommender (`retrieval.recommend`); None when it cannot be opened."""
     from retrieval.errors import RetrievalError
+    from retrieval.recommend import open_recommender
 
+    products = list(searcher.store.products.values()) if hasattr(searcher, "store") else []
     try:
-        return open_recommender(settings.retrieval, settings.home)
-    except (RetrievalError, FileNotFoundError) as exc:
+        return open_recommender(settings.retrieval.recs, settings.home, products, embedder)
+    except RetrievalError as exc:
         logger.info("no recommender (%s); recommending from search", exc)
         return None

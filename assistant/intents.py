@@ -284,6 +284,14 @@ class IntentRouter:
         best = probs.argmax(axis=1)
         return [(self.classes[i], float(probs[n, i])) for n, i in enumerate(best)]
 
+    def route_many(self, texts: Sequence[str]) -> list[str]:
+        """Intents of many texts at once (rules first, one batched embedding pass for the rest)."""
+        ruled = [rule_intent(t) for t in texts]
+        todo = [i for i, r in enumerate(ruled) if r is None]
+        for i, (intent, _) in zip(todo, self.classify([texts[i] for i in todo]), strict=True):
+            ruled[i] = intent
+        return [str(r) for r in ruled]
+
     def route(self, text: str) -> tuple[str, float, str]:
         """(intent, confidence, source) where source is 'rule' or 'model'."""
         ruled = rule_intent(text)
