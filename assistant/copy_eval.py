@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 from assistant.claims import normalise
+from assistant.copy_journal import CopyJournal, pending
 from assistant.copywriter import CopyRecord, CopyStyle, load_style, model_name_of, write_copy
 from retrieval.catalog import Product
 
@@ -103,28 +106,48 @@ def evaluate_copy(
     *,
     batch_size: int = 16,
     workers: int = 4,
+    out: Path | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
     """Generate copy from title + attributes only (bullets and description hidden) and `score_copy` it.
 
-    Products without bullets or description are skipped (nothing to compare with). Adds
-    `products_per_minute` (generation and checking, model loading excluded), `model` and `seconds`.
+    Products without bullets or description are skipped (nothing to compare with). With `out`, records are
+    also appended to that copy JSONL and a re-run reuses the ones already there (a long evaluation can be
+    stopped and resumed). Adds `products_per_minute` (generation and checking of the products generated
+    in this run, model loading excluded; from the stored timings when all were reused), `model`, `seconds`.
     """
     style = style or load_style()
     usable = [p for p in products if p.bullets or p.description]
-    if hasattr(chat_model, "load"):
-        chat_model.load()  # loading is not generation: keep it out of products_per_minute
-    records: list[CopyRecord] = []
-    start = time.perf_counter()
-    for batch in write_copy([hide_reference(p) for p in usable], style, chat_model, batch_size=batch_size,
-                            workers=workers):
-        records += batch
+    hidden = [hide_reference(p) for p in usable]
+    model = model_name_of(chat_model)
+    journal = CopyJournal(out) if out else nullcontext()
+    with journal as j:
+        done = j.records() if out else {}
+        todo = pending(hidden, done, style, model)
+        todo_ids = {p.id for p in todo}
+        records = [done[p.id] for p in hidden if p.id not in todo_ids]
         if progress is not None:
-            progress.update(len(batch))
-    elapsed = time.perf_counter() - start
+            progress.update(len(records))
+        if todo and hasattr(chat_model, "load"):
+            chat_model.load()  # loading is not generation: keep it out of products_per_minute
+        start = time.perf_counter()
+        for batch in write_copy(todo, style, chat_model, batch_size=batch_size, workers=workers):
+            for record in batch:
+                if out:
+                    j.append(record)
+                records.append(record)
+            if progress is not None:
+                progress.update(len(batch))
+        elapsed = time.perf_counter() - start
     report = score_copy(usable, records)
-    report["products_per_minute"] = round(len(usable) / elapsed * 60, 2) if elapsed else 0.0
+    if todo:
+        report["products_per_minute"] = round(len(todo) / elapsed * 60, 2)
+    else:  # everything reused: what the stored timings say
+        spent = sum(r.timings.get("generate_s", 0) + r.timings.get("repair_s", 0) + r.timings.get("check_s", 0)
+                    for r in records)
+        report["products_per_minute"] = round(len(records) / spent * 60, 2) if spent else 0.0
+    report["generated_now"] = len(todo)
     report["skipped_without_reference"] = len(products) - len(usable)
-    report["model"] = model_name_of(chat_model)
+    report["model"] = model
     report["seconds"] = round(elapsed, 1)
     return report

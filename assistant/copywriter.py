@@ -38,8 +38,11 @@ PIPELINE_VERSION = "1"  # part of every input hash: bump it when the output for 
 _WORDS = {"short": 40, "medium": 80, "long": 140}
 _DESCRIPTION_CHARS = 600  # of the record's own description shown to the model
 _PLACEHOLDER = re.compile(r"\[[^\]]{2,40}\]|\{[^}]{2,40}\}|<[^>]{2,40}>")
-_PREAMBLE = re.compile(r"^(?:sure|certainly|here(?:'s| is)|product description|description|title)\b[^.!?]*:\s*",
+_PREAMBLE = re.compile(r"^(?:sure|certainly|here(?:'s| is)|product description|description|title)\b[^.!?:\"]*[:\"]\s*",
                        re.IGNORECASE)
+# sentences about the task rather than the product ("Here is a description...", "using only the facts")
+_META = re.compile(r"\b(?:facts?|product description|description|prompt|word count|words?|as an ai)\b|^(?:sure|certainly|"
+                   r"here(?:'s| is)|i hope|let me know|note)\b", re.IGNORECASE)
 
 
 class CopyError(AssistantError):
@@ -184,9 +187,25 @@ def fact_lines(product: Product) -> list[str]:
     return lines
 
 
+def _title_parts(title: str) -> list[str]:
+    """A marketplace title split at " - ", " | " and commas (not inside parentheses): name first, then features."""
+    parts, depth, current = [], 0, ""
+    for token in re.split(r"(\s+[-–—|]\s+|\s*\|\s*|,\s+|[()])", title):
+        if token in ("(", ")"):
+            depth += 1 if token == "(" else -1
+            current += token
+        elif depth <= 0 and re.fullmatch(r"\s+[-–—|]\s+|\s*\|\s*|,\s+", token or "x"):
+            parts.append(current)
+            current = ""
+        else:
+            current += token
+    parts.append(current)
+    parts = [p.strip(" ,.-–|") for p in parts]
+    return [p[0].upper() + p[1:] for p in parts if len(p) > 2]
+
+
 def _title_fragments(product: Product) -> list[str]:
-    parts = [p.strip(" ,.-–|") for p in re.split(r"\s+[-–|]\s+|,\s+|\s+/\s+", product.title)]
-    return [p[0].upper() + p[1:] for p in parts[1:] if len(p) > 2]
+    return _title_parts(product.title)[1:]
 
 
 def build_messages(product: Product, style: CopyStyle, avoid: Sequence[str] = ()) -> list[Any]:
@@ -209,7 +228,7 @@ def build_messages(product: Product, style: CopyStyle, avoid: Sequence[str] = ()
         voice = "\nExamples of the shop's voice (tone only, not facts):\n" + "\n".join(
             f"- {e}" for e in style.brand_voice_examples
         )
-    forbidden = f" Never use these words: {', '.join(style.forbidden_words)}." if style.forbidden_words else ""
+    forbidden = f"\nNever use these words: {', '.join(style.forbidden_words)}." if style.forbidden_words else ""
     system = render("copy_system", language=style.language, tone=style.tone, voice=voice).strip()
     request = render("copy_user", facts="\n".join(facts), words=style.words, language=style.language,
                      avoid=forbidden).strip()
@@ -277,10 +296,10 @@ def clean_draft(raw: str, style: CopyStyle) -> str:
     sentences: list[str] = []
     seen: set[str] = set()
     for sentence in split_sentences(text):
-        sentence = _PREAMBLE.sub("", sentence).strip()
+        sentence = _PREAMBLE.sub("", sentence).strip().strip('"')
         sentence = remove_forbidden(sentence, style.forbidden_words)
         key = normalise(sentence)
-        if len(sentence.split()) < 3 or key in seen or _PLACEHOLDER.search(sentence):
+        if len(sentence.split()) < 3 or key in seen or _PLACEHOLDER.search(sentence) or _META.search(sentence):
             continue
         seen.add(key)
         sentences.append(sentence)
@@ -326,7 +345,7 @@ def seo_title(product: Product, style: CopyStyle) -> str:
 
 def _fallback(product: Product, style: CopyStyle) -> str:
     """A description phrased only from the record, for when nothing generated survives the check."""
-    name = product.title.split(" - ")[0].split(",")[0].strip()
+    name = (_title_parts(product.title) or [product.title])[0]
     sentence = f"{name} by {product.brand}." if product.brand and product.brand.lower() not in name.lower() else f"{name}."
     facts = [f for f in fact_lines(product) if ":" in f][:3]
     if facts:

@@ -90,7 +90,7 @@ def test_style_options_reach_the_prompt_and_the_output(tiny_model):
     product = make_products(1)[0]
     system, user = (m.content for m in build_messages(product, style))
     assert "German" in system and "German" in user and "playful" in system
-    assert "Rain? Bring it on." in system and "Never use these words: ripstop, best" in user
+    assert "Rain? Bring it on." in system and "Never use these words: ripstop, best." in user
     record = generate_copy(product, style, tiny_model)
     assert record.error is None
     assert len(record.bullets) == 3
