@@ -512,6 +512,7 @@ def copy_eval(
     style: Annotated[Path | None, typer.Option(help="Style YAML (default: the bundled one).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Products per generation batch (local model).")] = 16,
     workers: Annotated[int, typer.Option(help="Concurrent requests (OpenAI-compatible endpoint).")] = 4,
+    out: Annotated[Path | None, typer.Option(help="Also keep the generated copy in this JSONL; a re-run resumes.")] = None,
 ) -> None:
     """ROUGE-L, attribute coverage, unsupported-claim rate and speed of generated copy."""
     from tqdm import tqdm
@@ -527,7 +528,7 @@ def copy_eval(
     chat_model = build_chat_model(settings)
     with tqdm(total=len(products), unit="product", desc="copy eval", dynamic_ncols=True) as bar:
         report = evaluate_copy(products, chat_model, copy_style, batch_size=batch_size, workers=workers,
-                                          progress=bar)
+                               out=out, progress=bar)
     if as_json:
         _print_json(report)
         return
