@@ -83,6 +83,7 @@ _unit("rate", 1000.0, "gbps")
 _unit("pressure", 1.0, "psi")
 _unit("pressure", 14.5038, "bar")
 _unit("areal", 1.0, "gsm", "g/m2", "g/m²")
+_unit("area", 1.0, "m2", "m²", "sq m", "square metres", "square meters")
 _unit("speed", 1.0, "rpm")
 _unit("speed_kmh", 1.0, "km/h", "kph")
 _unit("speed_mph", 1.0, "mph")
@@ -94,9 +95,9 @@ _unit("count", 1.0, "pack", "pk", "pcs", "pc", "piece", "pieces", "count", "ct",
       "pair", "pairs", "set", "sets", "colours", "colors", "layers", "layer", "pockets", "pocket", "speeds", "modes")
 
 # attribute keys that carry their unit as a suffix: weight_g, capacity_l, length_cm, battery_mah, ...
-_KEY_SUFFIX = re.compile(r"_(g|kg|mg|lb|lbs|oz|ml|l|cl|mm|cm|m|in|ft|w|kw|v|mah|wh|gb|tb|h|hours|min|sec|"
-                         r"c|f|pct|percent|gsm|db|lm|years|months|days)$")
-_SUFFIX_UNIT = {"pct": "%", "c": "°c", "f": "°f", "hours": "h"}
+_KEY_SUFFIX = re.compile(r"(?:^|_)(g|kg|mg|lb|lbs|oz|ml|l|cl|mm|cm|m|in|ft|w|kw|v|mah|wh|gb|tb|h|hours|min|sec|"
+                         r"c|f|pct|percent|gsm|g_m2|m2|db|lm|lumens|years|months|days|persons|people)$")
+_SUFFIX_UNIT = {"pct": "%", "c": "°c", "f": "°f", "hours": "h", "g_m2": "gsm", "persons": "person"}
 
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?|\.\d+"
 _UNIT_ALT = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True) if u != "in")
@@ -270,7 +271,8 @@ class Evidence:
         return phrase in self.true_flags or re.search(rf"\b{re.escape(phrase)}\b", self.text) is not None
 
     def has_quantity(self, dimension: str, value: float) -> bool:
-        return any(abs(value - known) <= 0.02 * max(abs(value), abs(known)) + 1e-9
+        # signs are ignored: "-20 °C" reads as "20" in prose ranges like "10-20 L" too
+        return any(abs(abs(value) - abs(known)) <= 0.02 * max(abs(value), abs(known)) + 1e-9
                    for known in self.quantities.get(dimension, []))
 
 
@@ -330,17 +332,31 @@ def extract_claims(sentence: str, flags: set[str] = frozenset()) -> list[tuple[s
     for flag in sorted(flags, key=len, reverse=True):
         for m in re.finditer(rf"\b{re.escape(flag)}\b", norm):
             if not any(a <= m.start() < b for a, b in taken):
-                claims.append((m.start(), "feature", flag))
+                claims.append((m.start(), "feature", _negated(norm, m.start()) + flag))
                 taken.append(m.span())
     for m in _LEXICON_RE.finditer(norm):
         word = m.group(1)
         if any(a <= m.start() < b for a, b in taken) or word in _PROSE_AMBIGUOUS:
             continue
-        claims.append((m.start(), _LEXICON[word], word))
+        kind = _LEXICON[word]
+        claims.append((m.start(), kind, (_negated(norm, m.start()) if kind == "feature" else "") + word))
     return [(kind, text) for _, kind, text in sorted(claims)]
 
 
+_NEGATION = re.compile(r"\b(?:not|no|without|isn't|is not|non|never)\s+(?:\w+\s+){0,2}$")
+
+
+def _negated(norm: str, start: int) -> str:
+    """"not " when the feature at `start` is negated ("not waterproof", "no hood", "without a rain cover")."""
+    return "not " if _NEGATION.search(norm[max(0, start - 40) : start]) else ""
+
+
 def _supported(kind: str, text: str, evidence: Evidence) -> bool:
+    if text.startswith("not "):  # a negated feature: the record says it is false, or says "not ..." itself
+        feature = text[4:]
+        return feature in evidence.false_flags or (
+            feature not in evidence.true_flags and _NEGATION.search(evidence.text.split(feature)[0][-40:] or "x") is not None
+            and evidence.has_phrase(feature))
     if text in evidence.false_flags:
         return False
     if evidence.has_phrase(text):  # stated in the same words

@@ -155,16 +155,21 @@ def model_name_of(chat_model: Any) -> str:
 # ---------------------------------------------------------------- prompts
 
 
+_DISPLAY_UNITS = {"g": "g", "kg": "kg", "l": "L", "ml": "ml", "cm": "cm", "mm": "mm", "m": "m", "in": "in",
+                  "w": "W", "v": "V", "mah": "mAh", "h": "h", "gb": "GB", "c": "°C", "years": "years",
+                  "months": "months", "gsm": "gsm", "g_m2": "g/m²", "m2": "m²", "persons": "persons", "lm": "lm",
+                  "min": "min", "oz": "oz", "lb": "lb"}
+_KEY_UNIT = re.compile(r"_(" + "|".join(sorted(_DISPLAY_UNITS, key=len, reverse=True)) + r")$")
+
+
 def _humanise(key: str) -> str:
-    key = re.sub(r"_(g|kg|l|ml|cm|mm|m|in|w|v|mah|h|gb)$", "", key)
-    return key.replace("_", " ").strip().capitalize()
+    """`temperature_rating_c` -> "Temperature rating" (the unit goes after the value)."""
+    return _KEY_UNIT.sub("", key).replace("_", " ").strip().capitalize()
 
 
 def _unit_of(key: str) -> str:
-    m = re.search(r"_(g|kg|l|ml|cm|mm|m|in|w|v|mah|h|gb)$", key)
-    if not m:
-        return ""
-    return {"l": "L", "mah": "mAh", "gb": "GB", "w": "W", "v": "V"}.get(m.group(1), m.group(1))
+    m = _KEY_UNIT.search(key)
+    return _DISPLAY_UNITS[m.group(1)] if m else ""
 
 
 def fact_lines(product: Product) -> list[str]:

@@ -116,3 +116,25 @@ def test_esci_style_record_supports_what_its_title_says():
     assert got == {"queen": True, "memory foam": True, "12 inches": True, "certipur us": True, "white": True}
     got = verdicts("A king size 10 inch latex mattress.", mattress)
     assert got == {"king": False, "10 inch": False, "latex": False}
+
+
+def test_negated_features_are_checked_as_negations(daypack):
+    got = verdicts("Not hydration compatible. It is not waterproof. No Bluetooth.", daypack)
+    assert got == {"not hydration compatible": True, "not waterproof": False, "not bluetooth": False}
+
+
+def test_the_demo_catalog_supports_its_own_text():
+    """Every claim in a demo product's own description and bullets is supported by its record."""
+    from pathlib import Path
+
+    catalog = Path(__file__).resolve().parents[2] / "assistant" / "demo_shop" / "catalog.jsonl"
+    if not catalog.exists():
+        pytest.skip("demo catalog not written yet")
+    products = [Product.model_validate_json(line) for line in catalog.read_text(encoding="utf-8").splitlines() if line]
+    unsupported = [
+        (p.id, c.text)
+        for p in products
+        for c in check_text("\n".join([p.description, *p.bullets]), Evidence.of(p))
+        if not c.supported
+    ]
+    assert unsupported == []
