@@ -56,6 +56,7 @@ _LLM_TASKS = {
     "policy": "task_policy",
     "chit_chat": "task_chit_chat",
 }
+_ORDER_INTENTS = {"order_status", "cancel_order", "change_order", "return_refund"}
 _POLICY_INTENTS = {"delivery", "payment", "account", "policy_question", "return_refund"}
 _ACTION_INTENT = {"cancel": "cancel_order", "change_address": "change_order", "start_return": "return_refund"}
 
@@ -246,6 +247,8 @@ class Assistant:
 
     def _adjust(self, intent: str, slots: Slots, session: Session, message: str) -> str:
         """Context the classifier cannot see: references to shown products, order numbers."""
+        if len(slots.refs) >= 2 and session.last_products and intent not in _ORDER_INTENTS:
+            return "compare"
         if slots.refs and session.last_products and intent in {
             "product_search", "chit_chat", "out_of_scope", "recommendation", "policy_question", "delivery"
         }:

@@ -25,8 +25,9 @@ _INJECTION = re.compile(
 )
 
 _HARMFUL = re.compile(
-    r"\b(bomb|explosive|weapon|gun|poison|kill|murder|suicide|self[- ]harm|hack(?:ing)?|malware|ransomware|"
-    r"steal|stolen credit|credit card numbers|counterfeit|drugs?|meth|cocaine|pick a lock|lockpick)\w*\b",
+    r"\b(bombs?|explosives?|weapons?|guns?|poison(?:ing|ous)?|kill(?:ing)?|murder|suicide|self[- ]harm|hack(?:s|ing|ed)?|"
+    r"malware|ransomware|steal(?:ing)?|stolen credit|credit card numbers|counterfeit|drugs|meth|cocaine|heroin|"
+    r"pick a lock|lock ?picking)\b",
     re.I,
 )
 

@@ -239,6 +239,18 @@ def dialog_examples(dialogs: Iterable[dict]) -> list[Labelled]:
     return out
 
 
+def _focus(text: str) -> str:
+    """The part of a message that carries the request: its last question when it asks one after some
+    context ("my email is ..., do you sell trail shoes?"), else the whole message; PII masked."""
+    from assistant.guardrails import redact_pii
+
+    text = redact_pii(text)
+    clauses = [c.strip() for c in re.split(r"(?<=[.!?;,])\s+", text) if c.strip()]
+    if len(clauses) > 1 and clauses[-1].endswith("?") and len(clauses[-1].split()) >= 3:
+        return clauses[-1]
+    return text
+
+
 class IntentRouter:
     """Rules first, then a logistic-regression head on sentence embeddings."""
 
@@ -288,7 +300,7 @@ class IntentRouter:
         """Intents of many texts at once (rules first, one batched embedding pass for the rest)."""
         ruled = [rule_intent(t) for t in texts]
         todo = [i for i, r in enumerate(ruled) if r is None]
-        for i, (intent, _) in zip(todo, self.classify([texts[i] for i in todo]), strict=True):
+        for i, (intent, _) in zip(todo, self.classify([_focus(texts[i]) for i in todo]), strict=True):
             ruled[i] = intent
         return [str(r) for r in ruled]
 
@@ -297,7 +309,7 @@ class IntentRouter:
         ruled = rule_intent(text)
         if ruled:
             return ruled, 1.0, "rule"
-        intent, prob = self.classify([text])[0]
+        intent, prob = self.classify([_focus(text)])[0]
         return intent, prob, "model"
 
 
