@@ -2,7 +2,8 @@
 
 A *claim* is something a shopper could hold the shop to: a number with a unit ("450 g", "20 L", "12\""),
 a bare number or model code ("2-person", "XR500"), a size ("XL", "queen"), a material, a colour, a
-certification ("CertiPUR-US", "IPX7") or a named feature ("waterproof", "Bluetooth", "dishwasher safe").
+certification ("CertiPUR-US", "IPX7"), a named feature ("waterproof", "Bluetooth", "dishwasher safe"; also
+negated: "not waterproof") or a name (a capitalised word mid-sentence: a brand, model or place).
 A claim is *supported* when the product record states it: quantities are compared by value after unit
 conversion (within 2 %), so "weighs 0.45 kg" is supported by `weight_g: 450` and "weighs 520 g" is not;
 words and phrases must appear (after spelling normalisation: grey/gray, aluminium/aluminum) in the
@@ -340,7 +341,19 @@ def extract_claims(sentence: str, flags: set[str] = frozenset()) -> list[tuple[s
             continue
         kind = _LEXICON[word]
         claims.append((m.start(), kind, (_negated(norm, m.start()) if kind == "feature" else "") + word))
+    words = {text for _, _, text in claims}
+    for m in _NAME.finditer(sentence):  # capitalised mid-sentence words: brands, models, places
+        name = normalise(m.group(0))
+        if m.start() > 0 and name not in _NOT_NAMES and not re.search(r"\d", name) and not any(name in w for w in words):
+            claims.append((len(norm) + m.start(), "name", name))
     return [(kind, text) for _, kind, text in sorted(claims)]
+
+
+_NAME = re.compile(r"(?<![\w'’-])[A-Z][\w'’-]*[A-Za-z0-9](?![\w'’-])")
+# capitalised for other reasons than being a name
+_NOT_NAMES = {"i", "i'm", "i've", "you", "your", "it", "it's", "this", "the", "a", "an", "and", "with", "for", "our",
+              "we", "english", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+              "christmas", "ok"}
 
 
 _NEGATION = re.compile(r"\b(?:not|no|without|isn't|is not|non|never)\s+(?:\w+\s+){0,2}$")
@@ -371,6 +384,8 @@ def _supported(kind: str, text: str, evidence: Evidence) -> bool:
         if text in evidence.tokens:
             return True
         return _NUMBER.fullmatch(text) is not None and round(_to_float(text), 2) in evidence.numbers
+    if kind == "name":
+        return text in evidence.tokens or all(t in evidence.tokens for t in re.findall(r"[\w-]+", text))
     if kind == "colour" and text in ("multicolor", "multicolour"):
         return evidence.has_phrase("multi")
     return False
