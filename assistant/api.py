@@ -612,8 +612,10 @@ def copy(
     found = searcher.get(body.product_id)
     if found is None:
         raise HTTPException(404, f"No product with id '{body.product_id}' in the indexed catalog.")
-    result = copywriter(found)
-    return result.model_dump(mode="json") if isinstance(result, BaseModel) else {"product_id": found.id, "copy": result}
+    record = copywriter(found)  # an assistant.copywriter.CopyRecord
+    if record.error:
+        raise HTTPException(502, f"Copy generation for '{found.id}' failed: {record.error}")
+    return record.model_dump(mode="json", by_alias=True)
 
 
 @router.post("/customer-tokens", response_model=TokenResponse, tags=["security"])

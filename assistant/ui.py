@@ -90,6 +90,17 @@ def _card(product: Any, reason: str = "") -> dict[str, Any]:
     return card(product, reason).model_dump()
 
 
+def _text(content: Any) -> str:
+    """A chat message's text: Gradio 6 hands messages back as lists of parts ({"type": "text", "text": ...})."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, list):
+        return "".join(_text(part) for part in content)
+    return ""
+
+
 def demo_customers(shop_dir: Path) -> list[tuple[str, str]]:
     """(label, customer id) pairs from the shop's customers.jsonl, guest first."""
     choices = [("Guest (not signed in)", "")]
@@ -182,15 +193,15 @@ def build_ui(components: Any) -> gr.Blocks:
     def rate(history: list[dict], session_id: str | None, data: gr.LikeData) -> tuple[int | None, str]:
         index = data.index if isinstance(data.index, int) else data.index[0]
         liked = data.liked if isinstance(data.liked, bool) else data.liked == "Like"
-        reply = history[index]["content"] if 0 <= index < len(history) else ""
-        asked = next((m["content"] for m in reversed(history[:index]) if m["role"] == "user"), "")
-        saved = components.feedback().add(1 if liked else -1, session_id=session_id, user_message=str(asked),
-                                          reply=str(reply), source="ui")
-        return saved.id, f"Thanks! Saved your {'👍' if liked else '👎'}; add a comment below if you like."
+        reply = _text(history[index]["content"]) if 0 <= index < len(history) else ""
+        asked = next((_text(m["content"]) for m in reversed(history[:index]) if m["role"] == "user"), "")
+        saved = components.feedback().add(1 if liked else -1, session_id=session_id, user_message=asked,
+                                          reply=reply, source="ui")
+        return saved.id, f"Thanks! Saved your {'thumbs up' if liked else 'thumbs down'}; add a comment below if you like."
 
     def comment(feedback_id: int | None, text: str) -> tuple[str, str]:
         if feedback_id is None:
-            raise gr.Error("Rate a reply with 👍 or 👎 first, then add your comment.")
+            raise gr.Error("Rate a reply with thumbs up or down first, then add your comment.")
         components.feedback().set_comment(feedback_id, text)
         return "", "Comment saved. Thank you!"
 
@@ -205,12 +216,15 @@ def build_ui(components: Any) -> gr.Blocks:
         product = components.searcher().get((product_id or "").strip())
         if product is None:
             raise gr.Error(f"No product with id '{product_id}'; search the catalog above and copy an id.")
-        result = components.copywriter()(product)
-        if hasattr(result, "model_dump"):
-            result = result.model_dump()
-        if isinstance(result, dict):
-            return "\n\n".join(f"**{k}**: {v}" for k, v in result.items())
-        return str(result)
+        record = components.copywriter()(product)  # an assistant.copywriter.CopyRecord
+        if record.error:
+            raise gr.Error(f"Copy for '{product.id}' failed: {record.error}")
+        faith = record.faithfulness
+        check = f"{faith.supported} of {faith.checked} claims supported by the product data"
+        if faith.fallback:
+            check += "; phrased from the record because no draft passed the check"
+        bullets = "\n".join(f"- {b}" for b in record.bullets)
+        return f"### {record.seo_title or record.title}\n\n{record.text}\n\n{bullets}\n\n*Checked: {check}.*"
 
     with gr.Blocks(title="Shopbot") as demo:
         session = gr.State(None)
@@ -236,7 +250,7 @@ def build_ui(components: Any) -> gr.Blocks:
                         gr.Markdown("#### Products in this answer")
                         cards = gr.HTML("", elem_id="cards", js_on_load=_CARD_CLICKS)
                         with gr.Row():
-                            comment_box = gr.Textbox(label="Comment on your 👍/👎 (optional, helps us improve)", scale=5,
+                            comment_box = gr.Textbox(label="Comment on your rating (optional, helps us improve)", scale=5,
                                                      elem_id="comment")
                             comment_send = gr.Button("Save comment", scale=1, elem_id="comment-send")
                     with gr.Column(scale=2):
@@ -257,11 +271,15 @@ def build_ui(components: Any) -> gr.Blocks:
                 copy_out = gr.Markdown(elem_id="op-copy")
 
         chat_io = dict(inputs=[message, chatbot, session, customer], outputs=[chatbot, message, session, cards])
-        message.submit(respond, **chat_io)
-        send.click(respond, **chat_io)
-        human.click(handoff, inputs=[chatbot, session, customer], outputs=[chatbot, message, session, cards])
-        new.click(new_session, outputs=[chatbot, session, message, cards, feedback_id, status])
-        customer.change(new_session, outputs=[chatbot, session, message, cards, feedback_id, status]).then(
+        turns = [
+            message.submit(respond, **chat_io),
+            send.click(respond, **chat_io),
+            human.click(handoff, inputs=[chatbot, session, customer], outputs=[chatbot, message, session, cards]),
+        ]
+        # a new session (or customer) stops a reply still streaming into the old one
+        reset = dict(outputs=[chatbot, session, message, cards, feedback_id, status], cancels=turns)
+        new.click(new_session, **reset)
+        customer.change(new_session, **reset).then(
             recommend, inputs=customer, outputs=recs)
         cards.click(view, inputs=[customer, session], outputs=[viewing, recs])
         recs.click(view, inputs=[customer, session], outputs=[viewing, recs])
