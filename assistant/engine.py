@@ -189,7 +189,8 @@ class Assistant:
         }))
 
     def _answer(self, session: Session, message: str, turn: _Turn) -> tuple[str, str]:
-        """(reply, source): the grounded model draft when it passes, else the template."""
+        """(reply, source). source: "llm" (draft passed), "repaired" (passed after removing sentences),
+        "fallback" (draft rejected, template sent) or "template" (no draft for this kind of turn)."""
         template = fill_placeholders(turn.template.strip(), self.placeholders)[0]
         if not (self.use_llm and turn.task):
             return template, "template"
@@ -208,7 +209,7 @@ class Assistant:
             if turn.listing:  # a list answer keeps its data lines under the model's lead sentence
                 text += "\n" + fill_placeholders(turn.listing.strip(), self.placeholders)[0]
             return text, "llm" if not verdict.dropped else "repaired"
-        return template, "template"
+        return template, "fallback"  # drafted, but the draft did not survive the check
 
     def _draft(self, turn: _Turn, message: str, history: str) -> str:
         from langchain_core.messages import HumanMessage, SystemMessage
