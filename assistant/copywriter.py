@@ -350,12 +350,16 @@ def seo_title(product: Product, style: CopyStyle) -> str:
 
 def _fallback(product: Product, style: CopyStyle) -> str:
     """A description phrased only from the record, for when nothing generated survives the check."""
-    name = (_title_parts(product.title) or [product.title])[0]
-    sentence = f"{name} by {product.brand}." if product.brand and product.brand.lower() not in name.lower() else f"{name}."
-    facts = [f for f in fact_lines(product) if ":" in f][:3]
-    if facts:
-        sentence += " " + " ".join(f"{k.strip()}: {v.strip()}." for k, v in (f.split(":", 1) for f in facts))
-    return remove_forbidden(sentence, style.forbidden_words)
+    parts = _title_parts(product.title) or [product.title]
+    name = parts[0]
+    sentences = [f"{name} by {product.brand}." if product.brand and product.brand.lower() not in name.lower() else f"{name}."]
+    sentences += [f"{p.rstrip('.')}." for p in parts[1:4]]
+    colours = product.colours
+    if colours:
+        sentences.append(f"Available in {', '.join(colours)}.")
+    keys = {"colour", "color"}
+    sentences += [f"{line}." for line in fact_lines(product) if line.split(":")[0].lower() not in keys][:3]
+    return " ".join(remove_forbidden(s, style.forbidden_words) for s in sentences)
 
 
 def _fit(sentences: list[str], words: int) -> list[str]:
