@@ -40,7 +40,7 @@ def _bench(name: str, model_dir: Path, products: list[Product], batch_size: int,
     model = LocalChatModel(model_path=str(model_dir), temperature=0.0, threads=int(os.environ.get("OMP_NUM_THREADS", 0)) or None)
     model.load()
     style = CopyStyle(length=max_new_tokens_style, faithfulness="drop")
-    write_copy(products[:2], style, model, batch_size=2)  # warm-up: first-call allocations
+    list(write_copy(products[:2], style, model, batch_size=2))  # warm-up: first-call allocations
     single, _ = _throughput(model, products, style, batch_size=1)
     batched, _ = _throughput(model, products, style, batch_size=batch_size)
     result = {
