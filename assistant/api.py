@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -652,6 +653,26 @@ def _one_line(exc: RequestValidationError) -> str:
     return "Invalid request: " + "; ".join(parts)
 
 
+class _WorkerHeader:
+    """ASGI middleware: `X-Shopbot-Worker: <pid>` on API answers, to see a load balancer spread the work."""
+
+    def __init__(self, app):
+        self.app = app
+        self.value = str(os.getpid()).encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1"):
+            await self.app(scope, receive, send)
+            return
+
+        async def tagged(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"x-shopbot-worker", self.value)]}
+            await send(message)
+
+        await self.app(scope, receive, tagged)
+
+
 def create_app(
     settings: Settings,
     assistant: Any = None,
@@ -713,6 +734,7 @@ def create_app(
         return HTMLResponse(page.replace(DEMO_KEY_PLACEHOLDER, key))
 
     # Outermost first: body size, then CORS, then the app.
+    app.add_middleware(_WorkerHeader)
     app.add_middleware(SiteCors, allowed_origins=components.site_origins)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
 

@@ -264,3 +264,123 @@ def test_chat_with_real_engine(serve, engine_settings, engine_assistant):
         assert len(found["hits"]) == 3 and found["hits"][0]["product"]["title"]
         pid = found["hits"][0]["product"]["id"]
         assert httpx.get(f"{base}/v1/products/{pid}", headers={"X-Shopbot-Key": secret}).json()["id"] == pid
+
+
+# ---------------------------------------------------------------- scale-out configuration (docs/scale-out.md)
+
+
+def _openai_compatible_app(model_dir: Path, calls: list):
+    """A minimal OpenAI-compatible chat-completions server running the tiny model (vLLM's place in tests)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import StreamingResponse
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    from assistant.llm import LocalChatModel
+
+    model = LocalChatModel(model_path=str(model_dir), max_new_tokens=12, temperature=0.0)
+    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def completions(request: Request):
+        body = await request.json()
+        calls.append(body["model"])
+        messages = [kinds[m["role"]](content=m["content"]) for m in body["messages"]]
+        text = model.invoke(messages).content
+        head = {"id": "cmpl-1", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
+        if not body.get("stream"):
+            return {**head, "object": "chat.completion", "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+
+        def chunks():
+            yield "data: " + json.dumps({**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": text},
+                                                               "finish_reason": None}]}) + "\n\n"
+            yield "data: " + json.dumps({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    return app
+
+
+@pytest.mark.slow
+def test_scale_out_chroma_server_openai_endpoint_and_two_workers(serve, tmp_path, tiny_llm_dir):
+    """`chroma run` + an OpenAI-compatible LLM server + `shopbot serve --workers 2`: any worker continues any session."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    def port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    chroma_port, api_port = port(), port()
+    chroma = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(tmp_path / "chroma-server"),
+                               "--port", str(chroma_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    calls: list[str] = []
+    workers = None
+    try:
+        with serve(_openai_compatible_app(tiny_llm_dir, calls)) as llm_base:
+            env = {**os.environ, "SHOPBOT_HOME": str(home), "OMP_NUM_THREADS": "1",
+                   "SHOPBOT_RETRIEVAL__CHROMA__URL": f"http://127.0.0.1:{chroma_port}",
+                   "SHOPBOT_LLM__PROVIDER": "openai", "SHOPBOT_LLM__BASE_URL": f"{llm_base}/v1",
+                   "SHOPBOT_LLM__MODEL": "tiny-served", "SHOPBOT_API__TOKEN_SECRET": secrets.token_urlsafe(40),
+                   "SHOPBOT_API__RATE_LIMIT_PER_MINUTE": "1000"}
+            deadline = time.monotonic() + 60
+            while True:  # chroma server up?
+                try:
+                    if httpx.get(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, "chroma run did not start"
+                    time.sleep(0.5)
+            indexed = subprocess.run([sys.executable, "-m", "assistant.cli", "index"], env=env, cwd=home,
+                                     capture_output=True, text=True, timeout=900)
+            assert indexed.returncode == 0, indexed.stderr[-2000:]
+            log = (tmp_path / "serve.log").open("w")
+            workers = subprocess.Popen(
+                [sys.executable, "-m", "assistant.cli", "serve", "--no-ui", "--workers", "2", "--port", str(api_port)],
+                env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            base = f"http://127.0.0.1:{api_port}"
+            deadline = time.monotonic() + 600
+            while True:
+                assert workers.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+                try:
+                    if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "shopbot serve --workers 2 did not start"
+                time.sleep(1)
+            key = (home / "demo-site-key").read_text().strip()
+            session, served_by = None, set()
+            questions = ["waterproof hiking boots", "compare the first two", "tents for two", "what about sleeping bags",
+                         "show me headlamps", "do you have rain jackets"]
+            for turn in range(16):  # until two different workers have continued the same session
+                message = questions[turn % len(questions)]
+                if len(served_by) == 2 and turn >= len(questions):
+                    break
+                with httpx.Client() as client:  # a new connection per turn, as from behind a load balancer
+                    reply = client.post(f"{base}/v1/chat", json={"message": message, "stream": False,
+                                                                 **({"session_id": session} if session else {})},
+                                        headers={"X-Shopbot-Key": key, "Origin": base}, timeout=300)
+                assert reply.status_code == 200, reply.text
+                assert session in (None, reply.json()["session"])
+                session = reply.json()["session"]
+                served_by.add(reply.headers["x-shopbot-worker"])
+            assert not (home / "chroma").exists()  # vectors live only in the Chroma server
+            assert calls and set(calls) == {"tiny-served"}  # replies were drafted by the OpenAI-compatible server
+            assert len(served_by) == 2, f"all turns hit one worker: {served_by}"
+    finally:
+        for proc in (workers, chroma):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=60)

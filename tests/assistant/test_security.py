@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.security import CustomerTokens, InvalidTokenError, RateLimiter, SessionOwners, load_token_secret
+from assistant.security import (
+    CustomerTokens,
+    InvalidTokenError,
+    RateLimiter,
+    SessionOwners,
+    load_token_secret,
+)
 
 
 def test_customer_tokens_roundtrip_and_expiry(tmp_path):

@@ -136,11 +136,9 @@ def engine_settings(tiny_llm_dir, monkeypatch):
 
 @pytest.fixture
 def engine_assistant(engine_settings, tiny_llm_dir):
-    from assistant.engine import build_assistant
+    from assistant.engine import build_assistant, open_shop_searcher
     from assistant.llm import LocalChatModel
     from retrieval.embed import HashingEmbedder
-
-    from assistant.engine import open_shop_searcher
     from retrieval.recommend import open_recommender
 
     embedder = HashingEmbedder()
