@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from assistant.guardrails import redact_pii
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,18 +64,20 @@ class FeedbackStore:
         """Store a rating (+1 or -1); raises ValueError for anything else."""
         if rating not in (1, -1):
             raise ValueError(f"rating must be 1 (thumbs up) or -1 (thumbs down), got {rating!r}.")
+        # stored like transcripts: emails, phone numbers, card numbers and addresses redacted
+        comment, user_message, reply = (redact_pii(t) for t in (comment.strip(), user_message, reply))
         with self._lock, self._connect() as db:
             cur = db.execute(
                 "INSERT INTO feedback (session_id, rating, comment, user_message, reply, source, created_at) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (session_id, rating, comment.strip(), user_message, reply, source, time.time()),
+                (session_id, rating, comment, user_message, reply, source, time.time()),
             )
             row_id = cur.lastrowid
         return self.get(row_id)  # type: ignore[return-value, arg-type]
 
     def set_comment(self, feedback_id: int, comment: str) -> Feedback:
         with self._lock, self._connect() as db:
-            cur = db.execute("UPDATE feedback SET comment = ? WHERE id = ?", (comment.strip(), feedback_id))
+            cur = db.execute("UPDATE feedback SET comment = ? WHERE id = ?", (redact_pii(comment.strip()), feedback_id))
         if cur.rowcount == 0:
             raise ValueError(f"No feedback with id {feedback_id}; rate a reply first.")
         return self.get(feedback_id)  # type: ignore[return-value]

@@ -384,3 +384,47 @@ def test_scale_out_chroma_server_openai_endpoint_and_two_workers(serve, tmp_path
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=60)
+
+
+def test_serve_command_creates_a_demo_key_once(tmp_path, shopbot_home):
+    """`shopbot serve` on a fresh home: a demo site key for the local origin, printed, used by /demo; reused later."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+
+    def run_once() -> str:
+        proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--no-ui", "--lazy"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                assert proc.poll() is None, proc.stdout.read()
+                try:
+                    if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.3)
+                assert time.monotonic() < deadline
+            key = (shopbot_home / "demo-site-key").read_text().strip()
+            assert f'data-site-key="{key}"' in httpx.get(f"{base}/demo").text
+            assert KeyStore(shopbot_home / "shopbot.db").verify(key).allows_origin(base)
+            assert httpx.post(f"{base}/v1/chat", json={"message": "hi"}).status_code == 401
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            output = proc.communicate(timeout=30)[0]
+        return output
+
+    first = run_once()
+    key = (shopbot_home / "demo-site-key").read_text().strip()
+    assert f"Created a demo site key for {base}" in first and key in first
+    second = run_once()
+    assert "Created a demo site key" not in second
+    assert len(KeyStore(shopbot_home / "shopbot.db").list()) == 1

@@ -57,3 +57,18 @@ def test_session_owners(tmp_path):
     assert not owners.may_continue("unknown", "key_a", None)
     owners.claim("s1", "key_b", None)  # first claim wins
     assert owners.owner("s1") == ("key_a", "c001")
+
+
+def test_feedback_is_stored_with_personal_data_redacted(tmp_path):
+    from assistant.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path / "db.sqlite")
+    saved = store.add(-1, session_id="s1", comment="mail me at jo@example.com", user_message="my card is 4111 1111 1111 1111",
+                      reply="ok", source="ui")
+    assert "jo@example.com" not in saved.comment and "4111" not in saved.user_message
+    store.set_comment(saved.id, "call +1 (802) 555-0143")
+    assert "555-0143" not in store.get(saved.id).comment
+    out = tmp_path / "feedback.jsonl"
+    assert store.export_jsonl(out) == 1
+    with pytest.raises(ValueError, match="thumbs"):
+        store.add(0)
