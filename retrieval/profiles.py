@@ -147,6 +147,8 @@ class ProfileStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL: survives a process crash; a power cut may lose the last updates, which the event log rebuilds.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._cache: dict[str, Profile] = {}
         self._updating = threading.Lock()  # read-modify-write of one profile must not interleave
