@@ -280,19 +280,24 @@ def serve(
     demo_key, created = ensure_demo_site_key(KeyStore(settings.db_path), settings.home, origins)
     if created:
         typer.echo(f"Created a demo site key for {', '.join(origins)}: {demo_key}")
-    if warm:  # load the model and indexes now, so a missing index fails here and the first reply is fast
-        from assistant.engine import build_assistant
-
-        assistant = build_assistant(settings)
-    else:
-        assistant = None
-    typer.echo(f"Shopbot: UI http://{shown}:{port}/  API http://{shown}:{port}/v1 (docs /docs)  widget demo /demo")
+    where = f"http://{shown}:{port}"
+    ready = (f"UI {where}/  " if ui else "") + f"API {where}/v1 (docs {where}/docs)  widget demo {where}/demo"
     if workers > 1:
+        if warm:  # import the shop's events and train recommendations once, before the workers start
+            _shop_recommender(settings, train=False)
         # Each worker builds its own app from the same settings (environment / shopbot.toml).
+        typer.echo(f"Shopbot ({workers} workers): {ready}")
         uvicorn.run("assistant.api:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                     proxy_headers=True, log_level="warning")
         return
+    assistant = None
+    if warm:  # load the model and indexes now, so a missing index fails here and the first reply is fast
+        from assistant.engine import build_assistant
+
+        # the shop's behaviour history imported and a model trained once, so "recommended for you" is personal
+        assistant = build_assistant(settings, recommender=_shop_recommender(settings, train=False))
     app = create_app(settings, assistant, ui=ui, demo_site_key=demo_key)
+    typer.echo(f"Shopbot: {ready}")
     uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="warning", timeout_graceful_shutdown=5)
 
 
