@@ -56,6 +56,8 @@ _LLM_TASKS = {
     "policy": "task_policy",
     "chit_chat": "task_chit_chat",
 }
+_GLUE = {"your", "with", "from", "that", "this", "will", "have", "they", "them", "what", "when", "which", "there", "their",
+         "about", "into", "only", "also", "more", "most", "some", "other", "than", "then", "please", "policy", "order"}
 _ORDER_INTENTS = {"order_status", "cancel_order", "change_order", "return_refund"}
 _POLICY_INTENTS = {"delivery", "payment", "account", "policy_question", "return_refund"}
 _ACTION_INTENT = {"cancel": "cancel_order", "change_address": "change_order", "start_return": "return_refund"}
@@ -76,6 +78,7 @@ class _Turn:
         self.tool = tool
         self.template = ""  # the answer built from data alone
         self.listing = ""  # data lines appended under an approved model sentence (lists of products)
+        self.overlap_with = ""  # a source text the draft must share at least 3 content words with
         self.task: str | None = None  # prompt of the model draft, None = template only
         self.data = ""  # the tool results as the model sees them
         self.required: list[list[str]] = []
@@ -204,10 +207,14 @@ class Assistant:
         verdict = grounding.check(draft, turn.evidence, turn.required, system_prompt=self.system_prompt)
         if verdict.dropped:
             logger.info("grounding dropped %d sentence(s): %s", len(verdict.dropped), [r for _, r in verdict.dropped][:3])
+        if verdict.ok and turn.overlap_with:  # must actually say what the source says, not just stay vague
+            source_words = set(re.findall(r"[a-z]{4,}", turn.overlap_with.lower())) - _GLUE
+            if len(source_words & set(re.findall(r"[a-z]{4,}", verdict.text.lower()))) < 3:
+                return template, "fallback"
         if verdict.ok and not leaks_prompt(verdict.text, self.system_prompt):
             text = verdict.text.strip().strip('"')
-            if turn.listing:  # a list answer keeps its data lines under the model's lead sentence
-                text += "\n" + fill_placeholders(turn.listing.strip(), self.placeholders)[0]
+            if turn.listing:  # a list answer: the model's first sentence leads, the data lines follow
+                text = grounding.split_sentences(text)[0] + "\n" + fill_placeholders(turn.listing.strip(), self.placeholders)[0]
             return text, "llm" if not verdict.dropped else "repaired"
         return template, "fallback"  # drafted, but the draft did not survive the check
 
@@ -553,6 +560,8 @@ class Assistant:
         turn.data = "\n".join(f"[{c.title}] {fence(c.snippet, 600)}" for c in out.citations[:2])
         turn.evidence.texts += [c.snippet for c in out.citations] + [c.title for c in out.citations]
         turn.task = _LLM_TASKS["policy"]
+        turn.overlap_with = best.snippet
+        turn.evidence.strict = True
         figures = re.findall(r"\$\d[\d,.]*|\d+\s*(?:%|days?|business days|hours?|weeks?)", best.snippet)
         turn.required = [figures] if figures else [[w for w in re.findall(r"[a-z]{5,}", best.snippet.lower())[:8]]]
         turn.tool = "policies"

@@ -41,7 +41,7 @@ _CHAT_WORDS = set(
     match matches matching result results search searched searching best top first second third one two three
     customer support team agent human person ticket contact reach shop store website account sign signed
     policy policies according says say said note noted mention mentioned keep mind hope enjoy day
-    cheaper cheapest expensive lighter heavier compare compared comparison difference differs versus
+    compare compared comparison difference differs versus
     return returns refund refunds delivery shipping ship ships payment pay cancel cancelled change
     confirm confirmation reply replying yes no""".split()
 )
@@ -59,6 +59,15 @@ _STATES = {
 _STATE_RE = re.compile(r"\b(" + "|".join(re.escape(s) for s in _STATES) + r")\b", re.I)
 _IN_STOCK = re.compile(r"\b(in stock|available now|available to order|ready to ship)\b", re.I)
 _OUT_STOCK = re.compile(r"\b(out of stock|sold out|unavailable|not available|not in stock|no stock)\b", re.I)
+_COMPARATIVE = re.compile(
+    r"\b(cheaper|cheapest|less expensive|more expensive|pricier|priciest|most expensive|lighter|lightest|heavier|"
+    r"heaviest|warmer|warmest|better|best|bigger|biggest|smaller|smallest|larger|largest|stronger|more durable|"
+    r"higher rated|best rated|top rated|more popular|most popular)\b",
+    re.I,
+)
+_META = re.compile(r"\b(the (customer|assistant|user|data|system)|as an ai|language model|<\/?data>)\b", re.I)
+_NAME_RUN = re.compile(r"(?:[A-Z][\w'&.-]*|\d[\w.-]*)(?:\s+(?:[A-Z][\w'&.-]*|\d[\w.-]*|&|de|of))+")
+_LEADING = {"the", "a", "an", "our", "your", "this", "that", "these", "those", "i", "we", "you", "it", "yes", "no", "here"}
 _STOCK_COUNT = re.compile(r"\b(\d+)\s+(?:left|in stock|units?|available|pieces)\b|\bonly\s+(\d+)\b", re.I)
 
 
@@ -90,6 +99,17 @@ class Evidence:
     user_message: str = ""
     catalog_titles: set[str] = field(default_factory=set)  # every product title in the shop (lowercase)
     catalog_brands: set[str] = field(default_factory=set)  # every brand in the shop (lowercase)
+    strict: bool = False  # every sentence must be backed by one evidence sentence (policy answers)
+
+    def sentences(self) -> list[set[str]]:
+        """Content words of each evidence sentence (for checking that a figure keeps its context)."""
+        out = []
+        for text in [*self.texts, self.user_message, *(f"{p.title} {p.price}" for p in self.products)]:
+            for s in re.split(r"(?<=[.!?;])\s+|\n+", text):
+                words = _content(s)
+                if words:
+                    out.append((s.lower(), words))
+        return out
 
     def blob(self) -> str:
         parts = list(self.texts) + [self.user_message]
@@ -112,6 +132,27 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return self.covered and not self.leak and bool(self.text.strip())
+
+
+def _content(text: str) -> set[str]:
+    return {w.lower().strip("'-").rstrip("s") for w in _WORD.findall(text)} - _STOPWORDS - {""}
+
+
+_FIGURE = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d+)?|\d+(?:\.\d+)?\s*(?:%|percent|(?:business |working )?(?:days?|hours?|weeks?|months?|years?))", re.I)
+
+
+def _backed_in_context(sentence: str, ev: Evidence, figure: str | None) -> bool:
+    """Is there one evidence sentence (holding `figure`, if given) that covers >= 60 % of the sentence's words?"""
+    words = _content(sentence)
+    if not words:
+        return True
+    needle = _numbers(figure) if figure else None
+    for low, source in ev.sentences():
+        if needle and not needle <= _numbers(low):
+            continue
+        if len(words & source) / len(words) >= 0.6:
+            return True
+    return False
 
 
 def _numbers(text: str) -> set[float]:
@@ -140,6 +181,8 @@ def split_sentences(text: str) -> list[str]:
 def check_sentence(sentence: str, ev: Evidence, *, numbers: set[float], vocab: set[str]) -> str | None:
     """The reason the sentence is unsupported, or None when every claim in it is backed."""
     low = sentence.lower()
+    evidence_low = ev.blob().lower()
+    title_words = {w for t in ev.catalog_titles for w in t.split()} - _CHAT_WORDS - _STOPWORDS
     for m in _MONEY.finditer(sentence):
         value = _numbers(m.group(0))
         if not value or not value <= numbers:
@@ -179,17 +222,47 @@ def check_sentence(sentence: str, ev: Evidence, *, numbers: set[float], vocab: s
         if _short(title) in low and _short(title) not in allowed_titles and title not in allowed_titles:
             return f"product '{title}' not in this turn's results"
     allowed_brands = {(p.brand or "").lower() for p in ev.products}
-    evidence_low = ev.blob().lower()
     for brand in ev.catalog_brands:
         if brand and re.search(r"\b" + re.escape(brand) + r"\b", low) and brand not in allowed_brands and brand not in evidence_low:
             return f"brand '{brand}' not in this turn's results"
+    figures = [m.group(0) for m in _FIGURE.finditer(sentence)]
+    for figure in figures:
+        if not _backed_in_context(sentence, ev, figure):
+            return f"figure '{figure}' used out of its context"
+    if ev.strict and not figures and not _backed_in_context(sentence, ev, None):
+        return "not backed by one passage of the source"
+    if _META.search(sentence):
+        return "talks about the conversation instead of answering"
+    for m in _COMPARATIVE.finditer(sentence):
+        word = m.group(1).lower()
+        if word in {"cheaper", "cheapest", "less expensive"} and len(named) >= 1:
+            priced = [p for p in ev.products if p.price is not None]
+            if not priced or min(priced, key=lambda p: p.price).id != named[0].id:
+                return f"'{word}' claim not backed by the prices"
+        elif word in {"more expensive", "pricier", "priciest", "most expensive"} and len(named) >= 1:
+            priced = [p for p in ev.products if p.price is not None]
+            if not priced or max(priced, key=lambda p: p.price).id != named[0].id:
+                return f"'{word}' claim not backed by the prices"
+        elif word not in evidence_low:
+            return f"comparison '{word}' not in the data"
+    for m in _NAME_RUN.finditer(sentence):
+        run = m.group(0).split()
+        while run and run[0].lower() in _LEADING:
+            run = run[1:]
+        run_text = " ".join(run).rstrip(".,;:!?")
+        names_product = any(w.lower().strip(".,") in title_words for w in run)
+        if len(run) >= 2 and names_product and run_text.lower() not in evidence_low:
+            return f"name '{run_text}' not in the data"
+    for w in _WORD.findall(sentence)[1:]:
+        if w[0].isupper() and w.lower().strip("'-") not in vocab and w.lower() not in evidence_low:
+            return f"name '{w}' not in the data"
     words = [w.lower().strip("'-") for w in _WORD.findall(sentence)]
     content = [w for w in words if w not in _STOPWORDS]
     if content:
         known = sum(1 for w in content if w in vocab or w.rstrip("s") in vocab)
         if known / len(content) < 0.7:
             return "says things the data does not"
-    if len(words) >= 6 and sum(1 for w in words if w in _STOPWORDS) / len(words) < 0.15:
+    if not named and len(words) >= 6 and sum(1 for w in words if w in _STOPWORDS) / len(words) < 0.15:
         return "not a sentence"
     if len(words) < 2 and not numbers & _numbers(sentence):
         return "fragment"
@@ -212,7 +285,13 @@ def check(draft: str, ev: Evidence, required: list[list[str]] | None = None, sys
     vocab = {w.lower().strip("'-") for w in _WORD.findall(blob)} | _CHAT_WORDS | _STOPWORDS
     vocab |= {w.rstrip("s") for w in vocab}
     kept, dropped = [], []
+    seen: set[str] = set()
     for sentence in split_sentences(draft):
+        key = re.sub(r"\W+", " ", sentence.lower()).strip()
+        if key in seen:
+            dropped.append((sentence, "repeated"))
+            continue
+        seen.add(key)
         reason = check_sentence(sentence, ev, numbers=numbers, vocab=vocab)
         if reason:
             dropped.append((sentence, reason))
@@ -221,5 +300,6 @@ def check(draft: str, ev: Evidence, required: list[list[str]] | None = None, sys
     text = " ".join(kept)
     low = text.lower()
     covered = all(any(alt.lower() in low for alt in group) for group in (required or []))
+    covered = covered and any(len(_WORD.findall(k)) >= 4 for k in kept)  # at least one real sentence
     leak = bool(system_prompt) and leaks_prompt(draft, system_prompt)
     return Verdict(text=text, dropped=dropped, covered=covered and bool(kept), leak=leak)

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 SUITE = Path(__file__).parent / "data" / "conversation_suite.json"
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+TEMPLATE_TEXT = [p.read_text() for p in PROMPTS.glob("*.md")] + [
+    (Path(__file__).resolve().parents[2] / "assistant" / "demo_shop" / "profile.toml").read_text()]
 
 
 def load_suite(records) -> list[tuple[str | None, list[dict]]]:
@@ -63,6 +66,11 @@ def unsupported_claims(reply: str, done: dict, message: str, catalog: dict, orde
                     problems.append(f"{p.id} said out of stock")
                 elif re.search(r"\bin stock\b", line) and "out of stock" not in line and p.in_stock is not True:
                     problems.append(f"{p.id} said in stock")
+    known = " ".join([cited, message, *TEMPLATE_TEXT, *(p.title for p in cards.values())]
+                     + [i.title for o in mine.values() for i in o.items]).lower()
+    for word in re.findall(r"(?<=[a-z,;] )[A-Z][A-Za-z'-]+", reply):  # capitalised words inside sentences: names
+        if word.lower() not in known:
+            problems.append(f"name '{word}' from nowhere")
     allowed_titles = {p.title for p in cards.values()} | {i.title for o in mine.values() for i in o.items}
     for p in catalog.values():
         if p.title in reply and p.title not in allowed_titles:

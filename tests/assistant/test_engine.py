@@ -205,3 +205,27 @@ def test_orders_seeded_once_into_db(make_assistant, records):
     make_assistant()
     count = sqlite3.connect(get_settings().db_path).execute("SELECT COUNT(*) FROM orders").fetchone()[0]
     assert count == len(records)
+
+
+@pytest.mark.slow
+def test_cli_ask_json_builds_indexes_on_first_use(tmp_path, tiny_llm_dir):
+    """`shopbot ask --json` on a fresh home: indexes the shop with the real MiniLM, answers, continues."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SHOPBOT_HOME": str(tmp_path / "h"), "SHOPBOT_LLM__MODEL": str(tiny_llm_dir),
+           "SHOPBOT_LLM__MAX_NEW_TOKENS": "8", "HF_HUB_OFFLINE": "1"}
+
+    def ask(*args):
+        proc = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", *args, "--json"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    first = ask("show me rain jackets")
+    assert set(first) == {"reply", "intent", "products", "citations", "session"}
+    assert first["intent"] == "product_search" and {"id", "title", "price"} == set(first["products"][0])
+    second = ask("tell me about the second one", "--session", first["session"])
+    assert second["session"] == first["session"] and second["products"][0]["id"] == first["products"][1]["id"]
