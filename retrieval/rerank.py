@@ -8,6 +8,8 @@ Each candidate gets a few query-product features that the two retrievers do not 
   the product type and key attributes, and a product whose title has them is usually the exact match,
   while one that only mentions them in the bullets is often an accessory or substitute;
 * `coverage`: share of the query's content words found anywhere in the indexed product text;
+* `phrase`: share of the query's adjacent word pairs that appear as adjacent words in the title
+  ("memory foam", "t shirt"): word order the bag-of-words signals miss;
 * `preferred`: brand / colour / category named in the query that the product has.
 
 The score is a fixed linear blend. The weights were set by reasoning about the scales above (cosine
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-WEIGHTS = {"dense": 1.0, "bm25": 0.3, "title": 0.35, "coverage": 0.15, "preferred": 0.1}
+WEIGHTS = {"dense": 1.0, "bm25": 0.3, "title": 0.35, "coverage": 0.15, "phrase": 0.1, "preferred": 0.1}
 
 
 @dataclass
@@ -49,15 +51,20 @@ class FeatureReranker:
         self.weights = dict(WEIGHTS if weights is None else weights)
 
     def featurize(
-        self, c: Candidate, query_terms: set[str], title_terms: set[str], text_terms: set[str], best_bm25: float,
+        self, c: Candidate, query_tokens: list[str], title_tokens: list[str], text_terms: set[str], best_bm25: float,
         preferred: int,
     ) -> dict[str, float]:
+        """Features of one candidate; tokens are analysed (stemmed, stopwords removed), in order."""
+        query_terms = set(query_tokens)
         n = max(1, len(query_terms))
+        query_pairs = set(zip(query_tokens, query_tokens[1:], strict=False))
+        title_pairs = set(zip(title_tokens, title_tokens[1:], strict=False))
         return {
             "dense": c.dense,
             "bm25": c.bm25 / best_bm25 if best_bm25 > 0 else 0.0,
-            "title": len(query_terms & title_terms) / n,
+            "title": len(query_terms & set(title_tokens)) / n,
             "coverage": len(query_terms & text_terms) / n,
+            "phrase": len(query_pairs & title_pairs) / len(query_pairs) if query_pairs else 0.0,
             "preferred": float(preferred),
         }
 

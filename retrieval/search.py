@@ -58,7 +58,7 @@ class Searcher:
         self.store = store
         self.settings = settings
         self.reranker = reranker or FeatureReranker()
-        self._terms: dict[str, tuple[set[str], set[str]]] = {}
+        self._terms: dict[str, tuple[list[str], set[str]]] = {}
         self._refresh_vocabularies()
 
     def _refresh_vocabularies(self) -> None:
@@ -128,7 +128,7 @@ class Searcher:
         if full and not text.strip():  # only filters ("under $50"): browse everything that passes
             candidates = {pid: Candidate(pid) for pid in self.store.products}
 
-        hits = self._rank(list(candidates.values()), mode, set(query_terms), soft, hard, k)
+        hits = self._rank(list(candidates.values()), mode, query_terms, soft, hard, k)
         latency = (time.perf_counter() - started) * 1000
         logger.info("search %r mode=%s hits=%d %.1f ms", query, mode, len(hits), latency)
         return SearchResult(query=query, hits=hits, filters=soft.merged(hard), text=text, corrections=corrections,
@@ -145,16 +145,18 @@ class Searcher:
                 fixes[word] = fixed
         return fixes
 
-    def _product_terms(self, pid: str) -> tuple[set[str], set[str]]:
+    def _product_terms(self, pid: str) -> tuple[list[str], set[str]]:
+        """(analysed title tokens in order, analysed terms of the whole product text), cached."""
         if pid not in self._terms:
             product = self.store.products[pid]
-            self._terms[pid] = (set(analyze(product.title)), set(analyze(product_text(product))))
+            self._terms[pid] = (analyze(product.title), set(analyze(product_text(product))))
         return self._terms[pid]
 
     def _rank(
-        self, candidates: list[Candidate], mode: str, query_terms: set[str], soft: Filters, hard: Filters, k: int
+        self, candidates: list[Candidate], mode: str, query_tokens: list[str], soft: Filters, hard: Filters, k: int
     ) -> list[Hit]:
         rrf(candidates)
+        query_terms = set(query_tokens)
         kept: list[tuple[Candidate, list[str]]] = []
         best_bm25 = max((c.bm25 for c in candidates), default=0.0)
         for c in candidates:
@@ -172,8 +174,8 @@ class Searcher:
                 if not ok:
                     continue
             if mode == "default":
-                title_terms, text_terms = self._product_terms(c.product_id)
-                c.features = self.reranker.featurize(c, query_terms, title_terms, text_terms, best_bm25, preferred)
+                title_tokens, text_terms = self._product_terms(c.product_id)
+                c.features = self.reranker.featurize(c, query_tokens, title_tokens, text_terms, best_bm25, preferred)
                 c.score = self.reranker.score(c.features) if self.settings.rerank else c.rrf
                 if not query_terms and c.dense_rank is None and c.bm25_rank is None:  # filter-only browse
                     c.score = (product.rating or 0) / 5 + math.log1p(product.rating_count or 0) / 100
@@ -184,7 +186,8 @@ class Searcher:
         hits = []
         for c, satisfied in kept[:k]:
             product = self.store.products[c.product_id]
-            title_terms, text_terms = self._product_terms(c.product_id)
+            title_tokens, text_terms = self._product_terms(c.product_id)
+            title_terms = set(title_tokens)
             why = []
             in_title = sorted(query_terms & title_terms)
             elsewhere = sorted((query_terms & text_terms) - title_terms)

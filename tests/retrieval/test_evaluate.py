@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from retrieval.evaluate import evaluate_run, load_qrels, ndcg, reciprocal_rank, recall
+from retrieval.evaluate import evaluate_run, load_qrels, ndcg, recall, reciprocal_rank
 
 
 def test_metrics_by_hand() -> None:
@@ -106,3 +106,18 @@ def test_esci_slice_default_pipeline_beats_bm25(shared_data, bundled_embedder_di
     assert report["queries"] == 10
     assert configs["default"]["ndcg@10"] >= configs["bm25"]["ndcg@10"] - 0.02
     assert configs["default"]["ndcg@10"] > 0.5
+
+
+def test_cli_index_without_catalog_indexes_the_shop_and_its_policies(monkeypatch, tiny_embedder_dir, shopbot_home) -> None:
+    from assistant.cli import app
+    from retrieval.config import RetrievalSettings
+    from retrieval.documents import open_documents
+    from retrieval.embed import Embedder
+
+    _cli_env(monkeypatch, tiny_embedder_dir)
+    out = CliRunner().invoke(app, ["index"])
+    assert out.exit_code == 0, out.output
+    assert "catalog.jsonl: added" in out.stdout and "rejected 0" in out.stdout
+    assert "documents" in out.stdout and "passages indexed" in out.stdout
+    docs = open_documents(RetrievalSettings(), shopbot_home, Embedder(tiny_embedder_dir))
+    assert len({c.doc_id for c in docs.chunks.values()}) >= 10
