@@ -6,12 +6,13 @@ import pytest
 
 from assistant.api import create_app
 from assistant.keys import KeyStore
+from assistant.security import CustomerTokens, load_token_secret
 
 pytestmark = pytest.mark.browser
 
 HOST_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop page</title></head>
 <body><h1>A shop's own page</h1><p>Products and more.</p>
-<script src="{api}/static/widget.js" data-site-key="{key}" data-title="Shop assistant" async></script>
+<script src="{api}/static/widget.js" data-site-key="{key}" data-title="Shop assistant" {extra} async></script>
 </body></html>"""
 
 
@@ -26,7 +27,11 @@ def widget_setup(tmp_path, engine_assistant, engine_settings, free_port, serve, 
     with static_site(shop_dir) as shop, static_site(stranger_dir) as stranger:
         _, key = KeyStore(engine_settings.db_path).create("site", [shop], "browser test shop")
         for folder in (shop_dir, stranger_dir):
-            (folder / "index.html").write_text(HOST_PAGE.format(api=api, key=key))
+            (folder / "index.html").write_text(HOST_PAGE.format(api=api, key=key, extra=""))
+        # the page a signed-in customer sees: the shop's backend minted a token for C001
+        secret = engine_settings.api.token_secret
+        token = CustomerTokens(load_token_secret(secret.get_secret_value() if secret else None, engine_settings.home)).issue("C001")
+        (shop_dir / "account.html").write_text(HOST_PAGE.format(api=api, key=key, extra=f'data-customer-token="{token}"'))
         app = create_app(engine_settings, engine_assistant, ui=False)
         with serve(app, api_port):
             yield shop + "/index.html", stranger + "/index.html", api
@@ -78,6 +83,15 @@ def test_widget_streams_reply_and_cards_and_keeps_session(browser_page, widget_s
     page.keyboard.press("Escape")
     panel.wait_for(state="hidden")
     assert page.evaluate("document.getElementById('shopbot-widget').shadowRoot.activeElement.className") == "bubble"
+
+    # a signed-in customer's page passes the signed token: the assistant can answer about their order
+    _open(page, shop.replace("index.html", "account.html")).click()
+    page.locator("#shopbot-widget input").fill("where is my order SB-10051?")
+    page.keyboard.press("Enter")
+    answer = page.locator("#shopbot-widget .msg.bot[aria-busy=false]").last
+    answer.wait_for()
+    assert "SB-10051" in answer.inner_text()
+    page.screenshot(path=str(screenshots / "widget-customer-order.png"))
 
 
 def test_widget_on_disallowed_origin_gets_no_answer(browser_page, widget_setup, screenshots):
