@@ -3,7 +3,15 @@
 Imports nothing from `assistant/` or `retrieval/`: callers pass the base model path and settings in.
 """
 
-from finetune.data import DataConfig, Dialog, DialogLoad, Reject, anonymise_text, load_dialogs, prepare_dialogs
+from finetune.data import (
+    DataConfig,
+    Dialog,
+    DialogLoad,
+    Reject,
+    anonymise_text,
+    load_dialogs,
+    prepare_dialogs,
+)
 from finetune.errors import FinetuneError
 from finetune.evaluate import evaluate
 from finetune.merge import merge_adapter
