@@ -4,7 +4,8 @@ Runs only with `pytest --benchmarks` (`make bench`). Starts the real server as a
 real Chroma and SQLite under a temporary home), drives it over HTTP with streaming SSE like the widget
 does, and checks: zero errors, every session keeps its own id, and no reply or event of one session ever
 carries another session's marker. Prints p50/p95 latency (time to first event, time to the `done`
-event) and writes `test-artifacts/bench/load.json`. No wall-clock assertions.
+event) under that load, the same for one session alone (the unloaded latency), and writes
+`test-artifacts/bench/load.json`. No wall-clock assertions.
 
 With the tiny random model the figures isolate the server's own overhead (routing, auth, SQLite,
 retrieval, streaming); with the bundled SmolLM2 they are what a shopper would feel on this machine.
@@ -116,18 +117,26 @@ async def _session(client, base: str, key: str, origin: str, index: int, results
     results["session_ids"].append(session_id)
 
 
-async def _drive(base: str, key: str, origin: str) -> dict:
+def _new_results() -> dict:
+    return {"errors": [], "leaks": [], "first_event_s": [], "done_s": [], "turns": 0, "session_ids": []}
+
+
+async def _drive(base: str, key: str, origin: str) -> tuple[dict, dict]:
+    """(one session alone: the unloaded latency, then all sessions at once)."""
     import httpx
 
-    results = {"errors": [], "leaks": [], "first_event_s": [], "done_s": [], "turns": 0, "session_ids": []}
+    alone = _new_results()
+    results = _new_results()
     limits = httpx.Limits(max_connections=SESSIONS + 10, max_keepalive_connections=SESSIONS + 10)
     async with httpx.AsyncClient(timeout=httpx.Timeout(900.0), limits=limits) as client:
+        await _session(client, base, key, origin, SESSIONS, alone)  # marker outside the concurrent range
         started = time.perf_counter()
         await asyncio.gather(*(_session(client, base, key, origin, i, results) for i in range(SESSIONS)))
         results["wall_s"] = round(time.perf_counter() - started, 2)
+    results["errors"] += alone["errors"]
     if len(set(results["session_ids"])) != len(results["session_ids"]):
         results["errors"].append("two concurrent conversations got the same session id")
-    return results
+    return alone, results
 
 
 @pytest.mark.slow
@@ -159,7 +168,7 @@ def test_bench_load(model, tmp_path, request):
             assert time.monotonic() < deadline, "shopbot serve did not come up in 10 minutes"
             time.sleep(0.5)
         key = (tmp_path / "home" / "demo-site-key").read_text().strip()
-        results = asyncio.run(_drive(base, key, origin))
+        alone, results = asyncio.run(_drive(base, key, origin))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
@@ -172,7 +181,9 @@ def test_bench_load(model, tmp_path, request):
         "first_event_p50_s": _pct(results["first_event_s"], 0.5), "first_event_p95_s": _pct(results["first_event_s"], 0.95),
         "done_p50_s": _pct(results["done_s"], 0.5), "done_p95_s": _pct(results["done_s"], 0.95),
         "done_mean_s": round(statistics.fmean(results["done_s"]), 3) if results["done_s"] else None,
-        "cpu_cores": os.cpu_count(), "run_id": secrets.token_hex(4), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "alone_first_event_p50_s": _pct(alone["first_event_s"], 0.5), "alone_done_p50_s": _pct(alone["done_s"], 0.5),
+        "alone_done_max_s": _pct(alone["done_s"], 1.0),
+        "cpu_cores": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "run_id": secrets.token_hex(4), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     print(f"\nload[{model}]: " + json.dumps(summary))
     OUT.parent.mkdir(parents=True, exist_ok=True)
