@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 STYLES_DIR = Path(__file__).parent / "copy_styles"
 DEFAULT_STYLE = STYLES_DIR / "default.yaml"
-PIPELINE_VERSION = "1"  # part of every input hash: bump it when the output for the same input changes
+PIPELINE_VERSION = "2"  # part of every input hash: bump it when the output for the same input changes
 _WORDS = {"short": 40, "medium": 80, "long": 140}
 _DESCRIPTION_CHARS = 600  # of the record's own description shown to the model
 _PLACEHOLDER = re.compile(r"\[[^\]]{2,40}\]|\{[^}]{2,40}\}|<[^>]{2,40}>")
@@ -293,20 +293,26 @@ def _complete_local(chat_model: Any, conversations: list[list[Any]], max_new_tok
     return results
 
 
-def clean_draft(raw: str, style: CopyStyle) -> str:
-    """Model output -> plain sentences: no markdown, preamble, placeholders, repeats, cut-off last sentence
-    or forbidden words."""
+def clean_draft(raw: str, style: CopyStyle, title: str = "") -> str:
+    """Model output -> plain sentences: no markdown, preamble, placeholders, repeats or near-repeats, echoed
+    title, cut-off last sentence or forbidden words."""
     text = re.sub(r"[*_#`]+", "", raw)
     text = _PREAMBLE.sub("", text.strip())
+    echo = re.match(rf"(?:the\s+)?{re.escape(title)}", text, re.IGNORECASE) if title else None
+    if echo:  # the title echoed, often without a full stop before the first real sentence
+        rest = text[echo.end() :].lstrip(" .:-–")
+        text = rest if len(rest.split()) >= 3 else text
     sentences: list[str] = []
-    seen: set[str] = set()
+    seen: list[set[str]] = []
     for sentence in split_sentences(text):
         sentence = _PREAMBLE.sub("", sentence).strip().strip('"')
         sentence = remove_forbidden(sentence, style.forbidden_words)
-        key = normalise(sentence)
-        if len(sentence.split()) < 3 or key in seen or _PLACEHOLDER.search(sentence) or _META.search(sentence):
+        words = set(re.findall(r"\w+", normalise(sentence)))
+        if len(sentence.split()) < 3 or _PLACEHOLDER.search(sentence) or _META.search(sentence):
             continue
-        seen.add(key)
+        if any(len(words & other) >= 0.7 * min(len(words), len(other)) for other in seen):
+            continue  # small models repeat themselves with small variations
+        seen.append(words)
         sentences.append(sentence)
     if sentences and not sentences[-1].endswith((".", "!", "?")):
         sentences.pop()  # cut off by the token limit
@@ -446,7 +452,7 @@ def _write_batch(batch: list[Product], style: CopyStyle, chat_model: Any, model:
         if isinstance(reply, Exception):
             errors[i] = f"{type(reply).__name__}: {reply}"
             continue
-        draft = clean_draft(reply, style)
+        draft = clean_draft(reply, style, batch[i].title)
         claims = check_text(draft, evidence[i])
         faith[i].draft_checked = len(claims)
         faith[i].draft_unsupported = sum(not c.supported for c in claims)
@@ -461,7 +467,7 @@ def _write_batch(batch: list[Product], style: CopyStyle, chat_model: Any, model:
     for i, reply in zip(order, redo, strict=True):
         faith[i].regenerated = True
         if not isinstance(reply, Exception):  # a failed retry keeps the first draft
-            drafts[i].insert(0, clean_draft(reply, style))
+            drafts[i].insert(0, clean_draft(reply, style, batch[i].title))
     t_repair = time.perf_counter() - t1
 
     records = []

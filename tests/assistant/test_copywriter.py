@@ -277,3 +277,10 @@ def test_score_copy_compares_with_the_hidden_text_and_counts_claims():
     assert report["attribute_coverage_copy"] == round(1 / 3, 4)
     assert report["unsupported_claim_rate"] == 0.0 and report["draft_unsupported_claim_rate"] == round(1 / 3, 4)
     assert report["products"] == 2 and report["failed"] == 1
+
+
+def test_clean_draft_drops_an_echoed_title_and_near_repeats():
+    title = "Happy Belly Peanut Oil, 128 Fl Oz"
+    raw = ("The Happy Belly Peanut Oil, 128 Fl Oz This oil is pressed from roasted peanuts for frying. "
+           "It is pressed from roasted peanuts for frying at home. Use it for stir fries.")
+    assert clean_draft(raw, CopyStyle(), title) == "This oil is pressed from roasted peanuts for frying. Use it for stir fries."
