@@ -23,14 +23,8 @@ from retrieval.config import RecsSettings
 from retrieval.errors import RetrievalError
 from retrieval.events import EventRow, EventStore, read_online_retail
 from retrieval.profiles import ProfileStore
-from retrieval.recommend import (
-    Recommender,
-    RecsContext,
-    TextEncoder,
-    build_histories,
-    embed_products,
-    train_model,
-)
+from retrieval.recommend import Recommender, RecsContext, TextEncoder, embed_products
+from retrieval.recs_model import build_histories, train_model
 
 logger = logging.getLogger(__name__)
 

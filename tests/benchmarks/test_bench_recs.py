@@ -30,7 +30,8 @@ def test_recs_benchmark(shared_data: Path, tmp_path: Path) -> None:
     from retrieval.embed import HashingEmbedder
     from retrieval.events import Event, EventStore, read_online_retail
     from retrieval.profiles import ProfileStore
-    from retrieval.recommend import Recommender, embed_products, train_model
+    from retrieval.recommend import Recommender, embed_products
+    from retrieval.recs_model import train_model
 
     settings = RecsSettings()
     data = read_online_retail(shared_data / "online_retail" / "online_retail.csv.gz")

@@ -17,13 +17,12 @@ from retrieval.profiles import ProfileStore
 from retrieval.recommend import (
     Recommender,
     RecsContext,
-    RecsModel,
     embed_products,
     item_text,
     open_recommender,
-    train_model,
     train_recommender,
 )
+from retrieval.recs_model import RecsModel, train_model
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/ is no package; the recs test doubles live beside us
 from recs_fakes import BagOfWordsEmbedder, shop_products  # noqa: E402
