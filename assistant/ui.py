@@ -1,6 +1,6 @@
 """The Gradio web UI: streaming chat with product cards, recommendations, feedback, handoff, operator tools.
 
-A thin adapter over the same `Components` the HTTP API uses (`assistant.api.Components`); mounted at `/`
+A thin adapter over the same `assistant.components.Components` the HTTP API uses; mounted at `/`
 by `assistant.api.create_app`. The UI is the shop's demo and operator console: it runs on the server and
 picks the demo customer directly, so bind it to loopback (the default) or put it behind the shop's login.
 """
@@ -115,7 +115,7 @@ def demo_customers(shop_dir: Path) -> list[tuple[str, str]]:
 
 
 def build_ui(components: Any) -> gr.Blocks:
-    """The Blocks app over `components` (an `assistant.api.Components`)."""
+    """The Blocks app over `components` (an `assistant.components.Components`)."""
     settings = components.settings
 
     def respond(message: str, history: list[dict], session_id: str | None, customer: str) -> Iterator[tuple]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import Request  # module level: the OpenAI-compatible stand-in's route annotation must resolve
 
 from assistant.api import create_app
 from assistant.config import get_settings
@@ -271,7 +272,7 @@ def test_chat_with_real_engine(serve, engine_settings, engine_assistant):
 
 def _openai_compatible_app(model_dir: Path, calls: list):
     """A minimal OpenAI-compatible chat-completions server running the tiny model (vLLM's place in tests)."""
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from fastapi.responses import StreamingResponse
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
