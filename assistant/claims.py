@@ -164,6 +164,8 @@ _FEATURES = [
     "money back guarantee", "free shipping", "free returns", "assembly required", "no assembly", "refillable",
     "reusable", "disposable", "leak proof", "leakproof", "spill proof", "airtight", "bpa", "4k", "hd",
     "full hd", "ultra hd", "hdr", "surround sound", "stereo", "mono", "sweatproof", "sweat resistant",
+    "eco friendly", "environmentally friendly", "sustainable", "sustainably sourced", "carbon neutral",
+    "all natural", "natural ingredients", "non gmo", "kosher", "halal", "made in usa", "made in the usa",
 ]
 _SIZES = [
     "xxs", "xs", "xl", "xxl", "xxxl", "2xl", "3xl", "4xl", "5xl", "extra small", "extra large", "small",

@@ -41,7 +41,8 @@ _PLACEHOLDER = re.compile(r"\[[^\]]{2,40}\]|\{[^}]{2,40}\}|<[^>]{2,40}>")
 _PREAMBLE = re.compile(r"^(?:sure|certainly|here(?:'s| is)|product description|description|title)\b[^.!?:\"]*[:\"]\s*",
                        re.IGNORECASE)
 # sentences about the task rather than the product ("Here is a description...", "using only the facts")
-_META = re.compile(r"\b(?:facts?|product description|description|prompt|word count|words?|as an ai)\b|^(?:sure|certainly|"
+_META = re.compile(r"\b(?:facts?|product description|description|prompt|word count|words?|as an ai|copywriter|"
+                   r"online shop)\b|^(?:sure|certainly|"
                    r"here(?:'s| is)|i hope|let me know|note)\b", re.IGNORECASE)
 
 
