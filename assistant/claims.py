@@ -90,6 +90,7 @@ _unit("speed_kmh", 1.0, "km/h", "kph")
 _unit("speed_mph", 1.0, "mph")
 _unit("decibel", 1.0, "db")
 _unit("lumen", 1.0, "lm", "lumen", "lumens")
+_unit("karat", 1.0, "karat", "carat", "kt", "ct gold")
 _unit("resolution", 1.0, "p")  # 1080p
 _unit("resolution_k", 1.0, "k")  # 4K
 _unit("count", 1.0, "pack", "pk", "pcs", "pc", "piece", "pieces", "count", "ct", "person", "people", "seater",
@@ -165,7 +166,9 @@ _FEATURES = [
     "reusable", "disposable", "leak proof", "leakproof", "spill proof", "airtight", "bpa", "4k", "hd",
     "full hd", "ultra hd", "hdr", "surround sound", "stereo", "mono", "sweatproof", "sweat resistant",
     "eco friendly", "environmentally friendly", "sustainable", "sustainably sourced", "carbon neutral",
-    "all natural", "natural ingredients", "non gmo", "kosher", "halal", "made in usa", "made in the usa",
+    "all natural", "natural ingredients", "non gmo", "kosher", "halal", "made in usa",
+    "hand crafted", "limited time", "limited edition", "award winning", "best selling", "bestseller", "patented",
+    "professional grade", "commercial grade", "genuine",
 ]
 _SIZES = [
     "xxs", "xs", "xl", "xxl", "xxxl", "2xl", "3xl", "4xl", "5xl", "extra small", "extra large", "small",
@@ -193,7 +196,7 @@ _SPELLING = [
     (r"cancel+ing", "cancelling"), (r"\bwi fi\b", "wifi"), (r"\btype c\b", "c"), (r"\bodour", "odor"),
     (r"\bmulti color(ed)?\b", "multicolor"), (r"\banodised\b", "anodized"), (r"\bwater proof\b", "waterproof"),
     (r"\bnon toxic\b", "non toxic"), (r"\bmen s\b", "men's"), (r"\bwomen s\b", "women's"),
-    (r"\bstainless\b(?! steel)", "stainless steel"),
+    (r"\bstainless\b(?! steel)", "stainless steel"), (r"\bmade in the (usa|us|united states)\b", "made in usa"),
 ]
 _SPELLING_RE = [(re.compile(p), r) for p, r in _SPELLING]
 
