@@ -195,9 +195,9 @@ def train(
     logger.info("training on %d examples (%d validation), %s", len(train_ds), len(val_ds or []), output_dir)
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
-    eval_loss = None
-    if val_ds is not None:
-        eval_loss = trainer.evaluate()["eval_loss"]
+    # the validation loss of the saved weights: the best one when the best checkpoint was reloaded, else the last
+    evals = [e["eval_loss"] for e in trainer.state.log_history if "eval_loss" in e]
+    eval_loss = trainer.state.best_metric if args.load_best_model_at_end and evals else (evals[-1] if evals else None)
     trainer.save_model(str(output_dir))  # adapter_model.safetensors + adapter_config.json (best model if selected)
     tokenizer.save_pretrained(str(output_dir))
     result = TrainResult(
