@@ -16,7 +16,7 @@ keeps what it measured); no wall-clock assertions. Knobs: SHOPBOT_BENCH_INGEST_N
 comparison; default 2000, 0 = whole catalog); SHOPBOT_BENCH_QUALITY_QUERIES (default 0 = all queries over
 the whole catalog; N = the first N queries over only the products judged for them, a cheaper int8-vs-fp32
 comparison for a busy machine: absolute nDCG is then higher than over the full catalog, the delta is
-what it measures).
+what it measures); SHOPBOT_BENCH_PHASES (default "ingest,quality,latency").
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ OUT = REPO / "test-artifacts" / "bench" / "search.json"
 CACHE = Path(os.environ.get("SHOPBOT_TEST_CACHE", REPO / ".shopbot-test-cache")) / "bench-search"
 INGEST_N = int(os.environ.get("SHOPBOT_BENCH_INGEST_N", "2000"))
 QUALITY_QUERIES = int(os.environ.get("SHOPBOT_BENCH_QUALITY_QUERIES", "0"))
+PHASES = os.environ.get("SHOPBOT_BENCH_PHASES", "ingest,quality,latency").split(",")
 
 
-def _save(result: dict) -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2))
+def _save(result: dict, out_file: Path) -> None:
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(json.dumps(result, indent=2))
 
 
 def _timed(fn) -> float:
@@ -45,14 +46,10 @@ def _timed(fn) -> float:
 
 
 def test_search_benchmark(shared_data: Path, bundled_embedder_dir: Path) -> None:
-    import numpy as np
-    from sentence_transformers import SentenceTransformer
-
     from retrieval.config import RetrievalSettings
     from retrieval.embed import Embedder
-    from retrieval.evaluate import evaluate_searcher, load_qrels, load_queries, percentile
+    from retrieval.evaluate import load_qrels, load_queries
     from retrieval.ingest import load_catalog
-    from retrieval.search import Searcher, open_store
     from retrieval.store import dense_text
 
     esci = shared_data / "esci_mini"
@@ -61,17 +58,35 @@ def test_search_benchmark(shared_data: Path, bundled_embedder_dir: Path) -> None
     texts = [dense_text(p) for p in (products[:INGEST_N] if INGEST_N else products)]
     result: dict = {"catalog_products": len(products), "ingest_texts": len(texts)}
 
+    ours = Embedder(bundled_embedder_dir)
+    fp32 = Embedder(bundled_embedder_dir, quantize=False)
+    settings = RetrievalSettings()
+    out_file = OUT.with_name(f"search-{'-'.join(PHASES)}.json") if PHASES != ["ingest", "quality", "latency"] else OUT
+
     # -- ingest throughput, same texts, same run
-    plain = SentenceTransformer(str(bundled_embedder_dir), device="cpu")
+    if "ingest" in PHASES:
+        _ingest(result, texts, bundled_embedder_dir, ours, fp32, out_file)
+    if "quality" in PHASES:
+        _quality(result, products, queries, qrels, settings, ours, fp32, out_file)
+    if "latency" in PHASES:
+        _latency(result, products, queries, settings, ours, out_file)
+    print("\n" + json.dumps(result, indent=2))
+    if "ingest" in result:
+        assert result["ingest"]["cosine_int8_vs_plain_mean"] > 0.97
+
+
+def _ingest(result, texts, model_dir, ours, fp32, out_file) -> None:
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    plain = SentenceTransformer(str(model_dir), device="cpu")
     plain.encode(texts[:64])  # warm-up
     plain_vectors: list = []
     plain_s = _timed(lambda: [plain_vectors.append(plain.encode(texts[i : i + 64], batch_size=64))
                               for i in range(0, len(texts), 64)])
-    ours = Embedder(bundled_embedder_dir)
     ours.encode(texts[:64])
     ours_vectors = []
     ours_s = _timed(lambda: ours_vectors.append(ours.encode(texts)))
-    fp32 = Embedder(bundled_embedder_dir, quantize=False)
     fp32.encode(texts[:64])
     fp32_s = _timed(lambda: fp32.encode(texts))
     cosine = np.sum(np.concatenate(plain_vectors) * ours_vectors[0], axis=1)
@@ -84,11 +99,16 @@ def test_search_benchmark(shared_data: Path, bundled_embedder_dir: Path) -> None
         "cosine_int8_vs_plain_mean": round(float(cosine.mean()), 4),
         "cosine_int8_vs_plain_min": round(float(cosine.min()), 4),
     }
-    _save(result)
+    _save(result, out_file)
     print("\ningest:", json.dumps(result["ingest"]), flush=True)
 
-    # -- nDCG cost of int8: full-catalog indexes (cached), default pipeline
-    settings = RetrievalSettings()
+
+
+def _quality(result, products, queries, qrels, settings, ours, fp32, out_file) -> None:
+    """nDCG cost of int8: full-catalog indexes (cached), default pipeline."""
+    from retrieval.evaluate import evaluate_searcher
+    from retrieval.search import Searcher, open_store
+
     quality = {}
     searchers = {}
     eval_queries, eval_products, suffix = queries, products, ""
@@ -99,7 +119,8 @@ def test_search_benchmark(shared_data: Path, bundled_embedder_dir: Path) -> None
         suffix = f"-q{QUALITY_QUERIES}"
     result["quality_catalog"] = {"queries": len(eval_queries), "products": len(eval_products)}
     for name, embedder in (("int8", ours), ("fp32", fp32)):
-        store = open_store(settings, CACHE, embedder, name=f"esci-{name}{suffix}")
+        collection = "esci-fp32" if embedder is fp32 else f"esci-{embedder.name}"
+        store = open_store(settings, CACHE, embedder, name=f"{collection}{suffix}")
         index_s = _timed(lambda store=store: store.index(eval_products))
         searchers[name] = Searcher(store, settings)
         report = evaluate_searcher(searchers[name], eval_queries, qrels, configs=("dense", "default"))
@@ -110,15 +131,19 @@ def test_search_benchmark(shared_data: Path, bundled_embedder_dir: Path) -> None
         for name, q in quality.items()
     }
     result["quality"]["ndcg_delta_int8_minus_fp32"] = round(quality["int8"]["ndcg@10"] - quality["fp32"]["ndcg@10"], 4)
-    _save(result)
+    _save(result, out_file)
     print("\nquality:", json.dumps(result["quality"]), flush=True)
 
-    # -- latency: default pipeline vs bare Chroma, same queries, same run
-    searcher = searchers["int8"]
-    if QUALITY_QUERIES:  # latency is always measured over the whole catalog
-        store = open_store(settings, CACHE, ours, name="esci-int8")
-        store.index(products)
-        searcher = Searcher(store, settings)
+
+
+def _latency(result, products, queries, settings, ours, out_file) -> None:
+    """Default pipeline vs bare Chroma over the whole catalog, same queries, same run."""
+    from retrieval.evaluate import percentile
+    from retrieval.search import Searcher, open_store
+
+    store = open_store(settings, CACHE, ours, name=f"esci-{ours.name}")
+    store.index(products)
+    searcher = Searcher(store, settings)
     texts_q = list(queries.values())
     for q in texts_q[:5]:
         searcher.search(q)
@@ -137,6 +162,4 @@ def test_search_benchmark(shared_data: Path, bundled_embedder_dir: Path) -> None
         "embed_plus_chroma_p95": round(percentile(embed_bare, 95), 1),
     }
 
-    _save(result)
-    print("\n" + json.dumps(result, indent=2))
-    assert result["ingest"]["cosine_int8_vs_plain_mean"] > 0.95
+    _save(result, out_file)
