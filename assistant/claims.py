@@ -349,7 +349,9 @@ def extract_claims(sentence: str, flags: set[str] = frozenset()) -> list[tuple[s
     words = {text for _, _, text in claims}
     for m in _NAME.finditer(sentence):  # capitalised mid-sentence words: brands, models, places
         name = normalise(m.group(0))
-        if m.start() > 0 and name not in _NOT_NAMES and not re.search(r"\d", name) and not any(name in w for w in words):
+        after = sentence[: m.start()].rstrip()[-1:]  # capitalised after a full stop or colon: a sentence start
+        if after and after not in '.!?:;"(-–|' and name not in _NOT_NAMES and not re.search(r"\d", name) and \
+                not any(name in w for w in words):
             claims.append((len(norm) + m.start(), "name", name))
     return [(kind, text) for _, kind, text in sorted(claims)]
 
