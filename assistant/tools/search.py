@@ -6,6 +6,7 @@ import logging
 
 from pydantic import BaseModel
 
+from assistant.guardrails import redact_pii
 from retrieval.catalog import Product
 
 logger = logging.getLogger(__name__)
@@ -48,5 +49,6 @@ def search_products(searcher, query: str, k: int = 5) -> SearchOutput:
     filters = result.filters.model_dump(exclude_none=True) if hasattr(result.filters, "model_dump") else dict(
         (k2, v) for k2, v in vars(result.filters).items() if v not in (None, [], {}, False)
     )
-    logger.info("search %r -> %d hits in %.0f ms", query, len(products), getattr(result, "latency_ms", 0.0))
+    logger.info("search -> %d hits in %.0f ms", len(products), getattr(result, "latency_ms", 0.0))
+    logger.debug("search query %r", redact_pii(query))  # customer text only at DEBUG, redacted
     return SearchOutput(query=query, products=products, reasons=reasons, filters=filters)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -38,12 +39,16 @@ def load_suite(records) -> list[tuple[str | None, list[dict]]]:
     return out
 
 
-def unsupported_claims(reply: str, done: dict, message: str, catalog: dict, orders, customer: str | None) -> list[str]:
+def unsupported_claims(
+    reply: str, done: dict, message: str, catalog: dict, orders, customer: str | None, events: list | None = None
+) -> list[str]:
     """Claims in `reply` that the catalog, the customer's orders or the citations do not back."""
     problems = []
     cards = {p["id"]: catalog[p["id"]] for p in done["products"] if p["id"] in catalog}
     mine = {o.id: o for o in (orders.for_customer(customer, limit=100) if customer else [])}
-    cited = " ".join(c["snippet"] for c in done["citations"])
+    cited = " ".join(f"{c['title']} {c['snippet']}" for c in done["citations"])
+    records = [p.model_dump_json() for p in cards.values()] + [o.model_dump_json() for o in mine.values()]
+    records += [json.dumps(e.data) for e in events or [] if e.type in ("handoff", "action")]
     allowed_money = {p.price for p in cards.values() if p.price is not None}
     for o in mine.values():
         allowed_money |= {o.total} | {i.unit_price for i in o.items}
@@ -66,9 +71,9 @@ def unsupported_claims(reply: str, done: dict, message: str, catalog: dict, orde
                     problems.append(f"{p.id} said out of stock")
                 elif re.search(r"\bin stock\b", line) and "out of stock" not in line and p.in_stock is not True:
                     problems.append(f"{p.id} said in stock")
-    known = " ".join([cited, message, *TEMPLATE_TEXT, *(p.title for p in cards.values())]
+    known = " ".join([cited, message, *TEMPLATE_TEXT, *records, *(p.title for p in cards.values())]
                      + [i.title for o in mine.values() for i in o.items]).lower()
-    for word in re.findall(r"(?<=[a-z,;] )[A-Z][A-Za-z'-]+", reply):  # capitalised words inside sentences: names
+    for word in re.findall(r"(?<=[a-z,;] )[A-Z][A-Za-z'-]+(?![\w-])", reply):  # capitalised words inside sentences
         if word.lower() not in known:
             problems.append(f"name '{word}' from nowhere")
     allowed_titles = {p.title for p in cards.values()} | {i.title for o in mine.values() for i in o.items}
@@ -89,23 +94,33 @@ def test_conversation_suite_with_bundled_model(make_assistant, bundled_llm_dir, 
     assistant = make_assistant(model)
     catalog = dict(assistant.searcher.store.products)
     turns = right = 0
-    bad, wrong, sources = [], [], {}
+    bad, wrong, sources, timings = [], [], {}, []
     for customer, script in load_suite(records):
         session = None
         for step in script:
-            done = list(assistant.chat(session, step["say"], customer))[-1].data
+            t0 = time.perf_counter()
+            events, first_token = [], None
+            for event in assistant.chat(session, step["say"], customer):
+                if event.type == "token" and first_token is None:
+                    first_token = time.perf_counter() - t0
+                events.append(event)
+            timings.append((first_token or 0.0, time.perf_counter() - t0))
+            done = events[-1].data
             session = done["session"]
             turns += 1
             right += done["tool"] == step["tool"]
             if done["tool"] != step["tool"]:
                 wrong.append((step["say"], step["tool"], done["tool"], done["intent"]))
             sources[done["answer_source"]] = sources.get(done["answer_source"], 0) + 1
-            problems = unsupported_claims(done["reply"], done, step["say"], catalog, assistant.orders, customer)
+            problems = unsupported_claims(done["reply"], done, step["say"], catalog, assistant.orders, customer, events)
             if problems:
                 bad.append((step["say"], done["reply"], problems))
     with capsys.disabled():
         print(f"\nconversation suite: {turns} turns, right tool {right}/{turns} = {right / turns:.3f}, "
               f"replies with unsupported claims: {len(bad)}, answer sources: {sources}")
+        for name, values in (("first token", [t for t, _ in timings]), ("full reply", [f for _, f in timings])):
+            ordered = sorted(values)
+            print(f"  {name}: p50 {ordered[len(ordered) // 2]:.2f} s, p95 {ordered[int(0.95 * (len(ordered) - 1))]:.2f} s")
         for w in wrong:
             print("  wrong tool:", w)
         for b in bad:

@@ -229,3 +229,13 @@ def test_cli_ask_json_builds_indexes_on_first_use(tmp_path, tiny_llm_dir):
     assert first["intent"] == "product_search" and {"id", "title", "price"} == set(first["products"][0])
     second = ask("tell me about the second one", "--session", first["session"])
     assert second["session"] == first["session"] and second["products"][0]["id"] == first["products"][1]["id"]
+
+
+def test_assistant_logs_carry_no_personal_data(make_assistant, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    a = make_assistant()
+    run(a, None, "I'm jane.doe@example.com, phone 802-555-0199: do you have rain jackets?")
+    mine = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("assistant"))
+    assert mine and "jane.doe@example.com" not in mine and "555-0199" not in mine
