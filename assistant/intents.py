@@ -240,15 +240,18 @@ def dialog_examples(dialogs: Iterable[dict]) -> list[Labelled]:
 
 
 def _focus(text: str) -> str:
-    """The part of a message that carries the request: its last question when it asks one after some
-    context ("my email is ..., do you sell trail shoes?"), else the whole message; PII masked."""
+    """The part of a message that carries the request. A message with personal details in it ("my email is
+    ..., do you sell trail shoes?") is classified by its last question, with the details masked; any
+    other message as a whole."""
     from assistant.guardrails import redact_pii
 
-    text = redact_pii(text)
-    clauses = [c.strip() for c in re.split(r"(?<=[.!?;,])\s+", text) if c.strip()]
+    masked = redact_pii(text)
+    if masked == text:  # no personal details to step over: the whole message is the request
+        return text
+    clauses = [c.strip() for c in re.split(r"(?<=[.!?;,:])\s+", masked) if c.strip()]
     if len(clauses) > 1 and clauses[-1].endswith("?") and len(clauses[-1].split()) >= 3:
         return clauses[-1]
-    return text
+    return masked
 
 
 class IntentRouter:
