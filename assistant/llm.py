@@ -133,9 +133,11 @@ class LocalChatModel(BaseChatModel):
 
         worker = threading.Thread(target=_run, daemon=True)
         worker.start()
+        produced = False
         for piece in streamer:
             if not piece:
                 continue
+            produced = True
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
@@ -143,6 +145,8 @@ class LocalChatModel(BaseChatModel):
         worker.join()
         if errors:
             raise errors[0]
+        if not produced:  # the model ended at once; an empty reply is a reply, not an error
+            yield ChatGenerationChunk(message=AIMessageChunk(content=""))
 
     def generate_batch(self, conversations: Sequence[Sequence[BaseMessage]], max_new_tokens: int | None = None) -> list[str]:
         """Greedy/sampled replies for many conversations in one padded batch (left padding, KV cache)."""
