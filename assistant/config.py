@@ -128,7 +128,7 @@ class Settings(BaseSettings):
 
     @property
     def db_path(self) -> Path:
-        """SQLite file for sessions, orders, tickets, feedback, keys and behaviour events."""
+        """SQLite file for sessions, orders, tickets, feedback and keys (behaviour events: `<home>/events.db`)."""
         return self.home / "shopbot.db"
 
 

@@ -130,7 +130,9 @@ class Searcher:
 
         hits = self._rank(list(candidates.values()), mode, query_terms, soft, hard, k)
         latency = (time.perf_counter() - started) * 1000
-        logger.info("search %r mode=%s hits=%d %.1f ms", query, mode, len(hits), latency)
+        # Shoppers' words may hold personal data: the query text is logged at DEBUG only.
+        logger.info("search mode=%s hits=%d %.1f ms", mode, len(hits), latency)
+        logger.debug("search query %r", query)
         return SearchResult(query=query, hits=hits, filters=soft.merged(hard), text=text, corrections=corrections,
                             latency_ms=latency)
 
