@@ -121,3 +121,34 @@ def bundled_embedder_dir() -> Path:
     from retrieval.config import BUNDLED_EMBEDDER
 
     return Path(resolve_embedding_path(BUNDLED_EMBEDDER))
+
+
+# ---------------------------------------------------------------- the real engine, small and fast
+# Shared by the API, UI and browser tests. The tiny random LLM phrases nothing useful, so replies come from the
+# engine's grounded templates; the hashing embedder makes indexing the demo shop take seconds.
+
+
+@pytest.fixture
+def engine_settings(tiny_llm_dir, monkeypatch):
+    from assistant.config import get_settings
+
+    monkeypatch.setenv("SHOPBOT_LLM__MODEL", str(tiny_llm_dir))
+    monkeypatch.setenv("SHOPBOT_LLM__MAX_NEW_TOKENS", "16")
+    monkeypatch.setenv("SHOPBOT_API__RATE_LIMIT_PER_MINUTE", "1000")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def engine_assistant(engine_settings, tiny_llm_dir):
+    from assistant.engine import build_assistant, open_shop_searcher
+    from assistant.llm import LocalChatModel
+    from retrieval.embed import HashingEmbedder
+    from retrieval.recommend import open_recommender
+
+    embedder = HashingEmbedder()
+    searcher = open_shop_searcher(engine_settings, embedder)
+    recommender = open_recommender(engine_settings.retrieval.recs, engine_settings.home,
+                                   list(searcher.store.products.values()), embedder)
+    chat_model = LocalChatModel(model_path=str(tiny_llm_dir), max_new_tokens=16, temperature=0.0)
+    return build_assistant(engine_settings, chat_model, embedder=embedder, searcher=searcher, recommender=recommender)

@@ -116,34 +116,3 @@ def browser_page(tmp_path):
             yield page
         finally:
             context.close()
-
-
-# ---------------------------------------------------------------- the real engine, small and fast
-# (second copy of tests/assistant/conftest.py's engine fixtures) The tiny random LLM phrases nothing useful,
-# so replies come from the engine's grounded templates; the hashing embedder indexes the demo shop in seconds.
-
-
-@pytest.fixture
-def engine_settings(tiny_llm_dir, monkeypatch):
-    from assistant.config import get_settings
-
-    monkeypatch.setenv("SHOPBOT_LLM__MODEL", str(tiny_llm_dir))
-    monkeypatch.setenv("SHOPBOT_LLM__MAX_NEW_TOKENS", "16")
-    monkeypatch.setenv("SHOPBOT_API__RATE_LIMIT_PER_MINUTE", "1000")
-    get_settings.cache_clear()
-    return get_settings()
-
-
-@pytest.fixture
-def engine_assistant(engine_settings, tiny_llm_dir):
-    from assistant.engine import build_assistant, open_shop_searcher
-    from assistant.llm import LocalChatModel
-    from retrieval.embed import HashingEmbedder
-    from retrieval.recommend import open_recommender
-
-    embedder = HashingEmbedder()
-    searcher = open_shop_searcher(engine_settings, embedder)
-    recommender = open_recommender(engine_settings.retrieval.recs, engine_settings.home,
-                                   list(searcher.store.products.values()), embedder)
-    chat_model = LocalChatModel(model_path=str(tiny_llm_dir), max_new_tokens=16, temperature=0.0)
-    return build_assistant(engine_settings, chat_model, embedder=embedder, searcher=searcher, recommender=recommender)
