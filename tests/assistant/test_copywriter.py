@@ -209,6 +209,7 @@ def cli_env(tiny_llm_dir, shopbot_home):
     return env
 
 
+@pytest.mark.slow  # four subprocesses each import torch: minutes, not seconds
 def test_cli_resumes_after_kill_without_duplicates_and_redoes_changed_products(tmp_path, cli_env):
     products = make_products(12)
     catalog = write_catalog(tmp_path / "catalog.jsonl", products)
