@@ -7,8 +7,9 @@ from trl or peft is re-declared here, so every knob they document works in the Y
 What a run does: prepare the dialogs (`finetune.data`), render them as prompt-completion conversations with
 the same system prompt and chat template the assistant serves (loss on assistant tokens only), train with
 `SFTTrainer` (AdamW, warm-up and schedule, accumulation, checkpoints, TensorBoard and early stopping on
-validation loss all come from `sft:`), then save the adapter with `shopbot_train.yaml` (the resolved config,
-which `finetune eval` reads to rebuild the same split) and a data card (`data_card.json` + `README.md`).
+validation loss all come from `sft:`; `finetune.trainer` only swaps in a cheaper LM head on CPU), then save the
+adapter with `shopbot_train.yaml` (the resolved config, which `finetune eval` reads to rebuild the same split)
+and a data card (`data_card.json` + `README.md`).
 
 On GPUs run the same command through accelerate, e.g.
 `accelerate launch --num_processes 2 -m assistant.cli finetune train --config my.yaml`.
@@ -140,7 +141,9 @@ def train(
     import torch
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback, TrainerCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
+
+    from finetune.trainer import SupervisedHeadSFTTrainer
 
     started = time.perf_counter()
     output_dir = Path(output_dir).expanduser()
@@ -183,7 +186,7 @@ def train(
     callbacks: list[TrainerCallback] = [throughput]
     if config.early_stopping_patience and val_ds is not None and args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = SFTTrainer(
+    trainer = SupervisedHeadSFTTrainer(
         model=model,
         args=args,
         train_dataset=train_ds,

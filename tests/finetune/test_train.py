@@ -191,3 +191,44 @@ def test_accelerate_launch_one_process(tiny_llm_dir: Path, tmp_path: Path, shopb
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "acc" / "adapter_config.json").exists()
+
+
+def test_supervised_head_loss_matches_trl(tiny_llm_dir: Path, tmp_path: Path) -> None:
+    """The CPU loss that scores only supervised positions equals TRL's all-positions loss, value and gradients."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from finetune.trainer import SupervisedHeadSFTTrainer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_llm_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_llm_dir), dtype=torch.float32)
+    records = [
+        {"prompt": [{"role": "user", "content": "where is my parcel " * (i + 1)}],
+         "completion": [{"role": "assistant", "content": "Open Orders, then Track." * (3 - i % 3)}]}
+        for i in range(6)
+    ]
+    args = SFTConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=6, report_to=[], max_length=128,
+                     bf16=False)
+    trainer = SupervisedHeadSFTTrainer(
+        model=model, args=args, train_dataset=Dataset.from_list(records), processing_class=tokenizer,
+        peft_config=LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False),
+    )
+    inputs = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    assert (inputs["attention_mask"] == 0).any() and (inputs["labels"] == -100).any()  # padding and prompt present
+    assert trainer._own_loss_applies(inputs)  # the CPU path under test, not TRL's fallback
+    trainer.model.train()
+
+    def loss_and_grads(compute):
+        trainer.model.zero_grad()
+        loss = compute(trainer.model, dict(inputs))
+        loss.backward()
+        return loss.item(), [p.grad.clone() for p in trainer.model.parameters() if p.requires_grad]
+
+    ours, our_grads = loss_and_grads(trainer.compute_loss)
+    theirs, their_grads = loss_and_grads(lambda m, i: SFTTrainer.compute_loss(trainer, m, i))
+    assert ours == pytest.approx(theirs, rel=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(our_grads, their_grads, strict=True))
+    assert trainer._metrics["train"]["mean_token_accuracy"]  # the metric TRL logs is still logged
