@@ -24,7 +24,17 @@ _FORMAT_VERSION = 1
 
 
 @lru_cache(maxsize=1)
+def _bm25s():
+    """bm25s, with its logger back under the application's level (it sets itself to DEBUG on import)."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s
+
+
+@lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
+    _bm25s()
     from bm25s.stopwords import STOPWORDS_EN
 
     return frozenset(STOPWORDS_EN)
@@ -65,9 +75,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], fingerprint: str) -> LexicalIndex:
-        import bm25s
-
-        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        retriever = _bm25s().BM25(k1=1.2, b=0.75)
         tokens = [analyze(t) or ["__empty__"] for t in texts]
         if ids:
             retriever.index(tokens, show_progress=False)
@@ -88,8 +96,7 @@ class LexicalIndex:
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex | None:
         """The saved index, or None when there is none (or it is from an older format)."""
-        import bm25s
-
+        bm25s = _bm25s()
         meta_path = folder / "meta.json"
         if not meta_path.is_file():
             return None
@@ -108,6 +115,18 @@ class LexicalIndex:
         if not known:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+    def rows_containing(self, token: str) -> np.ndarray:
+        """Rows whose indexed text has the analysed `token` (empty when the catalog never uses it).
+
+        Read straight from the BM25 matrix (one column per token), so checking which query words a candidate
+        has costs no re-analysis of its text.
+        """
+        column = self._bm25.vocab_dict.get(token) if self.ids else None
+        if column is None:
+            return np.zeros(0, dtype=np.int64)
+        matrix = self._bm25.scores
+        return matrix["indices"][matrix["indptr"][column] : matrix["indptr"][column + 1]]
 
     # ---------------------------------------------------------------- typo repair
 

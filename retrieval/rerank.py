@@ -55,7 +55,10 @@ class FeatureReranker:
         self, c: Candidate, query_tokens: list[str], title_tokens: list[str], text_terms: set[str], best_bm25: float,
         preferred: int,
     ) -> dict[str, float]:
-        """Features of one candidate; tokens are analysed (stemmed, stopwords removed), in order."""
+        """Features of one candidate; tokens are analysed (stemmed, stopwords removed), in order.
+
+        `text_terms` holds (at least) the query terms that occur anywhere in the product's indexed text.
+        """
         query_terms = set(query_tokens)
         n = max(1, len(query_terms))
         query_pairs = set(zip(query_tokens, query_tokens[1:], strict=False))

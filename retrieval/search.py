@@ -18,7 +18,6 @@ import numpy as np
 from retrieval.catalog import Product
 from retrieval.config import RetrievalSettings
 from retrieval.errors import IndexNotFoundError, RetrievalError
-from retrieval.ingest import product_text
 from retrieval.lexical import analyze, words
 from retrieval.query import Filters, ParsedQuery, parse_query
 from retrieval.rerank import Candidate, FeatureReranker, rrf
@@ -58,7 +57,7 @@ class Searcher:
         self.store = store
         self.settings = settings
         self.reranker = reranker or FeatureReranker()
-        self._terms: dict[str, tuple[list[str], set[str]]] = {}
+        self._titles: dict[str, list[str]] = {}
         self._refresh_vocabularies()
 
     def _refresh_vocabularies(self) -> None:
@@ -69,7 +68,7 @@ class Searcher:
     def reload(self) -> None:
         """Pick up a re-index done by another process."""
         self.store.load()
-        self._terms.clear()
+        self._titles.clear()
         self._refresh_vocabularies()
 
     def get(self, product_id: str) -> Product | None:
@@ -147,21 +146,31 @@ class Searcher:
                 fixes[word] = fixed
         return fixes
 
-    def _product_terms(self, pid: str) -> tuple[list[str], set[str]]:
-        """(analysed title tokens in order, analysed terms of the whole product text), cached."""
-        if pid not in self._terms:
-            product = self.store.products[pid]
-            self._terms[pid] = (analyze(product.title), set(analyze(product_text(product))))
-        return self._terms[pid]
+    def _title_tokens(self, pid: str) -> list[str]:
+        """Analysed title tokens in order, cached (titles are short; whole texts are read from the BM25 matrix)."""
+        tokens = self._titles.get(pid)
+        if tokens is None:
+            tokens = self._titles[pid] = analyze(self.store.products[pid].title)
+        return tokens
+
+    def _text_hits(self, candidates: list[Candidate], query_terms: set[str]) -> list[set[str]]:
+        """For each candidate, the query terms its whole indexed text contains (from the lexical index)."""
+        lexical = self.store.lexical
+        if lexical is None or not lexical.ids or not query_terms:
+            return [set() for _ in candidates]
+        rows = np.array([lexical.row.get(c.product_id, -1) for c in candidates], dtype=np.int64)
+        present = {t: np.isin(rows, lexical.rows_containing(t)) for t in query_terms}
+        return [{t for t, mask in present.items() if mask[i]} for i in range(len(candidates))]
 
     def _rank(
         self, candidates: list[Candidate], mode: str, query_tokens: list[str], soft: Filters, hard: Filters, k: int
     ) -> list[Hit]:
         rrf(candidates)
         query_terms = set(query_tokens)
-        kept: list[tuple[Candidate, list[str]]] = []
+        kept: list[tuple[Candidate, list[str], set[str]]] = []
         best_bm25 = max((c.bm25 for c in candidates), default=0.0)
-        for c in candidates:
+        text_hits = self._text_hits(candidates, query_terms) if mode == "default" else [set()] * len(candidates)
+        for c, in_text in zip(candidates, text_hits, strict=True):
             product = self.store.products.get(c.product_id)
             if product is None:
                 continue
@@ -176,23 +185,22 @@ class Searcher:
                 if not ok:
                     continue
             if mode == "default":
-                title_tokens, text_terms = self._product_terms(c.product_id)
-                c.features = self.reranker.featurize(c, query_tokens, title_tokens, text_terms, best_bm25, preferred)
+                title_tokens = self._title_tokens(c.product_id)
+                c.features = self.reranker.featurize(c, query_tokens, title_tokens, in_text, best_bm25, preferred)
                 c.score = self.reranker.score(c.features) if self.settings.rerank else c.rrf
                 if not query_terms and c.dense_rank is None and c.bm25_rank is None:  # filter-only browse
                     c.score = (product.rating or 0) / 5 + math.log1p(product.rating_count or 0) / 100
             else:
                 c.score = {"bm25": c.bm25, "dense": c.dense, "hybrid": c.rrf}[mode]
-            kept.append((c, satisfied))
+            kept.append((c, satisfied, in_text))
         kept.sort(key=lambda item: (-item[0].score, item[0].product_id))
         hits = []
-        for c, satisfied in kept[:k]:
+        for c, satisfied, in_text in kept[:k]:
             product = self.store.products[c.product_id]
-            title_tokens, text_terms = self._product_terms(c.product_id)
-            title_terms = set(title_tokens)
+            title_terms = set(self._title_tokens(c.product_id))
             why = []
             in_title = sorted(query_terms & title_terms)
-            elsewhere = sorted((query_terms & text_terms) - title_terms)
+            elsewhere = sorted(in_text - title_terms)
             if in_title:
                 why.append(f"title matches: {', '.join(in_title)}")
             if elsewhere:

@@ -88,3 +88,12 @@ def test_real_embedder_code_path_with_a_tiny_model(settings, shopbot_home, tiny_
     open_store(settings, shopbot_home, embedder).index(catalog_products)
     result = open_searcher(settings, shopbot_home, embedder).search("merino socks")
     assert ids(result)[0] == "sock-1"
+
+
+def test_bm25s_logs_at_the_application_level(searcher) -> None:
+    """bm25s sets its logger to DEBUG on import; the lexical index puts it back under the root level."""
+    import logging
+
+    assert searcher.store.lexical is not None
+    assert logging.getLogger("bm25s").level == logging.NOTSET
+    assert not logging.getLogger("bm25s").isEnabledFor(logging.DEBUG) or logging.getLogger().isEnabledFor(logging.DEBUG)
