@@ -2,6 +2,8 @@
 
 Price, size and stock phrases are *removed* from the search text (they describe constraints, not the
 product); colour, brand and category words are *kept* (they also help matching) and recorded as filters.
+A negation ("without block", "not clear") is removed too and its words recorded as `excluded`: search ranks
+products naming them lower, unless the phrase is literal (a title or slogan the catalog really has).
 
 How parsed filters apply (`Filters.check`): price, size and stock are constraints, so a product whose known
 value contradicts them is dropped, while a product that does not state the value (no price, no sizes) is
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
@@ -135,8 +138,38 @@ class ParsedQuery(BaseModel):
     """What the query parser understood."""
 
     original: str
-    text: str = Field(description="The query with price/size/stock phrases removed: what is searched (may be empty).")
+    text: str = Field(description="The query with price/size/stock and negated phrases removed: what is searched.")
     filters: Filters = Field(default_factory=Filters)
+    excluded: list[str] = Field(default_factory=list, description="Words the shopper does not want ('without X').")
+    negation: str = Field("", description="The negation phrase as typed ('without block'), removed from `text`.")
+    unnegated_text: str = Field("", description="`text` with the negation phrase left in: searched instead when "
+                                "the phrase turns out to be literal (a title or slogan such as 'not your phone').")
+
+
+# "knife sets without block", "toothpaste w/o fluoride", "silicone not clear": what follows the negation word, up
+# to a joining word or four words, is excluded. "no" and "non" are left alone: "no show socks", "non slip".
+_NEGATORS = {"without", "w/o", "not", "minus", "except", "excluding"}
+_SCOPE_END = {"and", "with", "for", "in", "but", "or", "that", "which", "to", "from", "by", "on"}
+_NEG_TOKEN = re.compile(r"w/o|[\w'%-]+", re.UNICODE)
+
+
+def _split_negation(text: str) -> tuple[str, list[str], str]:
+    """(text without the negation phrase, excluded words, the phrase); the input unchanged when there is none."""
+    tokens = _NEG_TOKEN.findall(text)
+    lowered = [t.lower() for t in tokens]
+    for i, token in enumerate(lowered):
+        if token not in _NEGATORS or i + 1 >= len(tokens):
+            continue
+        end = i + 1
+        while end < len(tokens) and end - i <= 4 and lowered[end] not in _SCOPE_END:
+            end += 1
+        if end == i + 1:
+            continue
+        kept = tokens[:i] + tokens[end:]
+        if not kept:  # "not clear" alone: nothing left to search for, so keep it literal
+            return text, [], ""
+        return " ".join(kept), lowered[i + 1 : end], " ".join(tokens[i:end])
+    return text, [], ""
 
 
 def parse_query(query: str, *, brands: Iterable[str] = (), categories: Iterable[str] = ()) -> ParsedQuery:
@@ -177,7 +210,8 @@ def parse_query(query: str, *, brands: Iterable[str] = (), categories: Iterable[
     if (m := _STOCK.search(text)) is not None:
         f["in_stock"] = True
         text = cut(m)
-    remaining = re.sub(r"\s+", " ", text).strip(" ,.;")
+    unnegated = re.sub(r"\s+", " ", text).strip(" ,.;")
+    remaining, excluded, negation = _split_negation(unnegated)
     lowered = remaining.lower()
     tokens = re.findall(r"\w+", lowered)
     for word in tokens:
@@ -185,17 +219,44 @@ def parse_query(query: str, *, brands: Iterable[str] = (), categories: Iterable[
             colour = _COLOUR_ALIASES.get(word, word)
             if colour not in f["colours"]:
                 f["colours"].append(colour)
-    padded = " " + " ".join(tokens) + " "
-    for brand in brands:
-        key = " ".join(re.findall(r"\w+", brand.lower()))
-        if len(key) >= 3 and not key.isdigit() and f" {key} " in padded and brand not in f["brands"]:
+    brand_keys = _phrase_index(tuple(brands), singular=False)
+    for brand in _phrases_in(tokens, brand_keys):
+        if brand not in f["brands"]:
             f["brands"].append(brand)
-    singular = " " + " ".join(t.rstrip("s") for t in tokens) + " "
-    for category in categories:
-        key = " ".join(t.rstrip("s") for t in re.findall(r"\w+", category.lower()))
-        if len(key) >= 3 and f" {key} " in singular and category not in f["categories"]:
+    category_keys = _phrase_index(tuple(categories), singular=True)
+    for category in _phrases_in([t.rstrip("s") for t in tokens], category_keys):
+        if category not in f["categories"]:
             f["categories"].append(category)
-    return ParsedQuery(original=query, text=remaining, filters=Filters(**f))
+    return ParsedQuery(original=query, text=remaining, filters=Filters(**f), excluded=excluded, negation=negation,
+                       unnegated_text=unnegated if excluded else "")
+
+
+@lru_cache(maxsize=8)
+def _phrase_index(names: tuple[str, ...], *, singular: bool) -> dict[tuple[str, ...], list[str]]:
+    """Word tuple -> the catalog names spelled that way (brands as is, categories plural-insensitively).
+
+    Built once per vocabulary (the searcher passes the same tuple each time), so matching a query costs a
+    look-up per word n-gram rather than a scan over every brand in the catalog.
+    """
+    index: dict[tuple[str, ...], list[str]] = {}
+    for name in names:
+        key = tuple(re.findall(r"\w+", name.lower()))
+        if singular:
+            key = tuple(t.rstrip("s") for t in key)
+        text = " ".join(key)
+        if len(text) >= 3 and not text.isdigit():
+            index.setdefault(key, []).append(name)
+    return index
+
+
+def _phrases_in(tokens: list[str], index: dict[tuple[str, ...], list[str]]) -> list[str]:
+    """Names whose words occur consecutively in `tokens`, in catalog order of first appearance."""
+    longest = max((len(k) for k in index), default=0)
+    found: list[str] = []
+    for n in range(1, longest + 1):
+        for i in range(len(tokens) - n + 1):
+            found += index.get(tuple(tokens[i : i + n]), [])
+    return sorted(set(found), key=found.index)
 
 
 def _price(product: Product) -> float | None:
@@ -211,7 +272,12 @@ def _range_text(low: float | None, high: float | None) -> str:
     return f" under {high:g}" if high is not None else f" over {low:g}"
 
 
+@lru_cache(maxsize=65536)
+def _loose_form(text: str) -> str:
+    return " " + " ".join(w.rstrip("s") for w in re.findall(r"\w+", text.lower().replace("gray", "grey"))) + " "
+
+
 def _loose_match(wanted: str, have: str) -> bool:
     """Case-insensitive whole-word containment, with grey/gray and plural spellings treated alike."""
-    norm = lambda s: " " + " ".join(w.rstrip("s") for w in re.findall(r"\w+", s.lower().replace("gray", "grey"))) + " "  # noqa: E731
-    return norm(wanted).strip() != "" and norm(wanted) in norm(have)
+    form = _loose_form(wanted)
+    return form.strip() != "" and form in _loose_form(have)

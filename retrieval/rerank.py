@@ -10,7 +10,8 @@ Each candidate gets a few query-product features that the two retrievers do not 
 * `coverage`: share of the query's content words found anywhere in the indexed product text;
 * `phrase`: share of the query's adjacent word pairs that appear as adjacent words in the title
   ("memory foam", "t shirt"): word order the bag-of-words signals miss;
-* `preferred`: brand / colour / category named in the query that the product has.
+* `preferred`: brand / colour / category named in the query that the product has;
+* `excluded`: share of the words the shopper excluded ("knife set *without block*") that the title names.
 
 The score is a fixed linear blend. The weights were set by hand from the scales above (cosine ~0.2-0.8,
 the shares 0-1), not fitted: on the 100 ESCI queries a grid search over the same features, chosen by
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-WEIGHTS = {"dense": 1.0, "bm25": 0.3, "title": 0.35, "coverage": 0.15, "phrase": 0.1, "preferred": 0.1}
+WEIGHTS = {"dense": 1.0, "bm25": 0.3, "title": 0.35, "coverage": 0.15, "phrase": 0.1, "preferred": 0.1, "excluded": -0.4}
 
 
 @dataclass
@@ -53,7 +54,7 @@ class FeatureReranker:
 
     def featurize(
         self, c: Candidate, query_tokens: list[str], title_tokens: list[str], text_terms: set[str], best_bm25: float,
-        preferred: int,
+        preferred: int, excluded: float = 0.0,
     ) -> dict[str, float]:
         """Features of one candidate; tokens are analysed (stemmed, stopwords removed), in order.
 
@@ -70,6 +71,7 @@ class FeatureReranker:
             "coverage": len(query_terms & text_terms) / n,
             "phrase": len(query_pairs & title_pairs) / len(query_pairs) if query_pairs else 0.0,
             "preferred": float(preferred),
+            "excluded": excluded,
         }
 
     def score(self, features: dict[str, float]) -> float:

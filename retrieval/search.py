@@ -18,7 +18,7 @@ import numpy as np
 from retrieval.catalog import Product
 from retrieval.config import RetrievalSettings
 from retrieval.errors import IndexNotFoundError, RetrievalError
-from retrieval.lexical import analyze, words
+from retrieval.lexical import analyze, stem, words
 from retrieval.query import Filters, ParsedQuery, parse_query
 from retrieval.rerank import Candidate, FeatureReranker, rrf
 from retrieval.store import ProductStore
@@ -26,6 +26,7 @@ from retrieval.store import ProductStore
 logger = logging.getLogger(__name__)
 
 MODES = ("default", "hybrid", "bm25", "dense")
+_ABSENCE = {"without", "no", "not", "non", "minus", "excluding", "w"}  # "w/o" splits into "w", "o"
 
 
 @dataclass
@@ -62,8 +63,8 @@ class Searcher:
 
     def _refresh_vocabularies(self) -> None:
         products = self.store.products.values()
-        self.brands = sorted({p.brand for p in products if p.brand})
-        self.categories = sorted({c for p in products for c in p.category})
+        self.brands = tuple(sorted({p.brand for p in products if p.brand}))
+        self.categories = tuple(sorted({c for p in products for c in p.category}))
 
     def reload(self) -> None:
         """Pick up a re-index done by another process."""
@@ -94,6 +95,11 @@ class Searcher:
         parsed = parse_query(query, brands=self.brands, categories=self.categories) if full else ParsedQuery(
             original=query, text=query
         )
+        if parsed.excluded:
+            literal = self._negation_is_literal(parsed)
+            parsed = parsed.model_copy(update={"text": parsed.unnegated_text, "excluded": [] if literal else parsed.excluded})
+        # a word also asked for is not excluded ("tool cases without tools")
+        excluded = set(analyze(" ".join(parsed.excluded))) - set(analyze(parsed.text.replace(parsed.negation, " ")))
         corrections = self._corrections(parsed.text) if full else {}
         text = " ".join(corrections.get(w, w) for w in words(parsed.text)) if corrections else parsed.text
         hard = filters or Filters()
@@ -127,7 +133,7 @@ class Searcher:
         if full and not text.strip():  # only filters ("under $50"): browse everything that passes
             candidates = {pid: Candidate(pid) for pid in self.store.products}
 
-        hits = self._rank(list(candidates.values()), mode, query_terms, soft, hard, k)
+        hits = self._rank(list(candidates.values()), mode, query_terms, soft, hard, k, excluded, parsed.excluded)
         latency = (time.perf_counter() - started) * 1000
         # Shoppers' words may hold personal data: the query text is logged at DEBUG only.
         logger.info("search mode=%s hits=%d %.1f ms", mode, len(hits), latency)
@@ -146,6 +152,42 @@ class Searcher:
                 fixes[word] = fixed
         return fixes
 
+    def _negation_is_literal(self, parsed: ParsedQuery) -> bool:
+        """Whether a product title among the best lexical matches of the whole query has the negation word
+        next to the same word as the query ("listen *without prejudice*", "*bite not* collar"): then it is a
+        name or a slogan, not a negation."""
+        lexical = self.store.lexical
+        negation = words(parsed.negation)
+        before = words(parsed.unnegated_text[: parsed.unnegated_text.find(parsed.negation)])[-1:]
+        phrases = [p for p in (negation[:2], before + negation[:1]) if len(p) == 2]
+        if lexical is None or not lexical.ids or not phrases:
+            return False
+        scores = lexical.scores(analyze(parsed.unnegated_text))
+        for row in np.argsort(-scores)[:50]:
+            if scores[row] <= 0:
+                break
+            product = self.store.products.get(lexical.ids[row])
+            title = words(product.title) if product else []
+            if any(title[i : i + 2] in phrases for i in range(len(title) - 1)):
+                return True
+        return False
+
+    def _excluded_share(self, pid: str, excluded: set[str]) -> float:
+        """Share of the excluded words the title names, 0 when the title says it lacks them ("no block",
+        "gelatin-free", "without stem")."""
+        if not excluded:
+            return 0.0
+        named = excluded & set(self._title_tokens(pid))
+        if not named:
+            return 0.0
+        raw = words(self.store.products[pid].title)
+        for j, word in enumerate(raw):
+            if stem(word) in named and (
+                (j > 0 and raw[j - 1] in _ABSENCE) or (j + 1 < len(raw) and raw[j + 1] in ("free", "less"))
+            ):
+                return 0.0
+        return len(named) / len(excluded)
+
     def _title_tokens(self, pid: str) -> list[str]:
         """Analysed title tokens in order, cached (titles are short; whole texts are read from the BM25 matrix)."""
         tokens = self._titles.get(pid)
@@ -163,7 +205,8 @@ class Searcher:
         return [{t for t, mask in present.items() if mask[i]} for i in range(len(candidates))]
 
     def _rank(
-        self, candidates: list[Candidate], mode: str, query_tokens: list[str], soft: Filters, hard: Filters, k: int
+        self, candidates: list[Candidate], mode: str, query_tokens: list[str], soft: Filters, hard: Filters, k: int,
+        excluded: set[str], excluded_words: list[str],
     ) -> list[Hit]:
         rrf(candidates)
         query_terms = set(query_tokens)
@@ -186,7 +229,9 @@ class Searcher:
                     continue
             if mode == "default":
                 title_tokens = self._title_tokens(c.product_id)
-                c.features = self.reranker.featurize(c, query_tokens, title_tokens, in_text, best_bm25, preferred)
+                c.features = self.reranker.featurize(
+                    c, query_tokens, title_tokens, in_text, best_bm25, preferred, self._excluded_share(c.product_id, excluded)
+                )
                 c.score = self.reranker.score(c.features) if self.settings.rerank else c.rrf
                 if not query_terms and c.dense_rank is None and c.bm25_rank is None:  # filter-only browse
                     c.score = (product.rating or 0) / 5 + math.log1p(product.rating_count or 0) / 100
@@ -208,6 +253,8 @@ class Searcher:
             if c.dense_rank is not None:
                 why.append(f"semantic match {c.dense:.2f} (rank {c.dense_rank})")
             why += satisfied
+            if excluded and c.features.get("excluded") == 0.0:
+                why.append(f"title does not name {' '.join(excluded_words)}")
             scores = {"bm25": round(c.bm25, 4), "dense": round(c.dense, 4), "rrf": round(c.rrf, 5)}
             scores.update({f"f_{name}": round(v, 4) for name, v in c.features.items()})
             hits.append(Hit(product=product, score=round(c.score, 5), scores=scores, why=why))

@@ -164,8 +164,8 @@ class VectorCollection:
             offset += len(got["ids"])
 
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """Nearest ids with cosine similarity, best first."""
-        n = min(n, self.count())
+        """Nearest ids with cosine similarity, best first (fewer than `n` when the collection is smaller: Chroma
+        allows that, so no count round trip per query)."""
         if n <= 0:
             return []
         got = self._col.query(query_embeddings=[vector], n_results=n, include=["distances"], where=where)

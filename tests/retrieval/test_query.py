@@ -82,3 +82,27 @@ def test_explicit_filters_are_strict() -> None:
 def test_merged_filters_prefer_the_explicit_ones() -> None:
     merged = Filters(price_max=100, colours=["red"]).merged(Filters(price_max=50))
     assert merged.price_max == 50 and merged.colours == ["red"]
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "excluded"),
+    [
+        ("knife sets without block", "knife sets", ["block"]),
+        ("weighted blanket without glass beads for kids", "weighted blanket for kids", ["glass", "beads"]),
+        ("toothpaste w/o fluoride under $10", "toothpaste", ["fluoride"]),
+        ("silicone spatula not red", "silicone spatula", ["red"]),
+        ("no show socks", "no show socks", []),  # "no" names a product type here
+        ("non slip bath mat", "non slip bath mat", []),
+        ("not clear", "not clear", []),  # nothing left to search for: literal
+    ],
+)
+def test_negations_become_excluded_words(query: str, text: str, excluded: list[str]) -> None:
+    parsed = parse_query(query)
+    assert (parsed.text, parsed.excluded) == (text, excluded)
+    if excluded:
+        assert parsed.negation.split()[1:] == excluded and parsed.unnegated_text.startswith(text.split()[0])
+
+
+def test_an_excluded_colour_is_not_a_preference() -> None:
+    assert parse_query("silicone spatula not red").filters.colours == []
+    assert parse_query("red silicone spatula").filters.colours == ["red"]

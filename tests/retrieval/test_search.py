@@ -97,3 +97,21 @@ def test_bm25s_logs_at_the_application_level(searcher) -> None:
     assert searcher.store.lexical is not None
     assert logging.getLogger("bm25s").level == logging.NOTSET
     assert not logging.getLogger("bm25s").isEnabledFor(logging.DEBUG) or logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def test_excluded_words_rank_products_naming_them_lower(searcher) -> None:
+    plain = searcher.search("down jacket")
+    assert ids(plain)[0] == "jacket-2"  # "Down Puffer Jacket"
+    result = searcher.search("jacket without down")
+    assert ids(result)[0] == "jacket-1" and result.text == "jacket without down"
+    assert "title does not name down" in result.hits[0].why
+    assert result.hits[ids(result).index("jacket-2")].scores["f_excluded"] == 1.0
+
+
+def test_a_literal_negation_in_a_title_is_not_excluded(settings, shopbot_home, hashing_embedder, catalog_products) -> None:
+    from retrieval.catalog import Product
+
+    slogan = Product(id="tee-1", title="Bite Not Cat Collar Tee", brand="Pawprint", category=["Clothing"], price=15.0)
+    open_store(settings, shopbot_home, hashing_embedder).index([*catalog_products, slogan])
+    result = open_searcher(settings, shopbot_home, hashing_embedder).search("bite not collar")
+    assert ids(result)[0] == "tee-1" and result.hits[0].scores["f_excluded"] == 0.0
