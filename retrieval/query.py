@@ -232,8 +232,9 @@ def parse_query(query: str, *, brands: Iterable[str] = (), categories: Iterable[
 
 
 @lru_cache(maxsize=8)
-def _phrase_index(names: tuple[str, ...], *, singular: bool) -> dict[tuple[str, ...], list[str]]:
-    """Word tuple -> the catalog names spelled that way (brands as is, categories plural-insensitively).
+def _phrase_index(names: tuple[str, ...], *, singular: bool) -> tuple[dict[tuple[str, ...], list[str]], int]:
+    """(word tuple -> the catalog names spelled that way, the longest tuple); brands as is, categories
+    plural-insensitively.
 
     Built once per vocabulary (the searcher passes the same tuple each time), so matching a query costs a
     look-up per word n-gram rather than a scan over every brand in the catalog.
@@ -246,12 +247,12 @@ def _phrase_index(names: tuple[str, ...], *, singular: bool) -> dict[tuple[str, 
         text = " ".join(key)
         if len(text) >= 3 and not text.isdigit():
             index.setdefault(key, []).append(name)
-    return index
+    return index, max((len(k) for k in index), default=0)
 
 
-def _phrases_in(tokens: list[str], index: dict[tuple[str, ...], list[str]]) -> list[str]:
-    """Names whose words occur consecutively in `tokens`, in catalog order of first appearance."""
-    longest = max((len(k) for k in index), default=0)
+def _phrases_in(tokens: list[str], phrase_index: tuple[dict[tuple[str, ...], list[str]], int]) -> list[str]:
+    """Names whose words occur consecutively in `tokens`, in order of first appearance."""
+    index, longest = phrase_index
     found: list[str] = []
     for n in range(1, longest + 1):
         for i in range(len(tokens) - n + 1):

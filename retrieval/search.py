@@ -20,7 +20,7 @@ from retrieval.config import RetrievalSettings
 from retrieval.errors import IndexNotFoundError, RetrievalError
 from retrieval.lexical import analyze, stem, words
 from retrieval.query import Filters, ParsedQuery, parse_query
-from retrieval.rerank import Candidate, FeatureReranker, rrf
+from retrieval.rerank import Candidate, FeatureReranker, QueryTerms, rrf
 from retrieval.store import ProductStore
 
 logger = logging.getLogger(__name__)
@@ -126,10 +126,12 @@ class Searcher:
                 c.dense, c.dense_rank = sim, rank + 1
                 if c.bm25 == 0.0 and lexical and pid in lexical.row and bm25_all.size:
                     c.bm25 = float(bm25_all[lexical.row[pid]])
-            if mode == "default":  # lexical-only candidates still need their dense similarity
-                missing = [pid for pid, c in candidates.items() if c.dense_rank is None]
-                for pid, vec in self.store.vectors.vectors(missing).items():
-                    candidates[pid].dense = float(np.dot(vec, qvec))
+            if mode == "default":  # vectors for feedback; lexical-only candidates also need their similarity
+                for pid, vec in self.store.product_vectors(list(candidates)).items():
+                    c = candidates[pid]
+                    c.vector = vec
+                    if c.dense_rank is None:
+                        c.dense = float(np.dot(vec, qvec))
         if full and not text.strip():  # only filters ("under $50"): browse everything that passes
             candidates = {pid: Candidate(pid) for pid in self.store.products}
 
@@ -213,6 +215,8 @@ class Searcher:
         kept: list[tuple[Candidate, list[str], set[str]]] = []
         best_bm25 = max((c.bm25 for c in candidates), default=0.0)
         text_hits = self._text_hits(candidates, query_terms) if mode == "default" else [set()] * len(candidates)
+        prepared = QueryTerms.of(query_tokens)
+        hard_filters = not hard.is_empty()
         for c, in_text in zip(candidates, text_hits, strict=True):
             product = self.store.products.get(c.product_id)
             if product is None:
@@ -221,7 +225,7 @@ class Searcher:
             preferred = 0
             if mode == "default":
                 ok, satisfied, preferred = soft.check(product, strict=False)
-                if ok and not hard.is_empty():
+                if ok and hard_filters:
                     ok, strict_satisfied, strict_preferred = hard.check(product, strict=True)
                     satisfied += [s for s in strict_satisfied if s not in satisfied]
                     preferred += strict_preferred
@@ -230,7 +234,7 @@ class Searcher:
             if mode == "default":
                 title_tokens = self._title_tokens(c.product_id)
                 c.features = self.reranker.featurize(
-                    c, query_tokens, title_tokens, in_text, best_bm25, preferred, self._excluded_share(c.product_id, excluded)
+                    c, prepared, title_tokens, in_text, best_bm25, preferred, self._excluded_share(c.product_id, excluded)
                 )
                 c.score = self.reranker.score(c.features) if self.settings.rerank else c.rrf
                 if not query_terms and c.dense_rank is None and c.bm25_rank is None:  # filter-only browse
@@ -238,6 +242,8 @@ class Searcher:
             else:
                 c.score = {"bm25": c.bm25, "dense": c.dense, "hybrid": c.rrf}[mode]
             kept.append((c, satisfied, in_text))
+        if mode == "default" and self.settings.rerank and query_terms:
+            self.reranker.add_feedback([c for c, _, _ in kept])
         kept.sort(key=lambda item: (-item[0].score, item[0].product_id))
         hits = []
         for c, satisfied, in_text in kept[:k]:

@@ -171,6 +171,20 @@ class VectorCollection:
         got = self._col.query(query_embeddings=[vector], n_results=n, include=["distances"], where=where)
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
+    def all_vectors(self, page: int = 2000) -> tuple[list[str], np.ndarray]:
+        """Every id and its stored vector (float16 rows: half the memory, ample precision for re-scoring)."""
+        ids: list[str] = []
+        chunks: list[np.ndarray] = []
+        offset = 0
+        while True:
+            got = self._col.get(include=["embeddings"], limit=page, offset=offset)
+            if not got["ids"]:
+                break
+            ids += got["ids"]
+            chunks.append(np.asarray(got["embeddings"], dtype=np.float16))
+            offset += len(got["ids"])
+        return ids, (np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float16))
+
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         if not ids:
             return {}
@@ -210,6 +224,8 @@ class ProductStore:
         self.lexical_dir = Path(lexical_root) / self.vectors.name
         self.products: dict[str, Product] = {}
         self.lexical: LexicalIndex | None = None
+        self._matrix = np.zeros((0, 0), dtype=np.float16)  # every product vector, read by `load`
+        self._matrix_row: dict[str, int] = {}
 
     def stored_hashes(self) -> dict[str, str]:
         return {pid: meta.get("hash", "") for pid, _, meta in self.vectors.records()}
@@ -256,7 +272,8 @@ class ProductStore:
         return report
 
     def load(self, *, force_rebuild: bool = False) -> None:
-        """Read every product from Chroma; load the lexical index, rebuilding it if it does not match."""
+        """Read every product and its vector from Chroma; load the lexical index, rebuilding it if it does not
+        match. The vectors stay in memory so that re-scoring candidates needs no Chroma round trip."""
         products: dict[str, Product] = {}
         lines = []
         for pid, _, meta in self.vectors.records():
@@ -271,6 +288,18 @@ class ProductStore:
             lexical = LexicalIndex.build(ids, texts, fingerprint)
             lexical.save(self.lexical_dir)
             logger.info("rebuilt lexical index %s (%d products)", self.lexical_dir, len(ids))
+        ids, matrix = self.vectors.all_vectors()
         self.products = products
         self.lexical = lexical
+        self._matrix, self._matrix_row = matrix, {pid: i for i, pid in enumerate(ids)}
+
+    def product_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of products, from memory (read at `load`), or from Chroma for ids indexed since."""
+        found = [pid for pid in ids if pid in self._matrix_row]
+        block = self._matrix[[self._matrix_row[pid] for pid in found]].astype(np.float32)
+        out = dict(zip(found, block, strict=True))
+        missing = [pid for pid in ids if pid not in self._matrix_row]
+        if missing:
+            out.update(self.vectors.vectors(missing))
+        return out
 
