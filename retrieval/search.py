@@ -1,5 +1,11 @@
 """Hybrid product search: query understanding -> typo repair -> bm25 + dense candidates -> filters ->
-reciprocal rank fusion -> feature rerank. Every hit carries its scores and why it matched.
+reciprocal rank fusion -> feature rerank with pseudo-relevance feedback. Every hit carries its scores and
+why it matched.
+
+Typo repair is a guess against the lexical vocabulary, so only BM25 gets the repaired words; the dense model
+reads subwords and gets the text as typed ("ecloth" is a brand, not "cloth"). Negated words ("without
+block") stay in the retrieval text, so products stating the absence are found, but rank features count only
+the wanted words and products naming an excluded word in their title rank lower.
 
 `Searcher.search(..., mode=...)` also runs the plain configurations the evaluation compares: "bm25"
 and "dense" (one retriever, raw query), "hybrid" (RRF of both, raw query) and "default" (everything).
@@ -120,7 +126,7 @@ class Searcher:
                 pid = lexical.ids[row]
                 candidates[pid] = Candidate(pid, bm25=float(bm25_all[row]), bm25_rank=rank + 1)
         if mode in ("default", "hybrid", "dense") and text.strip():
-            qvec = self.store.embedder.encode_query(text)
+            qvec = self.store.embedder.encode_query(parsed.text)
             for rank, (pid, sim) in enumerate(self.store.vectors.query(qvec, n)):
                 c = candidates.setdefault(pid, Candidate(pid))
                 c.dense, c.dense_rank = sim, rank + 1
@@ -135,6 +141,11 @@ class Searcher:
         if full and not text.strip():  # only filters ("under $50"): browse everything that passes
             candidates = {pid: Candidate(pid) for pid in self.store.products}
 
+        if excluded and lexical and lexical.ids:  # rank features count only the wanted words
+            query_terms = [t for t in query_terms if t not in excluded]
+            wanted = lexical.scores(query_terms)
+            for c in candidates.values():
+                c.bm25 = float(wanted[lexical.row[c.product_id]]) if c.product_id in lexical.row else 0.0
         hits = self._rank(list(candidates.values()), mode, query_terms, soft, hard, k, excluded, parsed.excluded)
         latency = (time.perf_counter() - started) * 1000
         # Shoppers' words may hold personal data: the query text is logged at DEBUG only.

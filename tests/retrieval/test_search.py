@@ -115,3 +115,13 @@ def test_a_literal_negation_in_a_title_is_not_excluded(settings, shopbot_home, h
     open_store(settings, shopbot_home, hashing_embedder).index([*catalog_products, slogan])
     result = open_searcher(settings, shopbot_home, hashing_embedder).search("bite not collar")
     assert ids(result)[0] == "tee-1" and result.hits[0].scores["f_excluded"] == 0.0
+
+
+def test_feedback_from_the_best_matches_is_a_scored_feature(searcher) -> None:
+    from retrieval.rerank import WEIGHTS
+
+    result = searcher.search("waterproof hiking boot")
+    top = result.hits[0].scores
+    assert 0.0 < top["f_feedback"] <= 1.0001
+    blended = sum(WEIGHTS[name] * top[f"f_{name}"] for name in WEIGHTS)
+    assert result.hits[0].score == pytest.approx(blended, abs=1e-3)  # the hit's score is the blend, feedback included

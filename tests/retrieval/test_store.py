@@ -42,6 +42,22 @@ def test_reindex_is_idempotent_and_sync_removes(settings, shopbot_home, hashing_
     assert searcher.store.lexical.ids == sorted(p.id for p in without_socks)
 
 
+def test_product_vectors_come_from_memory_and_new_ids_from_chroma(settings, shopbot_home, hashing_embedder,
+                                                                  catalog_products) -> None:
+    import numpy as np
+
+    store = open_store(settings, shopbot_home, hashing_embedder)
+    store.index(catalog_products[:-1])
+    store.load()
+    late = catalog_products[-1]
+    open_store(settings, shopbot_home, hashing_embedder).index([late])  # indexed after this store loaded
+    got = store.product_vectors(["boot-1", late.id, "no-such-id"])
+    assert set(got) == {"boot-1", late.id}
+    chroma = store.vectors.vectors(["boot-1", late.id])
+    assert np.allclose(got["boot-1"], chroma["boot-1"], atol=1e-3)  # float16 in memory
+    assert np.allclose(got[late.id], chroma[late.id])
+
+
 def test_reopened_collection_uses_our_registered_embedding_function(settings, shopbot_home, hashing_embedder,
                                                                      catalog_products) -> None:
     from retrieval import store as store_module
