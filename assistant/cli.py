@@ -355,12 +355,15 @@ def finetune_eval(
     if as_json:
         _print_json(report)
         return
+    def num(value: float | None, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
     typer.echo(f"{'model':<8} {'perplexity':>10} {'ROUGE-L':>8} {'intent fit':>10}")
     for who in ("base", "adapter"):
         m = report[who]
-        typer.echo(f"{who:<8} {m['perplexity']:>10.3f} {m['rougeL']:>8.3f} {m.get('intent_fit', float('nan')):>10.3f}")
+        typer.echo(f"{who:<8} {m['perplexity']:>10.3f} {num(m['rougeL'], '.3f'):>8} {num(m.get('intent_fit'), '.3f'):>10}")
     typer.echo(
-        f"perplexity x{report['perplexity_ratio']:.2f}, ROUGE-L {report['rougeL_gain']:+.3f} "
+        f"perplexity x{report['perplexity_ratio']:.3f}, ROUGE-L {num(report['rougeL_gain'], '+.3f')} "
         f"({report['perplexity_dialogs']} dialogs, {report['generated_dialogs']} generated)"
     )
 

@@ -83,14 +83,17 @@ def evaluate(
         ppl = perplexity(model, tokenizer, records, batch_size)
         replies[who] = generate_replies(model, tokenizer, [r["prompt"] for r in gen_records], max_new_tokens, batch_size)
         refs = [r["completion"][0]["content"] for r in gen_records]
-        metrics: dict[str, Any] = {"perplexity": round(ppl, 4), "rougeL": round(rouge_l(replies[who], refs), 4)}
+        # with no generated replies (--generate-limit 0) the reply metrics are unknown, not zero
+        rouge = round(rouge_l(replies[who], refs), 4) if gen_records else None
+        metrics: dict[str, Any] = {"perplexity": round(ppl, 4), "rougeL": rouge}
         if intent_clf is not None:
-            metrics["intent_fit"] = round(intent_clf.fit_rate(replies[who], [r["intent"] for r in gen_records]), 4)
+            fit = intent_clf.fit_rate(replies[who], [r["intent"] for r in gen_records]) if gen_records else None
+            metrics["intent_fit"] = round(fit, 4) if fit is not None else None
         metrics["seconds"] = round(time.perf_counter() - started, 1)
         logger.info("%s: %s", who, metrics)
         result[who] = metrics
     result["perplexity_ratio"] = round(result["adapter"]["perplexity"] / result["base"]["perplexity"], 4)
-    result["rougeL_gain"] = round(result["adapter"]["rougeL"] - result["base"]["rougeL"], 4)
+    result["rougeL_gain"] = round(result["adapter"]["rougeL"] - result["base"]["rougeL"], 4) if gen_records else None
     if intent_clf is not None and gen_records:
         refs = [r["completion"][0]["content"] for r in gen_records]
         result["intent_fit_reference"] = round(intent_clf.fit_rate(refs, [r["intent"] for r in gen_records]), 4)

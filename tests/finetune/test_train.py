@@ -131,6 +131,10 @@ def test_evaluate_output_shape(tiny_llm_dir: Path, tmp_path: Path) -> None:
     assert report["split"] == "test" and len(report["samples"]) == 2
     card = json.loads((out / "data_card.json").read_text())
     assert card["evaluation"]["adapter"]["perplexity"] == report["adapter"]["perplexity"]
+    # perplexity only: the reply metrics are unknown (null), not zero
+    only_ppl = evaluate(tiny_llm_dir, out, limit=5, generate_limit=0, threads=1, update_card=False)
+    assert only_ppl["adapter"]["rougeL"] is None and only_ppl["rougeL_gain"] is None
+    assert only_ppl["adapter"]["perplexity"] == report["adapter"]["perplexity"]
 
 
 def test_config_errors_name_the_key(tmp_path: Path) -> None:
