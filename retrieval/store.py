@@ -13,6 +13,7 @@ reaches for Chroma's default (downloading) model.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import re
@@ -292,6 +293,11 @@ class ProductStore:
         self.products = products
         self.lexical = lexical
         self._matrix, self._matrix_row = matrix, {pid: i for i, pid in enumerate(ids)}
+        # The catalog lives until the next load. Freezing it keeps the cyclic garbage collector from rescanning
+        # every product object in each full collection, pauses that showed up as search latency spikes (p95).
+        # Frozen objects are still freed by reference counting when a reload replaces them.
+        gc.collect()
+        gc.freeze()
 
     def product_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors of products, from memory (read at `load`), or from Chroma for ids indexed since."""
