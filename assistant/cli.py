@@ -147,7 +147,7 @@ def search(
     result = open_searcher(settings.retrieval, settings.home, _search_embedder(settings)).search(query, k=k)
     if as_json:
         _print_json({
-            "query": result.query, "text": result.text, "corrections": result.corrections,
+            "query": result.query, "text": result.text, "corrections": result.corrections, "excluded": result.excluded,
             "filters": result.filters.model_dump(exclude_defaults=True), "latency_ms": round(result.latency_ms, 1),
             "hits": [{"id": h.product.id, "title": h.product.title, "price": h.product.price,
                       "currency": h.product.currency, "score": h.score, "scores": h.scores, "why": h.why}
@@ -155,8 +155,10 @@ def search(
         })
         return
     understood = result.filters.model_dump(exclude_defaults=True)
-    if understood or result.corrections:
-        typer.echo(f"understood: {understood or ''} {('corrected ' + str(result.corrections)) if result.corrections else ''}".rstrip())
+    if understood or result.corrections or result.excluded:
+        extra = [f"corrected {result.corrections}" if result.corrections else "",
+                 f"excluding {', '.join(result.excluded)}" if result.excluded else ""]
+        typer.echo(" ".join(["understood:", str(understood or ""), *extra]).replace("  ", " ").rstrip())
     if not result.hits:
         typer.echo("no matching products")
     for rank, h in enumerate(result.hits, start=1):

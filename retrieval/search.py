@@ -55,6 +55,7 @@ class SearchResult:
     text: str  # the text actually searched (filters removed, typos repaired)
     corrections: dict[str, str] = field(default_factory=dict)
     latency_ms: float = 0.0
+    excluded: list[str] = field(default_factory=list)  # words the shopper does not want ("without block")
 
 
 class Searcher:
@@ -152,7 +153,7 @@ class Searcher:
         logger.info("search mode=%s hits=%d %.1f ms", mode, len(hits), latency)
         logger.debug("search query %r", query)
         return SearchResult(query=query, hits=hits, filters=soft.merged(hard), text=text, corrections=corrections,
-                            latency_ms=latency)
+                            latency_ms=latency, excluded=[w for w in parsed.excluded if set(analyze(w)) & excluded])
 
     def _corrections(self, text: str) -> dict[str, str]:
         lexical = self.store.lexical

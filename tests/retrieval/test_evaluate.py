@@ -58,6 +58,10 @@ def test_cli_index_search_and_eval(tmp_path, monkeypatch, tiny_embedder_dir, cat
     assert data["hits"][0]["id"] == "sock-1" and data["hits"][0]["why"]
     out = runner.invoke(app, ["search", "stormshell rain jacket"])
     assert "jacket-1" in [line for line in out.stdout.splitlines() if line.startswith(" 1.")][0] and "why:" in out.output
+    out = runner.invoke(app, ["search", "jacket without down", "--json"])
+    assert json.loads(out.stdout)["excluded"] == ["down"]
+    out = runner.invoke(app, ["search", "jacket without down"])
+    assert "excluding down" in out.output, out.output
 
     queries = tmp_path / "queries.tsv"
     queries.write_text("qid\tquery\nq1\tmerino socks\nq2\tbackpacking tent\n")

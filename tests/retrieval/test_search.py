@@ -103,7 +103,7 @@ def test_excluded_words_rank_products_naming_them_lower(searcher) -> None:
     plain = searcher.search("down jacket")
     assert ids(plain)[0] == "jacket-2"  # "Down Puffer Jacket"
     result = searcher.search("jacket without down")
-    assert ids(result)[0] == "jacket-1" and result.text == "jacket without down"
+    assert ids(result)[0] == "jacket-1" and result.text == "jacket without down" and result.excluded == ["down"]
     assert "title does not name down" in result.hits[0].why
     assert result.hits[ids(result).index("jacket-2")].scores["f_excluded"] == 1.0
 
@@ -114,7 +114,7 @@ def test_a_literal_negation_in_a_title_is_not_excluded(settings, shopbot_home, h
     slogan = Product(id="tee-1", title="Bite Not Cat Collar Tee", brand="Pawprint", category=["Clothing"], price=15.0)
     open_store(settings, shopbot_home, hashing_embedder).index([*catalog_products, slogan])
     result = open_searcher(settings, shopbot_home, hashing_embedder).search("bite not collar")
-    assert ids(result)[0] == "tee-1" and result.hits[0].scores["f_excluded"] == 0.0
+    assert ids(result)[0] == "tee-1" and result.hits[0].scores["f_excluded"] == 0.0 and result.excluded == []
 
 
 def test_feedback_from_the_best_matches_is_a_scored_feature(searcher) -> None:
