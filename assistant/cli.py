@@ -156,9 +156,10 @@ def search(
         return
     understood = result.filters.model_dump(exclude_defaults=True)
     if understood or result.corrections or result.excluded:
-        extra = [f"corrected {result.corrections}" if result.corrections else "",
-                 f"excluding {', '.join(result.excluded)}" if result.excluded else ""]
-        typer.echo(" ".join(["understood:", str(understood or ""), *extra]).replace("  ", " ").rstrip())
+        parts = [str(understood)] if understood else []
+        parts += [f"corrected {result.corrections}"] if result.corrections else []
+        parts += [f"excluding {', '.join(result.excluded)}"] if result.excluded else []
+        typer.echo("understood: " + " ".join(parts))
     if not result.hits:
         typer.echo("no matching products")
     for rank, h in enumerate(result.hits, start=1):

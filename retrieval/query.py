@@ -148,7 +148,7 @@ class ParsedQuery(BaseModel):
 
 # "knife sets without block", "toothpaste w/o fluoride", "silicone not clear": what follows the negation word, up
 # to a joining word or four words, is excluded. "no" and "non" are left alone: "no show socks", "non slip".
-_NEGATORS = {"without", "w/o", "not", "minus", "except", "excluding"}
+NEGATORS = {"without", "w/o", "not", "minus", "except", "excluding"}
 _SCOPE_END = {"and", "with", "for", "in", "but", "or", "that", "which", "to", "from", "by", "on"}
 _NEG_TOKEN = re.compile(r"w/o|[\w'%-]+", re.UNICODE)
 
@@ -158,7 +158,7 @@ def _split_negation(text: str) -> tuple[str, list[str], str]:
     tokens = _NEG_TOKEN.findall(text)
     lowered = [t.lower() for t in tokens]
     for i, token in enumerate(lowered):
-        if token not in _NEGATORS or i + 1 >= len(tokens):
+        if token not in NEGATORS or i + 1 >= len(tokens):
             continue
         end = i + 1
         while end < len(tokens) and end - i <= 4 and lowered[end] not in _SCOPE_END:

@@ -25,14 +25,14 @@ from retrieval.catalog import Product
 from retrieval.config import RetrievalSettings
 from retrieval.errors import IndexNotFoundError, RetrievalError
 from retrieval.lexical import analyze, stem, words
-from retrieval.query import Filters, ParsedQuery, parse_query
+from retrieval.query import NEGATORS, Filters, ParsedQuery, parse_query
 from retrieval.rerank import Candidate, FeatureReranker, QueryTerms, rrf
 from retrieval.store import ProductStore
 
 logger = logging.getLogger(__name__)
 
 MODES = ("default", "hybrid", "bm25", "dense")
-_ABSENCE = {"without", "no", "not", "non", "minus", "excluding", "w"}  # "w/o" splits into "w", "o"
+_ABSENCE = NEGATORS | {"no", "non", "w"}  # words a title uses to say it lacks something; "w/o" splits into "w", "o"
 
 
 @dataclass
@@ -102,11 +102,12 @@ class Searcher:
         parsed = parse_query(query, brands=self.brands, categories=self.categories) if full else ParsedQuery(
             original=query, text=query
         )
+        excluded: set[str] = set()  # analysed excluded words
         if parsed.excluded:
-            literal = self._negation_is_literal(parsed)
-            parsed = parsed.model_copy(update={"text": parsed.unnegated_text, "excluded": [] if literal else parsed.excluded})
-        # a word also asked for is not excluded ("tool cases without tools")
-        excluded = set(analyze(" ".join(parsed.excluded))) - set(analyze(parsed.text.replace(parsed.negation, " ")))
+            if not self._negation_is_literal(parsed):  # a word also asked for is not excluded ("cases without tools")
+                excluded = set(analyze(" ".join(parsed.excluded))) - set(analyze(parsed.text))
+            parsed = parsed.model_copy(update={"text": parsed.unnegated_text})
+        excluded_words = [w for w in parsed.excluded if set(analyze(w)) & excluded]
         corrections = self._corrections(parsed.text) if full else {}
         text = " ".join(corrections.get(w, w) for w in words(parsed.text)) if corrections else parsed.text
         hard = filters or Filters()
@@ -147,13 +148,13 @@ class Searcher:
             wanted = lexical.scores(query_terms)
             for c in candidates.values():
                 c.bm25 = float(wanted[lexical.row[c.product_id]]) if c.product_id in lexical.row else 0.0
-        hits = self._rank(list(candidates.values()), mode, query_terms, soft, hard, k, excluded, parsed.excluded)
+        hits = self._rank(list(candidates.values()), mode, query_terms, soft, hard, k, excluded, excluded_words)
         latency = (time.perf_counter() - started) * 1000
         # Shoppers' words may hold personal data: the query text is logged at DEBUG only.
         logger.info("search mode=%s hits=%d %.1f ms", mode, len(hits), latency)
         logger.debug("search query %r", query)
         return SearchResult(query=query, hits=hits, filters=soft.merged(hard), text=text, corrections=corrections,
-                            latency_ms=latency, excluded=[w for w in parsed.excluded if set(analyze(w)) & excluded])
+                            latency_ms=latency, excluded=excluded_words)
 
     def _corrections(self, text: str) -> dict[str, str]:
         lexical = self.store.lexical

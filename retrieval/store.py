@@ -154,15 +154,20 @@ class VectorCollection:
         for start in range(0, len(ids), 1000):
             self._col.delete(ids=ids[start : start + 1000])
 
-    def records(self, page: int = 2000) -> Iterable[tuple[str, str, dict]]:
-        """Every (id, document, metadata), in pages."""
+    def pages(self, include: list[str], page: int = 2000) -> Iterable[dict]:
+        """The whole collection as Chroma `get` results of up to `page` records with the `include` fields."""
         offset = 0
         while True:
-            got = self._col.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            got = self._col.get(include=include, limit=page, offset=offset)
             if not got["ids"]:
                 return
-            yield from zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            yield got
             offset += len(got["ids"])
+
+    def records(self, page: int = 2000) -> Iterable[tuple[str, str, dict]]:
+        """Every (id, document, metadata), in pages."""
+        for got in self.pages(["documents", "metadatas"], page):
+            yield from zip(got["ids"], got["documents"], got["metadatas"], strict=True)
 
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """Nearest ids with cosine similarity, best first (fewer than `n` when the collection is smaller: Chroma
@@ -171,20 +176,6 @@ class VectorCollection:
             return []
         got = self._col.query(query_embeddings=[vector], n_results=n, include=["distances"], where=where)
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
-
-    def all_vectors(self, page: int = 2000) -> tuple[list[str], np.ndarray]:
-        """Every id and its stored vector (float16 rows: half the memory, ample precision for re-scoring)."""
-        ids: list[str] = []
-        chunks: list[np.ndarray] = []
-        offset = 0
-        while True:
-            got = self._col.get(include=["embeddings"], limit=page, offset=offset)
-            if not got["ids"]:
-                break
-            ids += got["ids"]
-            chunks.append(np.asarray(got["embeddings"], dtype=np.float16))
-            offset += len(got["ids"])
-        return ids, (np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float16))
 
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         if not ids:
@@ -277,9 +268,14 @@ class ProductStore:
         match. The vectors stay in memory so that re-scoring candidates needs no Chroma round trip."""
         products: dict[str, Product] = {}
         lines = []
-        for pid, _, meta in self.vectors.records():
-            products[pid] = Product.model_validate_json(meta["product"])
-            lines.append(f"{pid}:{meta.get('hash', '')}")
+        vector_ids: list[str] = []
+        chunks: list[np.ndarray] = []  # float16 rows: half the memory, ample precision for re-scoring
+        for got in self.vectors.pages(["metadatas", "embeddings"]):
+            for pid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                products[pid] = Product.model_validate_json(meta["product"])
+                lines.append(f"{pid}:{meta.get('hash', '')}")
+            vector_ids += got["ids"]
+            chunks.append(np.asarray(got["embeddings"], dtype=np.float16))
         fingerprint = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
         lexical = None if force_rebuild else LexicalIndex.load(self.lexical_dir)
         if lexical is None or lexical.fingerprint != fingerprint:
@@ -289,10 +285,10 @@ class ProductStore:
             lexical = LexicalIndex.build(ids, texts, fingerprint)
             lexical.save(self.lexical_dir)
             logger.info("rebuilt lexical index %s (%d products)", self.lexical_dir, len(ids))
-        ids, matrix = self.vectors.all_vectors()
         self.products = products
         self.lexical = lexical
-        self._matrix, self._matrix_row = matrix, {pid: i for i, pid in enumerate(ids)}
+        self._matrix = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float16)
+        self._matrix_row = {pid: i for i, pid in enumerate(vector_ids)}
         # The catalog lives until the next load. Freezing it keeps the cyclic garbage collector from rescanning
         # every product object in each full collection, pauses that showed up as search latency spikes (p95).
         # Frozen objects are still freed by reference counting when a reload replaces them.
