@@ -1,6 +1,6 @@
 """Training throughput: the default length-bucketed batches vs dynamic padding in random order.
 
-Same process, same model (bundled SmolLM2-135M-Instruct), same Bitext data (the 400 training dialogs of
+Same process, same model (bundled SmolLM2-135M-Instruct), same Bitext data (the training split of
 `finetune/configs/bitext-smollm2.yaml`), batch 8, LoRA r16 all-linear; only `sft.train_sampling_strategy`
 differs. Figure: non-pad tokens per second over the training steps after the
 first (warm-up) one. Run with `make bench` (or `pytest --benchmarks tests/benchmarks/test_bench_finetune.py -s`);
