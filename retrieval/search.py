@@ -168,22 +168,24 @@ class Searcher:
         return fixes
 
     def _negation_is_literal(self, parsed: ParsedQuery) -> bool:
-        """Whether a product title among the best lexical matches of the whole query has the negation word
-        next to the same word as the query ("listen *without prejudice*", "*bite not* collar"): then it is a
-        name or a slogan, not a negation."""
+        """Whether a product title among the best lexical matches of the whole query has the negation word right
+        after the same word as the query ("*bite not* cat collar" for "bite not collar"): then it is a name or a
+        slogan, not a negation. A title going on with the excluded word ("knife set *without block*") states the
+        absence the shopper asked for, so it is no sign of a name."""
         lexical = self.store.lexical
         negation = words(parsed.negation)
         before = words(parsed.unnegated_text[: parsed.unnegated_text.find(parsed.negation)])[-1:]
-        phrases = [p for p in (negation[:2], before + negation[:1]) if len(p) == 2]
-        if lexical is None or not lexical.ids or not phrases:
+        if lexical is None or not lexical.ids or not before or len(negation) < 2:
             return False
+        phrase, excluded = [*before, negation[0]], stem(negation[1])
         scores = lexical.scores(analyze(parsed.unnegated_text))
         for row in np.argsort(-scores)[:50]:
             if scores[row] <= 0:
                 break
             product = self.store.products.get(lexical.ids[row])
             title = words(product.title) if product else []
-            if any(title[i : i + 2] in phrases for i in range(len(title) - 1)):
+            if any(title[i : i + 2] == phrase and stem(" ".join(title[i + 2 : i + 3])) != excluded
+                   for i in range(len(title) - 1)):
                 return True
         return False
 

@@ -117,6 +117,20 @@ def test_a_literal_negation_in_a_title_is_not_excluded(settings, shopbot_home, h
     assert ids(result)[0] == "tee-1" and result.hits[0].scores["f_excluded"] == 0.0 and result.excluded == []
 
 
+def test_a_title_stating_the_absence_keeps_the_negation(settings, shopbot_home, hashing_embedder, catalog_products) -> None:
+    from retrieval.catalog import Product
+
+    knives = [
+        Product(id="knives-1", title="Chef Knife Set with Wooden Block", brand="Edge", category=["Kitchen"], price=60.0),
+        Product(id="knives-2", title="Chef Knife Set without Block", brand="Edge", category=["Kitchen"], price=40.0),
+    ]
+    open_store(settings, shopbot_home, hashing_embedder).index([*catalog_products, *knives])
+    result = open_searcher(settings, shopbot_home, hashing_embedder).search("knife set without block")
+    assert result.excluded == ["block"]  # "Set without Block" in a title agrees with the shopper: not a name
+    assert ids(result)[:2] == ["knives-2", "knives-1"]
+    assert result.hits[0].scores["f_excluded"] == 0.0 and result.hits[1].scores["f_excluded"] == 1.0
+
+
 def test_feedback_from_the_best_matches_is_a_scored_feature(searcher) -> None:
     from retrieval.rerank import WEIGHTS
 
