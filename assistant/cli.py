@@ -84,12 +84,12 @@ def models_list(as_json: JsonFlag = False) -> None:
 
 
 def _search_embedder(settings):
-    """The catalog embedder: the configured model folder, int8 on CPU (retrieval never imports assistant)."""
+    """The catalog embedder: the configured model folder and precision (retrieval never imports assistant)."""
     from assistant.models import resolve_embedding_path
     from retrieval.embed import Embedder
 
     path = resolve_embedding_path(settings.retrieval.embedding_model)
-    return Embedder(path, batch_size=settings.retrieval.embedding_batch_size)
+    return Embedder.from_settings(path, settings.retrieval)
 
 
 def _index_catalog(settings, store, path: Path, format: str, sync: bool):

@@ -86,7 +86,7 @@ class Components:
             from retrieval.search import open_searcher
 
             retrieval = self.settings.retrieval
-            embedder = Embedder(resolve_embedding_path(retrieval.embedding_model), batch_size=retrieval.embedding_batch_size)
+            embedder = Embedder.from_settings(resolve_embedding_path(retrieval.embedding_model), retrieval)
             return open_searcher(retrieval, self.settings.home, embedder)
 
         return self._get("searcher", build)

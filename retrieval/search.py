@@ -317,6 +317,6 @@ def open_store(settings: RetrievalSettings, home: Path, embedder=None, *, name: 
                 f"retrieval.embedding_model '{settings.embedding_model}' is not a local folder; resolve it first "
                 "(the shopbot CLI does this) and pass `embedder=Embedder(path)`."
             )
-        embedder = Embedder(Path(settings.embedding_model).expanduser(), batch_size=settings.embedding_batch_size)
+        embedder = Embedder.from_settings(Path(settings.embedding_model).expanduser(), settings)
     chroma_path = Path(settings.chroma.path).expanduser() if settings.chroma.path else Path(home) / "chroma"
     return ProductStore(settings.chroma, chroma_path, Path(home) / "lexical", embedder, name=name)

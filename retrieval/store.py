@@ -46,7 +46,7 @@ def _embedding_function_class():
     from chromadb.utils.embedding_functions import register_embedding_function
 
     class ShopbotEmbeddingFunction(EmbeddingFunction):
-        """Chroma-facing wrapper: rebuilt from {kind, path, quantize, dim} when a collection is reopened."""
+        """Chroma-facing wrapper: rebuilt from {kind, path, precision, dim} when a collection is reopened."""
 
         def __init__(self, embedder=None, config: dict[str, Any] | None = None):
             self._embedder = embedder
@@ -59,7 +59,7 @@ def _embedding_function_class():
                 cfg = self._config
                 self._embedder = (
                     HashingEmbedder(cfg.get("dim", 256)) if cfg.get("kind") == "hashing"
-                    else Embedder(cfg["path"], quantize=cfg.get("quantize", True))
+                    else Embedder(cfg["path"], precision=cfg.get("precision") or ("int8" if cfg.get("quantize", True) else "fp32"))
                 )
             return self._embedder
 
@@ -87,7 +87,7 @@ def _embedding_function_class():
 def _embedder_config(embedder) -> dict[str, Any]:
     kind = "transformers" if getattr(embedder, "path", None) else "hashing"
     return {"kind": kind, "path": str(embedder.path) if embedder.path else None,
-            "quantize": bool(getattr(embedder, "quantize", False)), "dim": int(embedder.dim), "embedder": embedder.name}
+            "precision": getattr(embedder, "precision", "fp32"), "dim": int(embedder.dim), "embedder": embedder.name}
 
 
 _CLIENTS: dict[str, Any] = {}

@@ -1,11 +1,11 @@
-"""Search benchmark on ESCI (`../shared/data/esci_mini`): ingest speed, the quality cost of int8, latency.
+"""Search benchmark on ESCI (`../shared/data/esci_mini`): ingest speed, the quality cost of low precision, latency.
 
 Runs only with `pytest --benchmarks` (`make bench`). In one run it measures:
 
 * **ingest throughput**: a plain sentence-transformers loop (`SentenceTransformer.encode` on each
-  catalog batch of 64, in catalog order: what a simple indexer does) against our `Embedder` (int8
-  dynamic quantisation + length-sorted batches), and our fp32 sorted-only variant, on the same texts;
-* **quality cost**: the default pipeline's nDCG@10 with the int8 index against an fp32 index built from
+  catalog batch of 64, in catalog order: what a simple indexer does) against our `Embedder` (its default
+  precision, bf16 or int8 by CPU, + length-sorted batches), and our fp32 sorted-only variant, on the same texts;
+* **quality cost**: the default pipeline's nDCG@10 with our index against an fp32 index built from
   the same texts (full catalog; both indexes are cached under `.shopbot-test-cache/bench-search`, so a
   re-run only re-embeds what changed);
 * **query latency**: p50/p95 of the default pipeline (no LLM) over the 100 queries, next to a bare Chroma
@@ -14,7 +14,7 @@ Runs only with `pytest --benchmarks` (`make bench`). In one run it measures:
 Prints the figures and writes `test-artifacts/bench/search.json` (after each phase, so a cut-short run
 keeps what it measured); no wall-clock assertions. Knobs: SHOPBOT_BENCH_INGEST_N (texts in the throughput
 comparison; default 2000, 0 = whole catalog); SHOPBOT_BENCH_QUALITY_QUERIES (default 0 = all queries over
-the whole catalog; N = the first N queries over only the products judged for them, a cheaper int8-vs-fp32
+the whole catalog; N = the first N queries over only the products judged for them, a cheaper ours-vs-fp32
 comparison for a busy machine: absolute nDCG is then higher than over the full catalog, the delta is
 what it measures); SHOPBOT_BENCH_PHASES (default "ingest,quality,latency").
 """
@@ -59,7 +59,7 @@ def test_search_benchmark(shared_data: Path, bundled_embedder_dir: Path) -> None
     result: dict = {"catalog_products": len(products), "ingest_texts": len(texts)}
 
     ours = Embedder(bundled_embedder_dir)
-    fp32 = Embedder(bundled_embedder_dir, quantize=False)
+    fp32 = Embedder(bundled_embedder_dir, precision="fp32")
     settings = RetrievalSettings()
     out_file = OUT.with_name(f"search-{'-'.join(PHASES)}.json") if PHASES != ["ingest", "quality", "latency"] else OUT
 
@@ -72,7 +72,7 @@ def test_search_benchmark(shared_data: Path, bundled_embedder_dir: Path) -> None
         _latency(result, products, queries, settings, ours, out_file)
     print("\n" + json.dumps(result, indent=2))
     if "ingest" in result:
-        assert result["ingest"]["cosine_int8_vs_plain_mean"] > 0.97
+        assert result["ingest"]["cosine_ours_vs_plain_mean"] > 0.97
 
 
 def _ingest(result, texts, model_dir, ours, fp32, out_file) -> None:
@@ -92,12 +92,13 @@ def _ingest(result, texts, model_dir, ours, fp32, out_file) -> None:
     cosine = np.sum(np.concatenate(plain_vectors) * ours_vectors[0], axis=1)
     result["ingest"] = {
         "plain_st_texts_per_s": round(len(texts) / plain_s, 1),
-        "ours_int8_sorted_texts_per_s": round(len(texts) / ours_s, 1),
+        "ours_precision": ours.precision,
+        "ours_sorted_texts_per_s": round(len(texts) / ours_s, 1),
         "ours_fp32_sorted_texts_per_s": round(len(texts) / fp32_s, 1),
         "speedup_vs_plain": round(plain_s / ours_s, 2),
         "speedup_fp32_sorted_vs_plain": round(plain_s / fp32_s, 2),
-        "cosine_int8_vs_plain_mean": round(float(cosine.mean()), 4),
-        "cosine_int8_vs_plain_min": round(float(cosine.min()), 4),
+        "cosine_ours_vs_plain_mean": round(float(cosine.mean()), 4),
+        "cosine_ours_vs_plain_min": round(float(cosine.min()), 4),
     }
     _save(result, out_file)
     print("\ningest:", json.dumps(result["ingest"]), flush=True)
@@ -105,7 +106,7 @@ def _ingest(result, texts, model_dir, ours, fp32, out_file) -> None:
 
 
 def _quality(result, products, queries, qrels, settings, ours, fp32, out_file) -> None:
-    """nDCG cost of int8: full-catalog indexes (cached), default pipeline."""
+    """nDCG cost of our precision (int8 or bf16): full-catalog indexes (cached), default pipeline."""
     from retrieval.evaluate import evaluate_searcher
     from retrieval.search import Searcher, open_store
 
@@ -118,7 +119,7 @@ def _quality(result, products, queries, qrels, settings, ours, fp32, out_file) -
         eval_products = [p for p in products if p.id in judged]
         suffix = f"-q{QUALITY_QUERIES}"
     result["quality_catalog"] = {"queries": len(eval_queries), "products": len(eval_products)}
-    for name, embedder in (("int8", ours), ("fp32", fp32)):
+    for name, embedder in (("ours", ours), ("fp32", fp32)):
         collection = "esci-fp32" if embedder is fp32 else f"esci-{embedder.name}"
         store = open_store(settings, CACHE, embedder, name=f"{collection}{suffix}")
         index_s = _timed(lambda store=store: store.index(eval_products))
@@ -130,7 +131,8 @@ def _quality(result, products, queries, qrels, settings, ours, fp32, out_file) -
                "configs": {c: m["ndcg@10"] for c, m in q["configs"].items()}}
         for name, q in quality.items()
     }
-    result["quality"]["ndcg_delta_int8_minus_fp32"] = round(quality["int8"]["ndcg@10"] - quality["fp32"]["ndcg@10"], 4)
+    result["quality"]["ours_precision"] = ours.precision
+    result["quality"]["ndcg_delta_ours_minus_fp32"] = round(quality["ours"]["ndcg@10"] - quality["fp32"]["ndcg@10"], 4)
     _save(result, out_file)
     print("\nquality:", json.dumps(result["quality"]), flush=True)
 

@@ -83,8 +83,15 @@ def test_real_embedder_code_path_with_a_tiny_model(settings, shopbot_home, tiny_
     vectors = embedder.encode(["a", "a much longer text about waterproof hiking boots", "tent"])
     assert vectors.shape == (3, 32)
     assert abs(float((vectors**2).sum(axis=1).max()) - 1.0) < 1e-4
-    plain = Embedder(tiny_embedder_dir, quantize=False, batch_size=1).encode(["tent"])[0]
-    assert float(plain @ vectors[2]) > 0.95  # int8 + length-sorted batches stay close to fp32
+    plain = Embedder(tiny_embedder_dir, precision="fp32", batch_size=1).encode(["tent"])[0]
+    assert float(plain @ vectors[2]) > 0.95  # low precision + length-sorted batches stay close to fp32
+    for precision in ("int8", "bf16"):
+        low = Embedder(tiny_embedder_dir, precision=precision, batch_size=4)
+        assert low.name.endswith({"int8": "-int8v2", "bf16": "-bf16"}[precision])
+        assert float(plain @ low.encode(["tent"])[0]) > 0.95
+    assert embedder.precision in ("int8", "bf16") and Embedder(tiny_embedder_dir, precision="fp32").name == tiny_embedder_dir.name
+    with pytest.raises(RetrievalError, match="'fp16' is not one of"):
+        Embedder(tiny_embedder_dir, precision="fp16")
     open_store(settings, shopbot_home, embedder).index(catalog_products)
     result = open_searcher(settings, shopbot_home, embedder).search("merino socks")
     assert ids(result)[0] == "sock-1"
