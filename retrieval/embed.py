@@ -12,7 +12,7 @@ batches, with the same vectors to within rounding noise:
     which roughly halves their matmul time on AVX2 CPUs, *except* each block's feed-forward down-projection
     (`encoder.layer.N.output.dense`): its inputs are the post-GELU activations with large outliers, and
     quantising it alone moved MiniLM's vectors to cosine ~0.93 of fp32 (cost -0.007 nDCG@10 on ESCI),
-    while everything else quantised stays at cosine ~0.99. Without AMX, bf16 is emulated and slower than fp32.
+    while everything else quantised stays at cosine ~0.99. On AVX2-only CPUs bf16 is emulated, slower than fp32.
 
 The precision is part of `Embedder.name`, so vectors from another precision are re-embedded by the next
 `shopbot index` (queries still work against them meanwhile: every precision approximates the same fp32 model).
