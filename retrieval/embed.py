@@ -31,17 +31,17 @@ import re
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 
+from retrieval.config import Precision
 from retrieval.errors import RetrievalError
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]  # called with the number of texts just embedded
-Precision = Literal["auto", "bf16", "int8", "fp32"]
-PRECISIONS = ("auto", "bf16", "int8", "fp32")
+PRECISIONS = get_args(Precision)
 _NAME_SUFFIX = {"fp32": "", "int8": "-int8v2", "bf16": "-bf16"}  # "-int8v2" and "" are the names of earlier indexes
 
 
