@@ -1,15 +1,15 @@
 """LoRA fine-tuning of the chat model with TRL's `SFTTrainer` and PEFT, configured by one YAML file.
 
 The YAML has four parts: `data:` (our `DataConfig`), `sft:` (passed as is to `trl.SFTConfig`), `lora:` (passed
-as is to `peft.LoraConfig`) and a few run settings (`name`, `threads`, `early_stopping_patience`). Nothing
-from trl or peft is re-declared here, so every knob they document works in the YAML.
+as is to `peft.LoraConfig`) and a few run settings (`name`, `threads`, `early_stopping_patience`,
+`head_precision`). Nothing from trl or peft is re-declared here, so every knob they document works in the YAML.
 
 What a run does: prepare the dialogs (`finetune.data`), render them as prompt-completion conversations with
 the same system prompt and chat template the assistant serves (loss on assistant tokens only), train with
 `SFTTrainer` (AdamW, warm-up and schedule, accumulation, checkpoints, TensorBoard and early stopping on
-validation loss all come from `sft:`; `finetune.trainer` only swaps in a cheaper LM head on CPU), then save the
-adapter with `shopbot_train.yaml` (the resolved config, which `finetune eval` reads to rebuild the same split)
-and a data card (`data_card.json` + `README.md`).
+validation loss all come from `sft:`; `finetune.trainer` only swaps in a cheaper LM head on CPU, in bf16 where
+the CPU has AMX), then save the adapter with `shopbot_train.yaml` (the resolved config, which `finetune eval`
+reads to rebuild the same split) and a data card (`data_card.json` + `README.md`).
 
 On GPUs run the same command through accelerate, e.g.
 `accelerate launch --num_processes 2 -m assistant.cli finetune train --config my.yaml`.
@@ -23,7 +23,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,6 +48,9 @@ class TrainConfig(BaseModel):
     threads: int | None = Field(2, description="torch CPU threads (2 beat 1 by ~1.8x on a 2-core machine).")
     early_stopping_patience: int | None = Field(
         3, description="Stop after this many evaluations without a lower validation loss (None: never)."
+    )
+    head_precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="LM-head matmul on CPU: auto = bf16 where the CPU has AMX tiles, else fp32."
     )
     data: DataConfig = Field(default_factory=DataConfig)
     sft: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of trl.SFTConfig.")
@@ -143,7 +146,7 @@ def train(
     from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback, TrainerCallback
     from trl import SFTConfig
 
-    from finetune.trainer import SupervisedHeadSFTTrainer
+    from finetune.trainer import SupervisedHeadSFTTrainer, head_dtype_for
 
     started = time.perf_counter()
     output_dir = Path(output_dir).expanduser()
@@ -194,6 +197,7 @@ def train(
         processing_class=tokenizer,
         peft_config=lora,
         callbacks=callbacks,
+        head_dtype=head_dtype_for(config.head_precision),
     )
     logger.info("training on %d examples (%d validation), %s", len(train_ds), len(val_ds or []), output_dir)
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

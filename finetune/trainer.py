@@ -6,6 +6,11 @@ and recomputes the logits in the backward pass. For a 135M model with a 49k voca
 compute, so on CPU that path costs about a third of each step. Here, without Triton and in one process, the
 backbone runs once, only the hidden states whose next token is supervised go through the head, and the loss is the
 plain summed cross-entropy over them (the same value TRL computes). Everything else stays TRL's.
+
+The head's weight is frozen (the tied input embeddings), so on CPUs that multiply bf16 in hardware (AMX tiles)
+it can run as one bf16 matmul against a bf16 copy kept for the run: about 6x faster than fp32 there, with the
+logits cast back to fp32 before the softmax. Autocast would re-cast every weight at every step, which is slower
+here. Without AMX, bf16 is emulated and slower, so "auto" keeps fp32.
 """
 
 from __future__ import annotations
@@ -16,8 +21,36 @@ from trl import SFTTrainer
 from trl.kernels.chunked_logprob import _use_triton
 
 
+def head_dtype_for(precision: str) -> torch.dtype | None:
+    """The LM-head matmul dtype for a config's `head_precision` ("auto", "bf16", "fp32"); None: the weight's."""
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto":
+        amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+        return torch.bfloat16 if amx is not None and amx() else None
+    return None
+
+
 class SupervisedHeadSFTTrainer(SFTTrainer):
-    """An `SFTTrainer` with the supervised-positions-only LM head where TRL's fused kernel is not available."""
+    """An `SFTTrainer` with the supervised-positions-only LM head where TRL's fused kernel is not available.
+
+    Args:
+        head_dtype: dtype of the head matmul when its weight is frozen (see `head_dtype_for`); None: the weight's.
+    """
+
+    def __init__(self, *args, head_dtype: torch.dtype | None = None, **kwargs):  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.head_dtype = head_dtype
+        self._head_copy: tuple[tuple[int, int], torch.Tensor] | None = None  # ((data_ptr, version), cast weight)
+
+    def _head_logits(self, head: torch.nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+        weight = head.weight
+        if self.head_dtype in (None, weight.dtype) or weight.requires_grad or getattr(head, "bias", None) is not None:
+            return head(hidden).float()
+        key = (weight.data_ptr(), weight._version)  # a new or modified weight gets a new copy
+        if self._head_copy is None or self._head_copy[0] != key:
+            self._head_copy = (key, weight.detach().to(self.head_dtype))
+        return F.linear(hidden.to(self.head_dtype), self._head_copy[1]).float()
 
     def _own_loss_applies(self, inputs: dict) -> bool:
         return (
@@ -44,14 +77,14 @@ class SupervisedHeadSFTTrainer(SFTTrainer):
         hidden = backbone(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False)
         targets = inputs["labels"][:, 1:]
         supervised = targets != -100
-        logits = head(hidden.last_hidden_state[:, :-1][supervised]).float()
+        logits = self._head_logits(head, hidden.last_hidden_state[:, :-1][supervised])
         targets = targets[supervised]
         loss_sum = F.cross_entropy(logits, targets, reduction="sum")
         count = supervised.sum()
         loss = loss_sum / (count.clamp(min=1) if num_items_in_batch is None else num_items_in_batch)
 
-        with torch.no_grad():
-            correct = (logits.argmax(dim=-1) == targets).sum()
+        with torch.no_grad():  # top-1 hit: the target's logit is the maximum (6x faster than argmax on CPU)
+            correct = (logits.gather(1, targets[:, None]).squeeze(1) >= logits.amax(dim=-1)).sum()
         self._metrics[mode]["mean_token_accuracy"].append((correct / count).item() if count > 0 else 0.0)
         if mode == "train":
             self._total_train_tokens += int(inputs["attention_mask"].sum())

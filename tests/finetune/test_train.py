@@ -197,16 +197,17 @@ def test_accelerate_launch_one_process(tiny_llm_dir: Path, tmp_path: Path, shopb
     assert (tmp_path / "acc" / "adapter_config.json").exists()
 
 
-def test_supervised_head_loss_matches_trl(tiny_llm_dir: Path, tmp_path: Path) -> None:
-    """The CPU loss that scores only supervised positions equals TRL's all-positions loss, value and gradients."""
+def _head_trainer(tiny_llm_dir: Path, tmp_path: Path, head_dtype=None):  # noqa: ANN001, ANN202
+    """Our trainer on six padded prompt-completion records, with one prepared batch and its LoRA weights non-zero."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     from finetune.trainer import SupervisedHeadSFTTrainer
 
+    torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_llm_dir))
     model = AutoModelForCausalLM.from_pretrained(str(tiny_llm_dir), dtype=torch.float32)
     records = [
@@ -219,20 +220,62 @@ def test_supervised_head_loss_matches_trl(tiny_llm_dir: Path, tmp_path: Path) ->
     trainer = SupervisedHeadSFTTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(records), processing_class=tokenizer,
         peft_config=LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False),
+        head_dtype=head_dtype,
     )
     inputs = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    trainer.model.train()
+    return trainer, inputs
+
+
+def _loss_and_grads(trainer, inputs: dict, compute=None):  # noqa: ANN001, ANN202
+    trainer.model.zero_grad()
+    loss = (compute or trainer.compute_loss)(trainer.model, dict(inputs))
+    loss.backward()
+    return loss.item(), [p.grad.clone() for p in trainer.model.parameters() if p.requires_grad]
+
+
+def test_supervised_head_loss_matches_trl(tiny_llm_dir: Path, tmp_path: Path) -> None:
+    """The CPU loss that scores only supervised positions equals TRL's all-positions loss, value and gradients."""
+    import torch
+    from trl import SFTTrainer
+
+    trainer, inputs = _head_trainer(tiny_llm_dir, tmp_path)
     assert (inputs["attention_mask"] == 0).any() and (inputs["labels"] == -100).any()  # padding and prompt present
     assert trainer._own_loss_applies(inputs)  # the CPU path under test, not TRL's fallback
-    trainer.model.train()
 
-    def loss_and_grads(compute):
-        trainer.model.zero_grad()
-        loss = compute(trainer.model, dict(inputs))
-        loss.backward()
-        return loss.item(), [p.grad.clone() for p in trainer.model.parameters() if p.requires_grad]
-
-    ours, our_grads = loss_and_grads(trainer.compute_loss)
-    theirs, their_grads = loss_and_grads(lambda m, i: SFTTrainer.compute_loss(trainer, m, i))
+    ours, our_grads = _loss_and_grads(trainer, inputs)
+    theirs, their_grads = _loss_and_grads(trainer, inputs, lambda m, i: SFTTrainer.compute_loss(trainer, m, i))
     assert ours == pytest.approx(theirs, rel=1e-5)
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(our_grads, their_grads, strict=True))
-    assert trainer._metrics["train"]["mean_token_accuracy"]  # the metric TRL logs is still logged
+    our_accuracy, their_accuracy = trainer._metrics["train"]["mean_token_accuracy"]  # TRL's metric, both ways
+    assert our_accuracy == pytest.approx(their_accuracy, abs=1e-6)
+
+
+def test_bf16_head_tracks_the_fp32_loss_and_leaves_the_weights_alone(tiny_llm_dir: Path, tmp_path: Path) -> None:
+    """`head_precision: bf16` multiplies by a bf16 copy of the frozen head; loss and gradients stay close to fp32."""
+    import torch
+
+    from finetune.trainer import head_dtype_for
+
+    assert head_dtype_for("bf16") is torch.bfloat16 and head_dtype_for("fp32") is None
+    assert head_dtype_for("auto") in (torch.bfloat16, None)
+    exact, exact_grads = _loss_and_grads(*_head_trainer(tiny_llm_dir, tmp_path / "fp32"))
+    trainer, inputs = _head_trainer(tiny_llm_dir, tmp_path / "bf16", head_dtype=torch.bfloat16)
+    head = trainer.model.get_output_embeddings()
+    assert not head.weight.requires_grad and head.weight.dtype == torch.float32
+    weight_before = head.weight.detach().clone()
+
+    loss, grads = _loss_and_grads(trainer, inputs)
+    copy = trainer._head_copy[1]
+    assert copy.dtype == torch.bfloat16 and head.weight.dtype == torch.float32
+    assert torch.equal(head.weight.detach(), weight_before)  # the model keeps its fp32 weights
+    assert loss != exact and loss == pytest.approx(exact, rel=1e-2)  # the bf16 matmul ran, and is close
+    for a, b in zip(grads, exact_grads, strict=True):
+        assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.99
+    _loss_and_grads(trainer, inputs)
+    assert trainer._head_copy[1] is copy  # one copy for the run
+    with torch.no_grad():
+        head.weight.mul_(2.0)  # a changed weight (e.g. reloaded) gets a fresh copy
+    _loss_and_grads(trainer, inputs)
+    assert trainer._head_copy[1] is not copy
+    assert torch.equal(trainer._head_copy[1], (weight_before * 2.0).to(torch.bfloat16))
