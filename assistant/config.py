@@ -23,7 +23,7 @@ from pydantic_settings import (
 from retrieval.config import RetrievalSettings
 
 BUNDLED_LLM = "bundled:smollm2-135m-instruct"
-DEMO_SHOP_DIR = Path(__file__).parent / "demo_shop"
+DEMO_SHOP_DIR = Path(__file__).parent / "shop" / "demo_shop"
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "xxx", "your-key-here", ""}
 
 

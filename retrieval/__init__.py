@@ -14,9 +14,9 @@ _LAZY_SEARCH = {
     "DocHit": "retrieval.documents", "Document": "retrieval.documents", "load_documents": "retrieval.documents",
     "open_documents": "retrieval.documents",
     # recommendations (numpy/scipy; implicit and sklearn load only when training)
-    "Event": "retrieval.events", "EventStore": "retrieval.events", "Recommender": "retrieval.recommend",
-    "Recommendation": "retrieval.recommend", "RecsContext": "retrieval.recommend",
-    "open_recommender": "retrieval.recommend", "train_recommender": "retrieval.recommend",
+    "Event": "retrieval.recs.events", "EventStore": "retrieval.recs.events", "Recommender": "retrieval.recs.recommend",
+    "Recommendation": "retrieval.recs.recommend", "RecsContext": "retrieval.recs.recommend",
+    "open_recommender": "retrieval.recs.recommend", "train_recommender": "retrieval.recs.recommend",
 }
 
 

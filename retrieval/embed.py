@@ -57,7 +57,7 @@ class Embedder:
     """Mean-pooled, L2-normalised sentence embeddings from a local transformers/sentence-transformers folder.
 
     Args:
-        path: local model folder (the CLI resolves it with `assistant.models.resolve_embedding_path`).
+        path: local model folder (the CLI resolves it with `assistant.conversation.models.resolve_embedding_path`).
         precision: "auto" (bf16 where the CPU has AMX, else int8), "bf16", "int8" or "fp32"; see the module
             docstring.
         max_length: token limit per text; default = the folder's `sentence_bert_config.json` or 256.

@@ -1,6 +1,6 @@
-"""Write the demo shop shipped in `assistant/demo_shop/` (deterministic: seeded `random.Random(7)`).
+"""Write the demo shop shipped in `assistant/shop/demo_shop/` (deterministic: seeded `random.Random(7)`).
 
-    python scripts/make_demo_shop.py                 # rewrite assistant/demo_shop/
+    python scripts/make_demo_shop.py                 # rewrite assistant/shop/demo_shop/
     python scripts/make_demo_shop.py --out /tmp/shop # write elsewhere (tests compare the two)
 
 Writes profile.toml, catalog.jsonl, policies/*.md, customers.jsonl, orders.jsonl, events.jsonl and
@@ -25,7 +25,7 @@ from demo_shop_dialogs import build_dialogs  # noqa: E402
 from demo_shop_policies import FACTS, SHOP, policies  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "assistant" / "demo_shop"
+DEFAULT_OUT = REPO / "assistant" / "shop" / "demo_shop"
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # the demo's "today": every date is relative to it
 STATUSES = {"placed": 12, "shipped": 12, "delivered": 22, "cancelled": 10, "returned": 10}
 
@@ -221,7 +221,7 @@ def build_profile() -> str:
         return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid TOML basic string
 
     lines = [
-        "# Shop profile: who the shop is. Read by assistant.shop.load_profile; written by scripts/make_demo_shop.py.",
+        "# Shop profile: who the shop is. Read by assistant.shop.data.load_profile; written by scripts/make_demo_shop.py.",
         f"name = {q(s['name'])}",
         f"website = {q(s['website'])}",
         f"phone = {q(s['phone'])}",
@@ -415,7 +415,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Folder to (re)write; default assistant/demo_shop/.")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Folder to (re)write; default assistant/shop/demo_shop/.")
     args = parser.parse_args(argv)
     rng = random.Random(7)
     out: Path = args.out

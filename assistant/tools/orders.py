@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
-from assistant.orders import ActionResult, OrderStore, OrderView
+from assistant.shop.orders import ActionResult, OrderStore, OrderView
 
 ACTIONS = ("cancel", "change_address", "start_return")
 DEFAULT_RETURN_DAYS = 30

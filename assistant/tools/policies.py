@@ -6,11 +6,7 @@ import re
 
 from pydantic import BaseModel
 
-
-class Citation(BaseModel):
-    doc_id: str
-    title: str
-    snippet: str
+from assistant.conversation.contract import Citation
 
 
 class PolicyOutput(BaseModel):

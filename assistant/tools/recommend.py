@@ -1,4 +1,4 @@
-"""Recommendations tool: the personalised `retrieval.recommend.Recommender` when the shop has one,
+"""Recommendations tool: the personalised `retrieval.recs.recommend.Recommender` when the shop has one,
 otherwise (no recommender built yet) the best-rated in-stock products matching the request."""
 
 from __future__ import annotations

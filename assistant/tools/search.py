@@ -6,32 +6,10 @@ import logging
 
 from pydantic import BaseModel
 
-from assistant.guardrails import redact_pii
+from assistant.conversation.guardrails import redact_pii
 from retrieval.catalog import Product
 
 logger = logging.getLogger(__name__)
-
-
-class ProductCard(BaseModel):
-    """What a reply shows of a product (the `products` event's card)."""
-
-    id: str
-    title: str
-    price: float | None
-    currency: str
-    stock: int | None
-    in_stock: bool | None
-    url: str | None = None
-    image: str | None = None
-    reason: str = ""
-
-    @classmethod
-    def of(cls, product: Product, reason: str = "") -> ProductCard:
-        return cls(
-            id=product.id, title=product.title, price=product.price, currency=product.currency, stock=product.stock,
-            in_stock=product.in_stock, url=product.url, image=product.images[0] if product.images else None,
-            reason=reason,
-        )
 
 
 class SearchOutput(BaseModel):

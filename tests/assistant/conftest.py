@@ -53,9 +53,9 @@ def intent_router(bundled_embedder_dir):
     import os
     from pathlib import Path
 
-    from assistant import shop
     from assistant.config import DEMO_SHOP_DIR
-    from assistant.intents import IntentRouter, dialog_examples, load_seed
+    from assistant.conversation.intents import IntentRouter, dialog_examples, load_seed
+    from assistant.shop import data as shop
     from retrieval.embed import Embedder
 
     cache = Path(os.environ.get("SHOPBOT_TEST_CACHE", Path(__file__).resolve().parents[2] / ".shopbot-test-cache"))
@@ -66,8 +66,8 @@ def intent_router(bundled_embedder_dir):
 @pytest.fixture(scope="session")
 def shop_indexes(tmp_path_factory):
     """(searcher, documents, embedder) over the demo shop in a session-wide Chroma folder."""
-    from assistant import shop
     from assistant.config import DEMO_SHOP_DIR
+    from assistant.shop import data as shop
     from retrieval.config import RetrievalSettings
     from retrieval.documents import open_documents
     from retrieval.embed import HashingEmbedder
@@ -86,7 +86,7 @@ def shop_indexes(tmp_path_factory):
 def make_assistant(shop_indexes, intent_router):
     """Build the real engine on this test's data home: `make_assistant(chat_model=None, **overrides)`."""
     from assistant.config import get_settings
-    from assistant.engine import build_assistant
+    from assistant.wiring import build_assistant
 
     def make(chat_model=None, **overrides):
         searcher, documents, embedder = shop_indexes
@@ -100,6 +100,6 @@ def make_assistant(shop_indexes, intent_router):
 
 @pytest.fixture(scope="session")
 def tiny_chat_model(tiny_llm_dir):
-    from assistant.llm import LocalChatModel
+    from assistant.conversation.llm import LocalChatModel
 
     return LocalChatModel(model_path=str(tiny_llm_dir), max_new_tokens=24, temperature=0.0)

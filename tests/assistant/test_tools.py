@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from assistant import shop
 from assistant.config import DEMO_SHOP_DIR
-from assistant.orders import OrderStore
+from assistant.conversation.contract import ProductCard
+from assistant.shop import data as shop
+from assistant.shop.orders import OrderStore
+from assistant.shop.tickets import TicketStore
 from assistant.tools import orders as order_tools
-from assistant.tools.handoff import TicketStore
 from assistant.tools.policies import search_policies
 from assistant.tools.products import compare, product_details
 from assistant.tools.recommend import recommend
-from assistant.tools.search import ProductCard, search_products
+from assistant.tools.search import search_products
 
 
 def test_search_returns_products_with_reasons(shop_indexes):

@@ -48,10 +48,10 @@ def summary(values: list[float]) -> dict:
 
 @pytest.mark.slow
 def test_bench_assistant_latency(bundled_llm_dir):
-    from assistant import shop
     from assistant.config import DEMO_SHOP_DIR, get_settings
-    from assistant.engine import build_assistant
-    from assistant.llm import LocalChatModel
+    from assistant.conversation.llm import LocalChatModel
+    from assistant.shop import data as shop
+    from assistant.wiring import build_assistant
 
     settings = get_settings()
     model = LocalChatModel(model_path=str(bundled_llm_dir), max_new_tokens=settings.llm.max_new_tokens)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.copywriter import CopyStyle, write_copy
-from assistant.llm import LocalChatModel
+from assistant.conversation.llm import LocalChatModel
+from assistant.copywriting.writer import CopyStyle, write_copy
 from retrieval.catalog import Product
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "bench"

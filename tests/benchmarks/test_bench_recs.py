@@ -28,10 +28,10 @@ OUT = REPO / "test-artifacts" / "bench" / "recs.json"
 def test_recs_benchmark(shared_data: Path, tmp_path: Path) -> None:
     from retrieval.config import RecsSettings
     from retrieval.embed import HashingEmbedder
-    from retrieval.events import Event, EventStore, read_online_retail
-    from retrieval.profiles import ProfileStore
-    from retrieval.recommend import Recommender, embed_products
-    from retrieval.recs_model import train_model
+    from retrieval.recs.events import Event, EventStore, read_online_retail
+    from retrieval.recs.model import train_model
+    from retrieval.recs.profiles import ProfileStore
+    from retrieval.recs.recommend import Recommender, embed_products
 
     settings = RecsSettings()
     data = read_online_retail(shared_data / "online_retail" / "online_retail.csv.gz")

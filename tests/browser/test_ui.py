@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from assistant.api import create_app
-from assistant.feedback import FeedbackStore
+from assistant.shop.feedback import FeedbackStore
+from assistant.web.api import create_app
 
 pytestmark = pytest.mark.browser
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.api import create_app
-from assistant.keys import KeyStore
-from assistant.security import CustomerTokens, load_token_secret
+from assistant.web.api import create_app
+from assistant.web.auth import CustomerTokens, load_token_secret
+from assistant.web.keys import KeyStore
 
 pytestmark = pytest.mark.browser
 

@@ -97,7 +97,7 @@ def test_merge_round_trip_matches_adapter(tiny_llm_dir: Path, tmp_path: Path) ->
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from assistant.llm import LocalChatModel
+    from assistant.conversation.llm import LocalChatModel
 
     data = _dialogs(tmp_path / "dialogs.jsonl")
     out = tmp_path / "adapter"

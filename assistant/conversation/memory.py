@@ -1,0 +1,141 @@
+"""Conversation memory: per-session history and state in SQLite, so a session survives restarts.
+
+Session ids come from `secrets.token_urlsafe(16)`. An unknown id, or an id that belongs to another
+signed-in customer, starts a fresh session: history is never shown across sessions. Stored messages are
+PII-redacted. The state keeps what later turns refer to: the last shown products, the last order
+discussed and an action awaiting confirmation. Long histories are windowed; older turns are folded into
+a short extractive summary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.conversation.guardrails import redact_pii
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS messages (
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL,            -- user | assistant
+    content TEXT NOT NULL,         -- PII-redacted
+    intent TEXT,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+"""
+
+
+@dataclass
+class Turn:
+    role: str
+    content: str
+    intent: str | None = None
+
+
+@dataclass
+class Session:
+    """One conversation as the engine sees it during a turn."""
+
+    id: str
+    user_id: str | None
+    is_new: bool
+    state: dict = field(default_factory=dict)  # last_products, last_order, pending, ...
+
+    @property
+    def last_products(self) -> list[str]:
+        return list(self.state.get("last_products", []))
+
+
+class SessionStore:
+    """Sessions and their messages in the assistant's SQLite file."""
+
+    def __init__(self, db_path: Path, *, window: int = 8):
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.window = window  # turns (messages) given to the model verbatim
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def open(self, session_id: str | None, user_id: str | None) -> Session:
+        """Resume `session_id` when it exists and belongs to this user; otherwise start a new session."""
+        if session_id:
+            row = self._db.execute("SELECT user_id, state FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is not None:
+                owner, state = row
+                # A session started anonymously may be continued after sign-in; never someone else's.
+                if owner is None or owner == user_id:
+                    if owner is None and user_id:
+                        self._db.execute("UPDATE sessions SET user_id = ? WHERE id = ?", (user_id, session_id))
+                    return Session(session_id, user_id, False, json.loads(state))
+                logger.info("session id of another customer presented; starting a new session")
+        new_id = secrets.token_urlsafe(16)
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO sessions (id, user_id, created_at, updated_at) VALUES (?, ?, ?, ?)", (new_id, user_id, now, now)
+            )
+        return Session(new_id, user_id, True, {})
+
+    def append(self, session: Session, role: str, content: str, intent: str | None = None) -> None:
+        """Store one message (redacted)."""
+        now = time.time()
+        with self._lock:
+            seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?", (session.id,)).fetchone()[0]
+            self._db.execute(
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", (session.id, seq, role, redact_pii(content), intent, now)
+            )
+            self._db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session.id))
+
+    def save_state(self, session: Session) -> None:
+        with self._lock:
+            self._db.execute("UPDATE sessions SET state = ? WHERE id = ?", (json.dumps(session.state), session.id))
+
+    def history(self, session_id: str) -> list[Turn]:
+        """Every stored message of the session, oldest first."""
+        rows = self._db.execute(
+            "SELECT role, content, intent FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+        ).fetchall()
+        return [Turn(*r) for r in rows]
+
+    def context(self, session_id: str) -> tuple[str, list[Turn]]:
+        """(summary of older turns, the last `window` messages) for the prompt."""
+        turns = self.history(session_id)
+        recent, older = turns[-self.window :], turns[: -self.window] if len(turns) > self.window else []
+        return summarise(older), recent
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def summarise(turns: list[Turn], max_items: int = 6) -> str:
+    """Extractive summary: what the customer asked about (first sentence of each user turn), plus intents."""
+    points = []
+    for t in turns:
+        if t.role != "user":
+            continue
+        first = re.split(r"(?<=[.!?])\s+", t.content.strip())[0][:120]
+        points.append(f"- {first}" + (f" ({t.intent})" if t.intent else ""))
+    if not points:
+        return ""
+    return "Earlier in this conversation the customer asked:\n" + "\n".join(points[-max_items:])

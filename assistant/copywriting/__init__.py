@@ -1,0 +1,1 @@
+"""Product copy in batch: the writer, its claim checker, the resumable journal, styles and the evaluation."""

@@ -1,0 +1,106 @@
+"""Thumbs up/down on assistant replies, with an optional comment, kept for later fine-tuning.
+
+Stored in the assistant's SQLite file (table `feedback`); `export_jsonl` writes chat records
+(`{"messages": [...], "rating": ..., "comment": ...}`) that `finetune/` can read as chat JSONL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from assistant.conversation.guardrails import redact_pii
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT,
+    rating INTEGER NOT NULL,          -- +1 thumbs up, -1 thumbs down
+    comment TEXT NOT NULL DEFAULT '',
+    user_message TEXT NOT NULL DEFAULT '',
+    reply TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',  -- 'ui', 'api:<key id>'
+    created_at REAL NOT NULL
+);
+"""
+
+
+class Feedback(BaseModel):
+    """One stored rating."""
+
+    id: int
+    session_id: str | None
+    rating: int
+    comment: str
+    user_message: str
+    reply: str
+    source: str
+    created_at: float
+
+
+class FeedbackStore:
+    def __init__(self, db_path: Path):
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.db_path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.row_factory = sqlite3.Row
+        return db
+
+    def add(
+        self, rating: int, session_id: str | None = None, comment: str = "", user_message: str = "", reply: str = "",
+        source: str = "",
+    ) -> Feedback:
+        """Store a rating (+1 or -1); raises ValueError for anything else."""
+        if rating not in (1, -1):
+            raise ValueError(f"rating must be 1 (thumbs up) or -1 (thumbs down), got {rating!r}.")
+        # stored like transcripts: emails, phone numbers, card numbers and addresses redacted
+        comment, user_message, reply = (redact_pii(t) for t in (comment.strip(), user_message, reply))
+        with self._lock, self._connect() as db:
+            cur = db.execute(
+                "INSERT INTO feedback (session_id, rating, comment, user_message, reply, source, created_at) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (session_id, rating, comment, user_message, reply, source, time.time()),
+            )
+            row_id = cur.lastrowid
+        return self.get(row_id)  # type: ignore[return-value, arg-type]
+
+    def set_comment(self, feedback_id: int, comment: str) -> Feedback:
+        with self._lock, self._connect() as db:
+            cur = db.execute("UPDATE feedback SET comment = ? WHERE id = ?", (redact_pii(comment.strip()), feedback_id))
+        if cur.rowcount == 0:
+            raise ValueError(f"No feedback with id {feedback_id}; rate a reply first.")
+        return self.get(feedback_id)  # type: ignore[return-value]
+
+    def get(self, feedback_id: int) -> Feedback | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM feedback WHERE id = ?", (feedback_id,)).fetchone()
+        return Feedback(**dict(row)) if row else None
+
+    def list(self, limit: int | None = None) -> list[Feedback]:
+        sql = "SELECT * FROM feedback ORDER BY id" + (" LIMIT ?" if limit else "")
+        with self._connect() as db:
+            rows = db.execute(sql, (limit,) if limit else ()).fetchall()
+        return [Feedback(**dict(r)) for r in rows]
+
+    def export_jsonl(self, path: Path) -> int:
+        """Write every rated exchange as a chat record; returns the number written."""
+        items = [f for f in self.list() if f.user_message and f.reply]
+        with Path(path).open("w", encoding="utf-8") as out:
+            for f in items:
+                record = {
+                    "messages": [{"role": "user", "content": f.user_message}, {"role": "assistant", "content": f.reply}],
+                    "rating": f.rating, "comment": f.comment, "session_id": f.session_id,
+                }
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return len(items)
