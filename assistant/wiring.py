@@ -59,8 +59,9 @@ def build_assistant(
     if router is None:
         dialogs = [d.model_dump() for d in shop.load_dialogs(settings.shop_dir)] if (Path(settings.shop_dir) / "dialogs.jsonl").is_file() else []
         router = IntentRouter.fit(embedder, load_seed() + dialog_examples(dialogs), cache_dir=settings.home / "cache")
+    catalog = list(searcher.store.products.values())  # what the shop sells: for the recommender and grounding
     if recommender is None:
-        recommender = _open_recommender(settings, searcher, embedder)
+        recommender = _open_recommender(settings, catalog, embedder)
     orders = OrderStore(settings.db_path)
     if (Path(settings.shop_dir) / "orders.jsonl").is_file():
         orders.seed(shop.load_orders(settings.shop_dir))
@@ -69,7 +70,7 @@ def build_assistant(
     return Assistant(
         chat_model=chat_model, router=router, searcher=searcher, documents=documents, orders=orders,
         sessions=SessionStore(settings.db_path), tickets=TicketStore(settings.db_path), profile=profile,
-        recommender=recommender, return_window_days=order_tools.return_window_days([p.text for p in policies if "return" in p.doc_id]),
+        catalog=catalog, recommender=recommender, return_window_days=order_tools.return_window_days([p.text for p in policies if "return" in p.doc_id]),
         use_llm=use_llm,
     )
 
@@ -99,12 +100,11 @@ def open_shop_documents(settings, embedder, policies):
     return docs
 
 
-def _open_recommender(settings, searcher, embedder):
-    """The shop's personalised recommender (`retrieval.recs.recommend`); None when it cannot be opened."""
+def _open_recommender(settings, products, embedder):
+    """The shop's personalised recommender (`retrieval.recs.recommend`) over `products`; None when it cannot be opened."""
     from retrieval.errors import RetrievalError
     from retrieval.recs.recommend import open_recommender
 
-    products = list(searcher.store.products.values()) if hasattr(searcher, "store") else []
     try:
         return open_recommender(settings.retrieval.recs, settings.home, products, embedder)
     except RetrievalError as exc:

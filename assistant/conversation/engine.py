@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,6 +113,7 @@ class Assistant:
         sessions: SessionStore,
         tickets: TicketStore,
         profile: Any,
+        catalog: Iterable[Product],
         recommender: Any = None,
         return_window_days: int = order_tools.DEFAULT_RETURN_DAYS,
         use_llm: bool = True,
@@ -134,9 +135,11 @@ class Assistant:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.placeholders = profile.placeholder_values()
         self.system_prompt = render("assistant_system", shop_name=profile.name)
-        products = list(searcher.store.products.values()) if hasattr(searcher, "store") else []
-        self.catalog_titles = {p.title.lower() for p in products}
-        self.catalog_brands = {p.brand.lower() for p in products if p.brand and len(p.brand) > 3}
+        # Every product in the shop, so the grounding check can tell a product or brand the tools returned this
+        # turn from one the model brought in from elsewhere.
+        catalog = list(catalog)
+        self.catalog_titles = {p.title.lower() for p in catalog}
+        self.catalog_brands = {p.brand.lower() for p in catalog if p.brand and len(p.brand) > 3}
 
     # ------------------------------------------------------------ the turn
 
@@ -194,6 +197,8 @@ class Assistant:
         draft = self._draft(turn, message, history)
         turn.evidence.user_message = message
         turn.evidence.texts.append(turn.data)  # everything the model was shown came from the tools
+        turn.evidence.catalog_titles = self.catalog_titles  # other products and brands are not this turn's facts
+        turn.evidence.catalog_brands = self.catalog_brands
         verdict = grounding.check(draft, turn.evidence, turn.required, system_prompt=self.system_prompt)
         if verdict.dropped:
             logger.info("grounding dropped %d sentence(s): %s", len(verdict.dropped), [r for _, r in verdict.dropped][:3])

@@ -103,3 +103,40 @@ def tiny_chat_model(tiny_llm_dir):
     from assistant.conversation.llm import LocalChatModel
 
     return LocalChatModel(model_path=str(tiny_llm_dir), max_new_tokens=24, temperature=0.0)
+
+
+# ---------------------------------------------------------------- a scripted chat model for the engine's answer paths
+
+
+@pytest.fixture
+def scripted_chat_model():
+    """`scripted_chat_model(*replies)`: a LangChain chat model that answers with `replies` in turn (the last one
+    repeats) and records every call in `.calls` as `{"messages": [...], "kwargs": {...}}`.
+
+    A reply is a string, or a callable that gets the prompt (the last message's text) and returns the draft,
+    for drafts that quote this turn's data. Fast: no weights, so the engine's grounding paths run in unit tests.
+    """
+    from typing import Any
+
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    class ScriptedChatModel(BaseChatModel):
+        replies: list[Any]
+        calls: list[dict] = []
+
+        @property
+        def _llm_type(self) -> str:
+            return "scripted"
+
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+            self.calls.append({"messages": list(messages), "kwargs": kwargs})
+            reply = self.replies[min(len(self.calls), len(self.replies)) - 1]
+            text = reply(str(messages[-1].content)) if callable(reply) else reply
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def make(*replies: Any) -> ScriptedChatModel:
+        return ScriptedChatModel(replies=list(replies), calls=[])
+
+    return make
