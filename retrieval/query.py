@@ -20,6 +20,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
+from retrieval.attributes import AttributeSchema, Constraint, Sort, normalise_numbers
 from retrieval.catalog import Product
 
 CURRENCIES = {
@@ -54,8 +55,20 @@ _LEAD = r"(?:\b(?:priced|price|costs?|costing|for)\s+)?"
 _BETWEEN = re.compile(rf"{_LEAD}\b(?:between|from)\s+{_amount(1)}\s*(?:and|to|-|–)\s*{_amount(2)}{_NOT_UNIT}", re.I)
 _RANGE = re.compile(rf"(?<![\w.]){_amount(1)}\s*(?:-|–|to)\s*{_amount(2)}{_NOT_UNIT}", re.I)
 _MAX = re.compile(
-    rf"{_LEAD}\b(?:under|below|less\s+than|cheaper\s+than|lower\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|"
-    rf"within|not\s+more\s+than|<=?)\s*{_amount(1)}{_NOT_UNIT}", re.I)
+    rf"{_LEAD}\b(?:under|below|less\s+th[ae]n|cheaper\s+th[ae]n|lower\s+th[ae]n|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+th[ae]n|"
+    rf"within|not\s+more\s+th[ae]n|not\s+over|no\s+(?:more|higher)\s+than|tops|budget(?:\s+(?:is|of|=|:))?|"
+    rf"(?:can|could|want\s+to|would\s+like\s+to|willing\s+to|able\s+to)\s+(?:only\s+)?(?:spend|pay|afford)(?:\s+(?:up\s+to|at\s+most|about|around))?|"
+    rf"(?:don'?t|do\s+not|won'?t|can'?t|cannot)\s+(?:want\s+to\s+)?(?:spend|pay|go)\s+(?:more\s+than|over|above|past)|"
+    rf"(?:spend|pay)\s+(?:up\s+to|at\s+most|no\s+more\s+than|less\s+than)|<=?)\s*{_amount(1)}{_NOT_UNIT}", re.I)
+# "90 or less", "$60 max", "50 bucks tops", "a 90 dollar budget"
+_MAX_AFTER = re.compile(
+    rf"(?<![\w.]){_amount(1)}\s*(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?|tops|at\s+most|(?:price\s+)?(?:limit|budget|cap))\b", re.I)
+# "around 90", "about $90", "roughly 90 euros", "budget is around 90": a small margin above, said in the reply
+_AROUND = re.compile(
+    rf"{_LEAD}\b(?:(?:my\s+)?budget(?:\s+(?:is|of|=|:))?\s+)?(?:around|about|approximately|approx\.?|roughly|circa|ca\.|~)\s*{_amount(1)}"
+    rf"(?:\s*(?:ish|or\s+so))?{_NOT_UNIT}", re.I)
+# how far above an "around" budget a product may be
+AROUND_MARGIN = 0.10
 _MIN = re.compile(
     rf"{_LEAD}\b(?:over|above|more\s+than|at\s+least|min(?:imum)?|starting\s+at|pricier\s+than|>=?)\s*{_amount(1)}{_NOT_UNIT}",
     re.I)
@@ -76,6 +89,9 @@ class Filters(BaseModel):
     sizes: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
     in_stock: bool | None = None
+    price_around: float | None = Field(None, ge=0, description="The budget as said ('around 90'); price_max adds the margin.")
+    attributes: list[Constraint] = Field(default_factory=list, description="Conditions on catalog attributes ('for 3 people').")
+    sort: Sort | None = Field(None, description="A superlative ('the lightest'): best first on that dimension.")
 
     def is_empty(self) -> bool:
         return self == Filters()
@@ -118,6 +134,12 @@ class Filters(BaseModel):
                 satisfied.append("in stock")
             elif product.in_stock is False or strict:
                 return False, [], 0
+        for constraint in self.attributes:
+            ok = constraint.check(product)
+            if ok is False or (ok is None and (strict or constraint.op != "is")):
+                return False, [], 0  # a product that does not state a measured attribute cannot promise it
+            if ok:
+                satisfied.append(constraint.phrase or constraint.attribute)
         for name, wanted_values, have in (
             ("brand", self.brands, [product.brand or ""]),
             ("colour", self.colours, product.colours),
@@ -172,21 +194,34 @@ def _split_negation(text: str) -> tuple[str, list[str], str]:
     return text, [], ""
 
 
-def parse_query(query: str, *, brands: Iterable[str] = (), categories: Iterable[str] = ()) -> ParsedQuery:
+def parse_query(
+    query: str, *, brands: Iterable[str] = (), categories: Iterable[str] = (), schema: AttributeSchema | None = None
+) -> ParsedQuery:
     """Extract price range, currency, sizes, stock, colours, brands and categories from a shopper's query.
 
     Args:
         query: what the shopper typed.
         brands: the catalog's brand names (matched as whole words, case-insensitively).
         categories: the catalog's category names (matched as whole words, plural-insensitively).
+        schema: the catalog's attributes; conditions on them ("for 3 people", "under 1 kg") and superlatives
+            ("the lightest") become `attributes` and `sort`, and their words leave the search text, except a
+            yes/no attribute's ("waterproof"), which also helps matching.
     """
-    text = " " + query.strip() + " "
+    text = " " + normalise_numbers(query.strip()) + " "
     f: dict = {"brands": [], "colours": [], "sizes": [], "categories": []}
 
     def cut(match: re.Match) -> str:
         return text[: match.start()] + " " + text[match.end() :]
 
-    for pattern, kind in ((_BETWEEN, "range"), (_RANGE, "range"), (_MAX, "max"), (_MIN, "min")):
+    while (m := _AROUND.search(text)) is not None:
+        groups = m.groupdict()
+        currencies = [groups.get(k) for k in ("c11", "c21") if groups.get(k)]
+        if currencies:
+            f["currency"] = CURRENCIES[currencies[0].lower()]
+        f["price_around"] = float(groups["n1"].replace(",", "."))
+        f["price_max"] = round(f["price_around"] * (1 + AROUND_MARGIN), 2)
+        text = cut(m)
+    for pattern, kind in ((_BETWEEN, "range"), (_RANGE, "range"), (_MAX, "max"), (_MAX_AFTER, "max"), (_MIN, "min")):
         while (m := pattern.search(text)) is not None:
             groups = m.groupdict()
             currencies = [groups.get(k) for k in ("c11", "c21", "c12", "c22") if groups.get(k)]
@@ -210,6 +245,11 @@ def parse_query(query: str, *, brands: Iterable[str] = (), categories: Iterable[
     if (m := _STOCK.search(text)) is not None:
         f["in_stock"] = True
         text = cut(m)
+    if schema:
+        understood = schema.understand(text)
+        f["attributes"], f["sort"] = understood.constraints, understood.sort
+        for start, end in sorted(understood.spans, reverse=True):  # numbers and superlatives, not yes/no words
+            text = text[:start] + " " + text[end:]
     unnegated = re.sub(r"\s+", " ", text).strip(" ,.;")
     remaining, excluded, negation = _split_negation(unnegated)
     lowered = remaining.lower()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.attributes import AttributeSchema
 from retrieval.catalog import Product
 from retrieval.config import RetrievalSettings
 from retrieval.errors import IndexNotFoundError, RetrievalError
@@ -42,7 +43,8 @@ class Hit:
     product: Product
     score: float
     scores: dict[str, float] = field(default_factory=dict)  # bm25, dense, rrf, rerank features
-    why: list[str] = field(default_factory=list)
+    why: list[str] = field(default_factory=list)  # how it matched, scores included (debug, --json)
+    reason: str = ""  # for the shopper: the attributes that answer the request ("sleeps 3 · 1.9 kg")
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Searcher:
         products = self.store.products.values()
         self.brands = tuple(sorted({p.brand for p in products if p.brand}))
         self.categories = tuple(sorted({c for p in products for c in p.category}))
+        self.schema = AttributeSchema.from_products(products)
 
     def reload(self) -> None:
         """Pick up a re-index done by another process."""
@@ -99,7 +102,7 @@ class Searcher:
         started = time.perf_counter()
         k = k or self.settings.top_k
         full = mode == "default"
-        parsed = parse_query(query, brands=self.brands, categories=self.categories) if full else ParsedQuery(
+        parsed = parse_query(query, brands=self.brands, categories=self.categories, schema=self.schema) if full else ParsedQuery(
             original=query, text=query
         )
         excluded: set[str] = set()  # analysed excluded words
@@ -114,7 +117,7 @@ class Searcher:
         soft = parsed.filters
         # Constraints drop candidates, so fetch more of them to still fill k.
         constrained = not hard.is_empty() or any(
-            (soft.price_min is not None, soft.price_max is not None, soft.sizes, soft.in_stock)
+            (soft.price_min is not None, soft.price_max is not None, soft.sizes, soft.in_stock, soft.attributes)
         )
         n = self.settings.candidates * (4 if constrained else 1)
 
@@ -148,6 +151,8 @@ class Searcher:
             wanted = lexical.scores(query_terms)
             for c in candidates.values():
                 c.bm25 = float(wanted[lexical.row[c.product_id]]) if c.product_id in lexical.row else 0.0
+        if soft.attributes:
+            soft = soft.model_copy(update={"attributes": self._applicable(soft, list(candidates.values()))})
         hits = self._rank(list(candidates.values()), mode, query_terms, soft, hard, k, excluded, excluded_words)
         latency = (time.perf_counter() - started) * 1000
         # Shoppers' words may hold personal data: the query text is logged at DEBUG only.
@@ -155,6 +160,29 @@ class Searcher:
         logger.debug("search query %r", query)
         return SearchResult(query=query, hits=hits, filters=soft.merged(hard), text=text, corrections=corrections,
                             latency_ms=latency, excluded=excluded_words)
+
+    def _subject(self, soft: Filters, best: str | None) -> tuple[str, ...] | None:
+        """The product type a search is about: a category the query names, else the best candidate's leaf."""
+        for product in self.store.products.values():
+            for name in soft.categories:
+                if name in product.category:
+                    return (name,)
+        if best is None or best not in self.store.products:
+            return None
+        return tuple(self.store.products[best].category[-1:])
+
+    def _of_type(self, subject: tuple[str, ...] | None) -> list[Product]:
+        if subject is None:
+            return list(self.store.products.values())
+        return [p for p in self.store.products.values() if subject[0] in p.category]
+
+    def _applicable(self, soft: Filters, candidates: list[Candidate]) -> list:
+        """The attribute conditions that fit what is searched: an attribute stated by at least a third of the
+        products of that type ("for 3 people" applies to a tent search, not to a stove search)."""
+        rrf(candidates)
+        best = min(candidates, key=lambda c: (-c.rrf, c.product_id)).product_id if candidates else None
+        products = self._of_type(self._subject(soft, best))
+        return [c for c in soft.attributes if sum(c.attribute in p.attributes for p in products) * 3 >= len(products)]
 
     def _corrections(self, text: str) -> dict[str, str]:
         lexical = self.store.lexical
@@ -260,8 +288,11 @@ class Searcher:
         if mode == "default" and self.settings.rerank and query_terms:
             self.reranker.add_feedback([c for c, _, _ in kept])
         kept.sort(key=lambda item: (-item[0].score, item[0].product_id))
+        top = kept[:k]
+        if mode == "default" and soft.sort is not None and kept:
+            top = self._superlative(kept, soft, k, query_terms)
         hits = []
-        for c, satisfied, in_text in kept[:k]:
+        for c, satisfied, in_text in top:
             product = self.store.products[c.product_id]
             title_terms = set(self._title_tokens(c.product_id))
             why = []
@@ -278,8 +309,25 @@ class Searcher:
                 why.append(f"title does not name {' '.join(excluded_words)}")
             scores = {"bm25": round(c.bm25, 4), "dense": round(c.dense, 4), "rrf": round(c.rrf, 5)}
             scores.update({f"f_{name}": round(v, 4) for name, v in c.features.items()})
-            hits.append(Hit(product=product, score=round(c.score, 5), scores=scores, why=why))
+            hits.append(Hit(product=product, score=round(c.score, 5), scores=scores, why=why,
+                            reason=self.schema.reason(product, soft.attributes, soft.sort) if mode == "default" else ""))
         return hits
+
+    def _superlative(self, kept: list, soft: Filters, k: int, query_terms: set[str]) -> list:
+        """"The lightest tent": among the 50 best hits of the product type searched (`_subject`), best first on
+        the dimension; products that do not state it keep their place after."""
+        subject = self._subject(soft, kept[0][0].product_id)
+        pool = [item for item in kept[:50]
+                if subject is None or subject[0] in self.store.products[item[0].product_id].category]
+        named = [item for item in pool if query_terms <= set(self._title_tokens(item[0].product_id))]
+        if query_terms and len(named) >= 2:  # "the brightest headlamp": headlamps, not the lanterns beside them
+            pool = named
+        products = [self.store.products[c.product_id] for c, _, _ in pool]
+        if self.schema.dimension_attribute(soft.sort.dimension, products) is None:  # not stated for these products
+            return kept[:k]
+        ordered = self.schema.order(products, soft.sort)
+        rank = {p.id: i for i, p in enumerate(ordered)}
+        return sorted(pool, key=lambda item: rank[item[0].product_id])[:k]
 
 
 def open_searcher(settings: RetrievalSettings, home: Path, embedder=None, *, name: str = "products") -> Searcher:

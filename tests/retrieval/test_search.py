@@ -146,3 +146,25 @@ def test_feedback_from_the_best_matches_is_a_scored_feature(searcher) -> None:
     assert 0.0 < top["f_feedback"] <= 1.0001
     blended = sum(WEIGHTS[name] * top[f"f_{name}"] for name in WEIGHTS)
     assert result.hits[0].score == pytest.approx(blended, abs=1e-3)  # the hit's score is the blend, feedback included
+
+
+def test_attribute_conditions_and_superlatives_from_the_catalog(settings, shopbot_home, hashing_embedder) -> None:
+    from retrieval.catalog import Product
+
+    tents = [
+        Product(id=f"tent-{n}-{w}", title=f"Backpacking Tent {n}-Person model {w}", category=["Camping", "Tents"], price=100.0 + w / 10,
+                attributes={"capacity_persons": n, "weight_g": w})
+        for n, w in [(1, 900), (2, 1500), (2, 1200), (3, 2100), (3, 1800), (4, 3000)]
+    ]
+    stove = Product(id="stove", title="Backpacking Stove", category=["Camping", "Stoves"], price=40.0, attributes={"output_w": 3000})
+    open_store(settings, shopbot_home, hashing_embedder).index([*tents, stove])
+    searcher = open_searcher(settings, shopbot_home, hashing_embedder)
+    three = searcher.search("backpacking tent for three people")
+    assert three.hits and all(h.product.attributes["capacity_persons"] >= 3 for h in three.hits)
+    assert "sleeps 3" in three.hits[0].reason or "sleeps 4" in three.hits[0].reason
+    lightest = searcher.search("the lightest backpacking tent")
+    assert lightest.hits[0].product.id == "tent-1-900"
+    weights = [h.product.attributes["weight_g"] for h in lightest.hits if "weight_g" in h.product.attributes]
+    assert weights == sorted(weights)
+    # a condition that does not fit what is searched is not applied: a stove search keeps the stove
+    assert searcher.search("backpacking stove for 2 people").hits[0].product.id == "stove"

@@ -1,0 +1,395 @@
+"""The catalog's attribute schema, derived from the products, and the constraints and superlatives a shopper
+states in words ("for three people", "rated to -10", "under 1 kg", "the lightest", "waterproof").
+
+Nothing here is specific to one shop: the schema is read from the catalog's `attributes` (numbers, booleans,
+words), a number's unit comes from the attribute name's suffix (`weight_g`, `capacity_l`, `temperature_rating_c`,
+`capacity_persons`), and the words for each dimension come from a small synonym table that a shop can extend
+(`Synonyms`). An attribute that no product has is never parsed, so a catalog without attributes (ESCI) gets
+exactly the plain search.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from retrieval.catalog import Product
+
+Op = Literal[">=", "<=", "==", "~", "is"]
+
+# Unit suffix of an attribute name -> (canonical unit, words a shopper uses for it, factor to the canonical unit).
+_UNITS: dict[str, tuple[str, dict[str, float]]] = {
+    "g": ("g", {"g": 1, "gram": 1, "grams": 1, "kg": 1000, "kgs": 1000, "kilo": 1000, "kilos": 1000, "kilograms": 1000,
+                "oz": 28.35, "ounce": 28.35, "ounces": 28.35, "lb": 453.6, "lbs": 453.6, "pound": 453.6, "pounds": 453.6}),
+    "kg": ("kg", {"kg": 1, "kgs": 1, "kilo": 1, "kilos": 1, "kilograms": 1, "g": 0.001, "grams": 0.001, "lb": 0.4536,
+                  "lbs": 0.4536, "pounds": 0.4536}),
+    "l": ("l", {"l": 1, "liter": 1, "liters": 1, "litre": 1, "litres": 1, "ltr": 1, "ml": 0.001}),
+    "c": ("°C", {"c": 1, "°c": 1, "°": 1, "degree": 1, "degrees": 1, "celsius": 1}),
+    "mm": ("mm", {"mm": 1, "cm": 10}),
+    "cm": ("cm", {"cm": 1, "mm": 0.1, "m": 100}),
+    "m2": ("m²", {"m2": 1, "m²": 1, "sqm": 1}),
+    "h": ("h", {"h": 1, "hr": 1, "hrs": 1, "hour": 1, "hours": 1}),
+    "w": ("W", {"w": 1, "watt": 1, "watts": 1}),
+    "min": ("min", {"min": 1, "mins": 1, "minute": 1, "minutes": 1}),
+    "persons": ("people", {"people": 1, "person": 1, "persons": 1, "adults": 1, "man": 1, "men": 1, "p": 1}),
+    "years": ("years", {"year": 1, "years": 1, "yr": 1, "yrs": 1}),
+    "gsm": ("g/m²", {"gsm": 1}),
+}
+# Attribute names without a unit suffix whose number still has a unit word.
+_NAMED_UNITS = {"lumens": ("lumens", {"lumens": 1, "lumen": 1, "lm": 1}), "seasons": ("season", {"season": 1, "seasons": 1})}
+
+_NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "a hundred": 100, "one hundred": 100,
+    "couple": 2, "a couple": 2, "solo": 1, "single": 1, "pair": 2,
+}
+_NUMBER_WORDS |= {f"{w} hundred": n * 100 for w, n in list(_NUMBER_WORDS.items()) if 2 <= n <= 9 and " " not in w}
+
+
+class Synonyms(BaseModel):
+    """Words for attribute dimensions; the defaults cover common catalogs, a shop adds its own.
+
+    `dimensions` maps a dimension to attribute names, first match wins per product set (so "roomiest" means
+    persons for tents and litres for packs). `superlatives` maps a word to (dimension, "asc"|"desc"): the
+    order that puts the best product first.
+    """
+
+    dimensions: dict[str, list[str]] = Field(default_factory=lambda: {
+        "weight": ["weight_g", "weight_kg", "weight"],
+        "warmth": ["temperature_rating_c", "temperature_rating_f", "temperature_rating", "fill_power", "insulation_g"],
+        "brightness": ["lumens"],
+        "capacity": ["capacity_persons", "capacity_l", "volume_l", "floor_area_m2", "capacity"],
+        "volume": ["capacity_l", "volume_l"],
+        "runtime": ["runtime_h", "battery_life_h"],
+        "height": ["peak_height_cm", "height_cm"],
+        "thickness": ["thickness_cm", "thickness_mm"],
+        "insulation": ["r_value"],
+        "waterproofing": ["waterproof_rating_mm", "hydrostatic_head_mm"],
+        "warranty": ["warranty_years"],
+        "power": ["output_w"],
+        "price": ["price"],
+        "rating": ["rating"],
+    })
+    superlatives: dict[str, tuple[str, Literal["asc", "desc"]]] = Field(default_factory=lambda: {
+        "lightest": ("weight", "asc"), "lighter": ("weight", "asc"), "lightweight": ("weight", "asc"),
+        "heaviest": ("weight", "desc"), "heavier": ("weight", "desc"),
+        # a lower comfort rating is a warmer bag; fill power and insulation grams fall back for jackets
+        "warmest": ("warmth", "asc"), "warmer": ("warmth", "asc"),
+        "brightest": ("brightness", "desc"), "brighter": ("brightness", "desc"), "most lumens": ("brightness", "desc"),
+        "roomiest": ("capacity", "desc"), "roomier": ("capacity", "desc"), "most spacious": ("capacity", "desc"),
+        "biggest": ("capacity", "desc"), "bigger": ("capacity", "desc"), "largest": ("capacity", "desc"),
+        "larger": ("capacity", "desc"), "most space": ("capacity", "desc"), "most room": ("capacity", "desc"),
+        "most capacity": ("capacity", "desc"), "most volume": ("volume", "desc"), "most litres": ("volume", "desc"),
+        "most liters": ("volume", "desc"), "smallest": ("capacity", "asc"), "most compact": ("capacity", "asc"),
+        "longest runtime": ("runtime", "desc"), "longest battery": ("runtime", "desc"), "longest lasting": ("runtime", "desc"),
+        "tallest": ("height", "desc"), "thickest": ("thickness", "desc"), "most insulated": ("insulation", "desc"),
+        "most waterproof": ("waterproofing", "desc"), "longest warranty": ("warranty", "desc"),
+        "most powerful": ("power", "desc"),
+        "cheapest": ("price", "asc"), "cheaper": ("price", "asc"), "least expensive": ("price", "asc"),
+        "lowest price": ("price", "asc"), "most affordable": ("price", "asc"), "most expensive": ("price", "desc"),
+        "priciest": ("price", "desc"), "best rated": ("rating", "desc"), "highest rated": ("rating", "desc"),
+        "top rated": ("rating", "desc"), "best reviewed": ("rating", "desc"),
+    })
+    # Dimensions whose bare number reads as a bound in one direction: "rated to -10" means -10 or colder,
+    # "for three people" means at least three.
+    bound: dict[str, Op] = Field(default_factory=lambda: {"people": ">=", "lumens": ">=", "h": ">=",
+                                                          "years": ">=", "season": "=="})
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute of the catalog: its kind, unit and the values products give it."""
+
+    name: str
+    kind: Literal["number", "bool", "text"]
+    unit: str = ""  # canonical unit of a number ("g", "l", "°C", "people")
+    unit_words: tuple[tuple[str, float], ...] = ()  # words a shopper writes for the unit, and the factor
+    values: tuple[str, ...] = ()  # the words of a text attribute
+    count: int = 0  # products that state it
+
+    @property
+    def label(self) -> str:
+        base = re.sub(r"_(g|kg|l|c|mm|cm|m2|h|w|min|persons|years|gsm)$", "", self.name)
+        return base.replace("_", " ")
+
+
+class Constraint(BaseModel, frozen=True):
+    """A condition on one attribute: `capacity_persons >= 3`, `waterproof is True`, `weight_g ~ 1000`."""
+
+    attribute: str
+    op: Op
+    value: bool | int | float | str
+    phrase: str = ""  # the shopper's words, for the reply ("for 3 people")
+
+    def check(self, product: Product) -> bool | None:
+        """True/False, or None when the product does not state the attribute."""
+        have = value_of(product, self.attribute)
+        if have is None:
+            return None
+        if self.op == "is":
+            return bool(have) is bool(self.value)
+        if isinstance(have, (list, tuple)):
+            return any(str(self.value).lower() in str(h).lower() for h in have)
+        if isinstance(self.value, str):
+            return self.value.lower() in str(have).lower()
+        try:
+            number = float(have)
+        except (TypeError, ValueError):
+            return None
+        target = float(self.value)
+        if self.op == ">=":
+            return number >= target
+        if self.op == "<=":
+            return number <= target
+        if self.op == "==":
+            return number == target
+        return abs(number - target) <= max(abs(target) * 0.15, 1e-9)  # "~": a 40 l pack is 34-46 l
+
+
+class Sort(BaseModel, frozen=True):
+    """Best-first order on one dimension ("the lightest" = weight ascending)."""
+
+    dimension: str
+    descending: bool
+    phrase: str = ""
+
+
+@dataclass
+class Understood:
+    """What a message says about attributes."""
+
+    constraints: list[Constraint] = field(default_factory=list)
+    sort: Sort | None = None
+    spans: list[tuple[int, int]] = field(default_factory=list)  # where in the text, to cut from search text
+
+
+def value_of(product: Product, name: str):
+    """An attribute's value, with price and rating read from the product itself."""
+    if name == "price":
+        if product.price is not None:
+            return product.price
+        prices = [v.price for v in product.variants if v.price is not None]
+        return min(prices) if prices else None
+    if name == "rating":
+        return product.rating
+    return product.attributes.get(name)
+
+
+_BEFORE_NUMBER = (r"under|below|than|then|around|about|approximately|roughly|budget|spend|pay|max|maximum|to|over|above|"
+                  r"least|most|for|sleeps|fits|is|of|\$|€|£")
+_AFTER_NUMBER = (r"dollars?|bucks|euros?|pounds?|quid|people|persons?|person|adults|seasons?|hours?|liters?|litres?|l|kg|"
+                 r"kilos?|grams?|lumens|degrees|°|p")
+
+
+def normalise_numbers(text: str) -> str:
+    """Number words next to a price or unit as digits ("for three people" -> "for 3 people", "under a hundred"
+    -> "under 100"); other number words stay ("the one for whom", "one piece swimsuit")."""
+    words = "|".join(re.escape(w) for w in sorted(_NUMBER_WORDS, key=len, reverse=True))
+    pattern = re.compile(
+        rf"(?P<pre>(?:\b(?:{_BEFORE_NUMBER})\s+)|[$€£])(?P<a>{words})\b|\b(?P<b>{words})(?=[\s-]+(?:{_AFTER_NUMBER})\b)",
+        re.I,
+    )
+    text = pattern.sub(lambda m: (m.group("pre") or "") + str(_NUMBER_WORDS[(m.group("a") or m.group("b")).lower()]), text)
+    return text
+
+
+class AttributeSchema:
+    """The attributes a catalog has, and the parser for what a shopper says about them."""
+
+    def __init__(self, attributes: dict[str, Attribute], synonyms: Synonyms | None = None):
+        self.attributes = attributes
+        self.synonyms = synonyms or Synonyms()
+        self._bool_patterns = [(a, _bool_pattern(a.name)) for a in attributes.values() if a.kind == "bool"]
+        self._number_patterns = [(a, _number_pattern(a)) for a in attributes.values() if a.kind == "number" and a.unit_words]
+
+    @classmethod
+    def from_products(cls, products: Iterable[Product], synonyms: Synonyms | None = None, min_count: int = 2) -> AttributeSchema:
+        kinds: dict[str, set[str]] = {}
+        counts: dict[str, int] = {}
+        values: dict[str, set[str]] = {}
+        for p in products:
+            for name, value in p.attributes.items():
+                counts[name] = counts.get(name, 0) + 1
+                if isinstance(value, bool):
+                    kinds.setdefault(name, set()).add("bool")
+                elif isinstance(value, (int, float)):
+                    kinds.setdefault(name, set()).add("number")
+                else:
+                    kinds.setdefault(name, set()).add("text")
+                    for v in value if isinstance(value, list) else [value]:
+                        values.setdefault(name, set()).add(str(v))
+        attributes = {}
+        for name, kind_set in kinds.items():
+            if counts[name] < min_count or len(kind_set) != 1:
+                continue
+            kind = next(iter(kind_set))
+            unit, words = "", ()
+            if kind == "number":
+                unit, words = _unit_of(name)
+            attributes[name] = Attribute(name, kind, unit, words, tuple(sorted(values.get(name, ()))), counts[name])
+        return cls(attributes, synonyms)
+
+    def __bool__(self) -> bool:
+        return bool(self.attributes)
+
+    def dimension_attribute(self, dimension: str, products: Iterable[Product]) -> str | None:
+        """The attribute that measures `dimension` for these products: the first synonym most of them state."""
+        products = list(products)
+        for name in self.synonyms.dimensions.get(dimension, [dimension]):
+            if name in ("price", "rating") or name in self.attributes:
+                have = sum(value_of(p, name) is not None for p in products)
+                if products and have * 2 >= len(products):
+                    return name
+        return None
+
+    def order(self, products: list[Product], sort: Sort) -> list[Product]:
+        """`products` best first by `sort`; those without the attribute keep their order, after the others."""
+        name = self.dimension_attribute(sort.dimension, products)
+        if name is None:
+            return products
+        known = [p for p in products if isinstance(value_of(p, name), (int, float))]
+        rest = [p for p in products if p not in known]
+        known.sort(key=lambda p: float(value_of(p, name)), reverse=sort.descending)
+        return known + rest
+
+    def understand(self, text: str) -> Understood:
+        """Constraints and a superlative in `text` (which should have had `normalise_numbers` applied)."""
+        out = Understood()
+        lowered = text.lower()
+        for phrase in sorted(self.synonyms.superlatives, key=len, reverse=True):
+            m = re.search(rf"\b{re.escape(phrase)}\b", lowered)
+            if m and not any(s <= m.start() < e for s, e in out.spans):
+                dimension, direction = self.synonyms.superlatives[phrase]
+                if dimension in ("price", "rating") or any(n in self.attributes for n in self.synonyms.dimensions.get(dimension, [])):
+                    out.sort = Sort(dimension=dimension, descending=direction == "desc", phrase=phrase)
+                    out.spans.append(m.span())
+                    break
+        # One span can read as several attributes with the same unit ("rated to -10": a sleeping bag's comfort
+        # rating or a pan's oven limit): the attribute whose name words the text uses wins, then the commoner one.
+        found: dict[tuple[int, int], list[tuple[int, int, Constraint]]] = {}
+        words = set(re.findall(r"[a-z]+", lowered))
+        for attribute, pattern in self._number_patterns:
+            for m in pattern.finditer(lowered):
+                if any(s <= m.start() < e for s, e in out.spans):
+                    continue
+                constraint = self._number_constraint(attribute, m)
+                if constraint is not None:
+                    named = len(words & set(attribute.name.split("_")))
+                    found.setdefault(m.span(), []).append((named, attribute.count, constraint))
+        taken: list[tuple[int, int]] = []
+        for span, options in sorted(found.items(), key=lambda kv: kv[0][1] - kv[0][0], reverse=True):
+            if any(s < span[1] and span[0] < e for s, e in taken):
+                continue
+            taken.append(span)
+            out.constraints.append(max(options, key=lambda o: (o[0], o[1]))[2])
+        out.spans += taken
+        for attribute, pattern in self._bool_patterns:
+            m = pattern.search(lowered)
+            if m and not any(s <= m.start() < e for s, e in out.spans):
+                negated = bool(re.search(r"\b(?:not|non|no|without)[\s-]+$", lowered[: m.start()]))
+                out.constraints.append(Constraint(attribute=attribute.name, op="is", value=not negated, phrase=m.group(0)))
+        return out
+
+    def _number_constraint(self, attribute: Attribute, m: re.Match[str]) -> Constraint | None:
+        groups = m.groupdict()
+        alt = "_u" if groups.get("num") is None and groups.get("num_u") is not None else ""
+        factor = dict(attribute.unit_words).get(groups.get("unit" + alt) or "", 1.0)
+        value = float(groups["num" + alt]) * factor
+        if groups.get("neg" + alt):
+            value = -value
+        word = (groups.get("cmp" + alt) or groups.get("sl") or "").strip()
+        if re.match(r"(under|below|less|lighter|at most|max|up to|no more|not more|<)", word):
+            op: Op = "<="
+        elif re.match(r"(over|above|more|at least|min|>|plus)", word) or (groups.get("post") or "").strip() in ("+", "or more", "plus"):
+            op = ">="
+        else:
+            op = self.synonyms.bound.get(attribute.unit, "~")
+        if attribute.unit == "°C" and op == "~":  # a comfort rating is a floor ("to -10" = -10 or colder), a limit a ceiling
+            op = "<=" if re.search(r"temperature|comfort|rating", attribute.name) else ">="
+        value = round(value, 3)
+        return Constraint(attribute=attribute.name, op=op, value=int(value) if value.is_integer() else value,
+                          phrase=m.group(0).strip())
+
+    def reason(self, product: Product, constraints: Iterable[Constraint] = (), sort: Sort | None = None, limit: int = 3) -> str:
+        """A shopper-facing reason from the attributes the request is about ("sleeps 3 · 1.9 kg · 3-season")."""
+        names = [c.attribute for c in constraints]
+        if sort is not None:
+            name = self.dimension_attribute(sort.dimension, [product])
+            if name and name not in ("price", "rating"):
+                names.insert(0, name)
+        bits = [self.describe(name, value_of(product, name)) for name in dict.fromkeys(names)]
+        return " · ".join([b for b in bits if b][:limit])
+
+    def describe(self, name: str, value) -> str:
+        """One attribute value in words: "1.9 kg", "sleeps 3", "rated to -9 °C", "waterproof"."""
+        if value is None:
+            return ""
+        attribute = self.attributes.get(name)
+        label = attribute.label if attribute else name.replace("_", " ")
+        if isinstance(value, bool):
+            return label if value else f"not {label}"
+        if isinstance(value, (int, float)):
+            unit = attribute.unit if attribute else ""
+            if unit == "g" and value >= 1000:
+                return f"{value / 1000:.2f}".rstrip("0").rstrip(".") + " kg"
+            if unit == "people":
+                return f"sleeps {value:g}" if "tent" in label or label == "capacity" else f"{value:g} people"
+            if unit == "°C":
+                return f"rated to {value:g} °C"
+            if unit == "season":
+                return f"{value:g}-season"
+            if unit:
+                return f"{value:g} {unit}"
+            return f"{label} {value:g}"
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value[:3])
+        return f"{label}: {value}"
+
+
+def _unit_of(name: str) -> tuple[str, tuple[tuple[str, float], ...]]:
+    if name in _NAMED_UNITS:
+        unit, words = _NAMED_UNITS[name]
+        return unit, tuple(words.items())
+    suffix = name.rsplit("_", 1)[-1] if "_" in name else ""
+    if suffix in _UNITS:
+        unit, words = _UNITS[suffix]
+        return unit, tuple(words.items())
+    return "", ()
+
+
+def _number_pattern(attribute: Attribute) -> re.Pattern[str]:
+    words = sorted((w for w, _ in attribute.unit_words), key=len, reverse=True)
+    unit = "|".join(re.escape(w) for w in words)
+    cmp = (r"(?P<cmp>(?:under|below|less\s+than|lighter\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|"
+           r"not\s+more\s+than|over|above|more\s+than|at\s+least|min(?:imum)?|rated\s+(?:to|for|down\s+to|at)|"
+           r"down\s+to|comfort(?:able)?\s+(?:to|at)|for|to|sleeps|fits)\s+)?")
+    lead = r"(?:(?<=\s)|(?<=^)|(?<=\())"
+    if attribute.unit == "people":  # "for 3 people", "3-person", "a 2p tent", "sleeps 3"
+        return re.compile(
+            rf"{lead}(?:(?P<sl>sleeps|fits)\s+|(?P<cmp>(?:for|at\s+least)\s+))?(?P<neg>)(?P<num>\d+)"
+            rf"(?(sl)(?:[\s-]*(?P<unit>{unit}))?|[\s-]*(?P<unit2>{unit}))(?![a-z])(?P<post>\s*(?:\+|or\s+more|plus))?"
+        )
+    if attribute.unit == "°C":  # "rated to -10" needs no unit
+        return re.compile(
+            rf"{lead}(?:(?P<cmp>(?:rated|good|comfort(?:able)?)\s+(?:to|for|down\s+to|at)\s+|down\s+to\s+)(?P<neg>-|minus\s+|−)?"
+            rf"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>{unit})?|{cmp.replace('cmp', 'cmp_u')}(?P<neg_u>-|minus\s+|−)?"
+            rf"(?P<num_u>\d+(?:\.\d+)?)\s*(?P<unit_u>{unit}))(?![a-z²])"
+        )
+    return re.compile(
+        rf"{lead}{cmp}(?P<neg>-|minus\s+|−)?(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>{unit})(?![a-z²])(?P<post>\s*(?:\+|or\s+more|plus))?"
+    )
+
+
+def _bool_pattern(name: str) -> re.Pattern[str]:
+    """The words of a boolean attribute's name; a trailing generic word is optional ("induction [compatible]")."""
+    tokens = name.split("_")
+    generic = {"compatible", "included", "safe", "resistant", "friendly", "ready"}
+    if len(tokens) > 1 and tokens[-1] in generic and tokens[-1] != "safe":
+        core = r"[\s-]+".join(re.escape(t) for t in tokens[:-1])
+        return re.compile(rf"\b{core}(?:[\s-]+{re.escape(tokens[-1])})?\b")
+    return re.compile(r"\b" + r"[\s-]+".join(re.escape(t) for t in tokens) + r"\b")

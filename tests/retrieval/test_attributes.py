@@ -1,0 +1,140 @@
+"""The catalog attribute schema: constraints and superlatives in a shopper's words, for any catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval.attributes import AttributeSchema, Constraint, Sort, Synonyms, normalise_numbers
+from retrieval.catalog import Product
+from retrieval.ingest import load_catalog
+from retrieval.query import parse_query
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo_schema() -> AttributeSchema:
+    return AttributeSchema.from_products(load_catalog(REPO / "assistant" / "shop" / "demo_shop" / "catalog.jsonl").products)
+
+
+def _constraints(schema: AttributeSchema, text: str) -> list[tuple[str, str, object]]:
+    return [(c.attribute, c.op, c.value) for c in schema.understand(normalise_numbers(text)).constraints]
+
+
+def test_schema_reads_kinds_and_units_from_the_catalog(demo_schema):
+    a = demo_schema.attributes
+    assert a["weight_g"].kind == "number" and a["weight_g"].unit == "g"
+    assert a["capacity_persons"].unit == "people"
+    assert a["temperature_rating_c"].unit == "°C"
+    assert a["waterproof"].kind == "bool"
+    assert a["material"].kind == "text"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a tent for three people", [("capacity_persons", ">=", 3)]),
+    ("3-person tent", [("capacity_persons", ">=", 3)]),
+    ("one that sleeps 2", [("capacity_persons", ">=", 2)]),
+    ("sleeping bag rated to -10", [("temperature_rating_c", "<=", -10)]),
+    ("good down to minus 5 degrees", [("temperature_rating_c", "<=", -5)]),
+    ("pack under 1 kg", [("weight_g", "<=", 1000)]),
+    ("at least 300 lumens", [("lumens", ">=", 300)]),
+    ("a 40 l backpack", [("capacity_l", "~", 40)]),
+    ("waterproof boots", [("waterproof", "is", True)]),
+    ("a pan that works on induction", [("induction_compatible", "is", True)]),
+    ("a jacket that is not waterproof", [("waterproof", "is", False)]),
+    ("bottle that keeps drinks cold for 24 hours", [("keeps_cold_h", ">=", 24)]),
+])
+def test_constraints_in_everyday_words(demo_schema, text, expected):
+    assert _constraints(demo_schema, text) == expected
+
+
+@pytest.mark.parametrize("text, dimension, descending", [
+    ("the lightest one", "weight", False),
+    ("which is the warmest", "warmth", False),
+    ("the brightest headlamp", "brightness", True),
+    ("which of those packs has the most volume", "volume", True),
+    ("the roomiest tent", "capacity", True),
+    ("the cheapest", "price", False),
+])
+def test_superlatives(demo_schema, text, dimension, descending):
+    sort = demo_schema.understand(text).sort
+    assert sort is not None and (sort.dimension, sort.descending) == (dimension, descending)
+
+
+def test_roomiest_means_persons_for_tents_and_litres_for_packs(demo_schema):
+    products = load_catalog(REPO / "assistant" / "shop" / "demo_shop" / "catalog.jsonl").products
+    tents = [p for p in products if "Tents" in p.category]
+    packs = [p for p in products if "Backpacks" in p.category]
+    assert demo_schema.dimension_attribute("capacity", tents) == "capacity_persons"
+    assert demo_schema.dimension_attribute("capacity", packs) == "capacity_l"
+    lightest = demo_schema.order(packs, Sort(dimension="weight", descending=False))[0]
+    assert lightest.attributes["weight_g"] == min(p.attributes["weight_g"] for p in packs)
+
+
+def test_another_shops_catalog_and_its_own_synonyms():
+    """Nothing is specific to the demo shop: a kettle shop's `power_w`, `capacity_l` and `cordless` work, and
+    the shop adds the word "fastest" for its own dimension."""
+    kettles = [
+        Product(id=f"K{i}", title=f"Kettle {i}", attributes={"capacity_l": cap, "power_w": w, "cordless": cordless})
+        for i, (cap, w, cordless) in enumerate([(1.0, 2200, True), (1.7, 3000, False), (1.5, 2400, True)])
+    ]
+    synonyms = Synonyms()
+    synonyms.dimensions["boil speed"] = ["power_w"]
+    synonyms.superlatives["fastest"] = ("boil speed", "desc")
+    schema = AttributeSchema.from_products(kettles, synonyms)
+    assert _constraints(schema, "a cordless kettle of at least 1.5 litres") == [("capacity_l", ">=", 1.5), ("cordless", "is", True)]
+    sort = schema.understand("the fastest one").sort
+    assert schema.order(kettles, sort)[0].id == "K1"
+
+
+def test_a_catalog_without_attributes_parses_nothing():
+    schema = AttributeSchema.from_products([Product(id="A", title="Phone case for 3 people")])
+    assert not schema
+    assert schema.understand("for 3 people, the lightest").constraints == []
+
+
+def test_constraint_check_and_missing_values():
+    c = Constraint(attribute="capacity_persons", op=">=", value=3)
+    assert c.check(Product(id="a", title="t", attributes={"capacity_persons": 4})) is True
+    assert c.check(Product(id="b", title="t", attributes={"capacity_persons": 2})) is False
+    assert c.check(Product(id="c", title="t")) is None
+
+
+def test_reason_names_the_attributes_of_the_request(demo_schema):
+    tent = Product(id="t", title="Tent", attributes={"capacity_persons": 3, "weight_g": 1900, "seasons": 3})
+    understood = demo_schema.understand("the lightest tent for 3 people")
+    assert demo_schema.reason(tent, understood.constraints, understood.sort) == "1.9 kg · sleeps 3"
+
+
+@pytest.mark.parametrize("query, price_max, around", [
+    ("my budget is around 90", 99.0, 90.0),
+    ("about 50 dollars", 55.0, 50.0),
+    ("no more than 60 bucks", 60.0, None),
+    ("under a hundred", 100.0, None),
+    ("under two hundred dollars", 200.0, None),
+    ("90 or less", 90.0, None),
+    ("a tent, $200 max", 200.0, None),
+    ("I don't want to spend more than 120", 120.0, None),
+    ("I can spend 80", 80.0, None),
+    ("budget of $150", 150.0, None),
+    ("less then 40", 40.0, None),
+])
+def test_budgets_in_everyday_words(query, price_max, around):
+    f = parse_query(query).filters
+    assert (f.price_max, f.price_around, f.price_min) == (price_max, around, None)
+
+
+def test_number_words_become_digits_only_next_to_a_price_or_unit():
+    assert normalise_numbers("under a hundred") == "under 100"
+    assert normalise_numbers("a tent for three people") == "a tent for 3 people"
+    assert normalise_numbers("one piece swimsuit") == "one piece swimsuit"
+    assert normalise_numbers("the one for whom food is not enough") == "the one for whom food is not enough"
+
+
+def test_attribute_words_leave_the_search_text_but_yes_no_words_stay(demo_schema):
+    parsed = parse_query("waterproof tent for 3 people, the lightest", schema=demo_schema)
+    assert "3" not in parsed.text and "lightest" not in parsed.text
+    assert "waterproof" in parsed.text and "tent" in parsed.text
+    assert parsed.filters.sort is not None and len(parsed.filters.attributes) == 2
