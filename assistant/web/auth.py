@@ -1,4 +1,4 @@
-"""Request security for the HTTP API: signed customer tokens, rate limits, body-size limits, session owners.
+"""Request security for the HTTP API: customer tokens (JWT), rate limits, body-size limits, session owners.
 
 Which key may call what, and from which origin, is decided in `assistant.web.api` (one place per route);
 this module holds the mechanisms it uses.
@@ -6,9 +6,6 @@ this module holds the mechanisms it uses.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import math
@@ -20,24 +17,25 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import jwt
+
 from assistant.web.keys import normalise_origin
 
 logger = logging.getLogger(__name__)
 
 
 class InvalidTokenError(ValueError):
-    """A customer token that is malformed, tampered with or expired."""
+    """A customer token that is malformed, tampered with, signed with another algorithm or expired."""
 
 
 # ---------------------------------------------------------------- customer tokens
 
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+TOKEN_ALGORITHM = "HS256"
+# jsonwebtoken (Node) adds `iat` to every token and PyJWT refuses an `iat` in its future, so a shop backend
+# whose clock runs a few seconds ahead of ours would mint tokens refused at once; 30 s absorbs such drift
+# (and lets a token live at most 30 s past its `exp`).
+TOKEN_LEEWAY_S = 30
+_MINT_HINT = "mint a new one with POST /v1/customer-tokens"
 
 
 def load_token_secret(configured: str | None, home: Path) -> bytes:
@@ -65,40 +63,55 @@ def load_token_secret(configured: str | None, home: Path) -> bytes:
 
 
 class CustomerTokens:
-    """HMAC-SHA256 signed tokens `<payload>.<signature>` naming a customer, with an expiry.
+    """Customer tokens as JWTs (RFC 7519): HS256-signed with the token secret, claims `sub` (customer id) and `exp`.
 
     The shop's backend mints one for its signed-in customer (`POST /v1/customer-tokens` with a secret key,
-    or this class) and puts it in the widget's `data-customer-token`; the API takes the customer id only
-    from a valid token, so order tools never trust a client-supplied id.
+    this class, or any JWT library holding the secret: see docs/api.md) and puts it in the widget's
+    `data-customer-token`; the API takes the customer id only from a valid token, so order tools never
+    trust a client-supplied id.
     """
 
     def __init__(self, secret: bytes, default_ttl_s: int = 3600):
         self._secret = secret
         self.default_ttl_s = default_ttl_s
 
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
-
     def issue(self, user_id: str, ttl_s: int | None = None, now: float | None = None) -> str:
         exp = int((now or time.time()) + (ttl_s or self.default_ttl_s))
-        payload = _b64(json.dumps({"sub": user_id, "exp": exp}, separators=(",", ":")).encode())
-        return f"{payload}.{self._sign(payload)}"
+        return jwt.encode({"sub": user_id, "exp": exp}, self._secret, algorithm=TOKEN_ALGORITHM)
 
-    def verify(self, token: str, now: float | None = None) -> str:
-        """The customer id in `token`; raises InvalidTokenError if it is malformed, forged or expired."""
-        payload, _, signature = (token or "").strip().partition(".")
-        if not payload or not signature:
-            raise InvalidTokenError("Customer token is malformed; mint a new one with POST /v1/customer-tokens.")
-        if not hmac.compare_digest(signature, self._sign(payload)):
-            raise InvalidTokenError("Customer token signature is invalid; mint a new one with POST /v1/customer-tokens.")
+    def verify(self, token: str) -> str:
+        """The customer id (`sub`) in `token`.
+
+        Raises:
+            InvalidTokenError: the token is malformed, signed with another key or algorithm (`alg: none`
+                included), lacks `sub` or `exp`, or has expired; the message says which.
+        """
+        token = (token or "").strip()
         try:
-            claims = json.loads(_unb64(payload))
-            user_id, exp = str(claims["sub"]), float(claims["exp"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidTokenError("Customer token payload is unreadable; mint a new one.") from exc
-        if exp < (now or time.time()):
-            raise InvalidTokenError("Customer token has expired; mint a new one with POST /v1/customer-tokens.")
-        return user_id
+            claims = jwt.decode(token, self._secret, algorithms=[TOKEN_ALGORITHM], leeway=TOKEN_LEEWAY_S,
+                                options={"require": ["sub", "exp"]})
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidTokenError(f"Customer token has expired; {_MINT_HINT}.") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise InvalidTokenError(
+                f"Customer token signature is invalid (tampered with, or signed with another secret than api.token_secret); {_MINT_HINT}."
+            ) from exc
+        except jwt.InvalidAlgorithmError as exc:
+            alg = jwt.get_unverified_header(token).get("alg")
+            raise InvalidTokenError(
+                f"Customer token is signed with alg {alg!r}; only {TOKEN_ALGORITHM} is accepted, {_MINT_HINT}."
+            ) from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidTokenError(
+                f"Customer token has no {exc.claim!r} claim; it needs 'sub' (the customer id) and 'exp' (expiry, Unix seconds)."
+            ) from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise InvalidTokenError(
+                f"Customer token is not valid yet ({exc}); check the clock of the server that minted it."
+            ) from exc
+        except jwt.InvalidTokenError as exc:  # DecodeError and the claim-type errors: not a token we can read
+            raise InvalidTokenError(f"Customer token is malformed ({exc}); {_MINT_HINT}.") from exc
+        return claims["sub"]
 
 
 # ---------------------------------------------------------------- rate limits

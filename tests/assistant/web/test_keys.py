@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
+import jwt
 import pytest
 from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.config import get_settings
 from assistant.errors import ConfigError
+from assistant.web.auth import load_token_secret
 from assistant.web.keys import KeyStore, ensure_demo_site_key, normalise_origin
 
 
@@ -67,8 +70,10 @@ def test_cli_create_list_revoke():
     assert listed.exit_code == 0 and key_id in listed.output and plain not in listed.output
     assert runner.invoke(app, ["keys", "revoke", key_id]).exit_code == 0
     assert KeyStore(get_settings().db_path).verify(plain) is None
-    token = runner.invoke(app, ["keys", "token", "c001"])
-    assert token.exit_code == 0 and token.output.count(".") == 1
+    token = runner.invoke(app, ["keys", "token", "c001", "--ttl", "600"])
+    assert token.exit_code == 0, token.output
+    claims = jwt.decode(token.output.strip(), load_token_secret(None, get_settings().home), algorithms=["HS256"])
+    assert claims["sub"] == "c001" and 590 <= claims["exp"] - time.time() <= 600
 
 
 def test_cli_errors_are_one_line(tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import jwt
 import pytest
 
 from assistant.web.auth import (
@@ -15,18 +18,44 @@ from assistant.web.auth import (
 
 def test_customer_tokens_roundtrip_and_expiry(tmp_path):
     tokens = CustomerTokens(load_token_secret(None, tmp_path))
-    token = tokens.issue("c001", ttl_s=60, now=1000.0)
-    assert tokens.verify(token, now=1030.0) == "c001"
+    token = tokens.issue("c001", ttl_s=60)
+    assert tokens.verify(token) == "c001"
+    claims = jwt.decode(token, load_token_secret(None, tmp_path), algorithms=["HS256"])
+    assert claims["sub"] == "c001" and 55 <= claims["exp"] - time.time() <= 60  # a standard JWT
     with pytest.raises(InvalidTokenError, match="expired"):
-        tokens.verify(token, now=1100.0)
+        tokens.verify(tokens.issue("c001", ttl_s=60, now=time.time() - 3600))
     with pytest.raises(InvalidTokenError, match="signature"):
-        CustomerTokens(b"x" * 40).verify(token, now=1030.0)
-    payload, signature = token.split(".")
-    with pytest.raises(InvalidTokenError):
-        tokens.verify(payload + ".", now=1030.0)
+        CustomerTokens(b"x" * 40).verify(token)
+    header, payload, signature = token.split(".")
+    with pytest.raises(InvalidTokenError, match="malformed"):
+        tokens.verify(header + "." + payload)
+    with pytest.raises(InvalidTokenError, match="malformed"):
+        tokens.verify("not a token")
     with pytest.raises(InvalidTokenError, match="signature"):  # swapping the customer id breaks the signature
-        forged = tokens.issue("c002", ttl_s=60, now=1000.0).split(".")[0] + "." + signature
-        tokens.verify(forged, now=1030.0)
+        forged = tokens.issue("c002", ttl_s=60).split(".")[1]
+        tokens.verify(f"{header}.{forged}.{signature}")
+
+
+def test_customer_tokens_from_other_jwt_libraries(tmp_path):
+    """What a shop's backend mints in any language (HS256, `sub` and `exp`, maybe `iat`) is accepted; other
+    algorithms, `alg: none` and tokens without `exp` are refused with a message naming the problem."""
+    secret = load_token_secret(None, tmp_path)
+    tokens = CustomerTokens(secret)
+    now = int(time.time())
+    assert tokens.verify(jwt.encode({"sub": "C001", "exp": now + 3600}, secret, algorithm="HS256")) == "C001"
+    # jsonwebtoken adds `iat`; a backend clock a few seconds ahead is within the leeway
+    assert tokens.verify(jwt.encode({"sub": "C001", "iat": now + 5, "exp": now + 3600}, secret, algorithm="HS256")) == "C001"
+    unsigned = jwt.encode({"sub": "C001", "exp": now + 3600}, None, algorithm="none")
+    with pytest.raises(InvalidTokenError, match="'none'.*HS256"):
+        tokens.verify(unsigned)
+    with pytest.raises(InvalidTokenError, match="'HS512'.*HS256"):
+        tokens.verify(jwt.encode({"sub": "C001", "exp": now + 3600}, secret * 2, algorithm="HS512"))
+    with pytest.raises(InvalidTokenError, match="'exp'"):
+        tokens.verify(jwt.encode({"sub": "C001"}, secret, algorithm="HS256"))
+    with pytest.raises(InvalidTokenError, match="'sub'"):
+        tokens.verify(jwt.encode({"exp": now + 3600}, secret, algorithm="HS256"))
+    with pytest.raises(InvalidTokenError, match="expired"):
+        tokens.verify(jwt.encode({"sub": "C001", "exp": now - 120}, secret, algorithm="HS256"))
 
 
 def test_token_secret_is_created_once_and_private(tmp_path):
