@@ -29,7 +29,7 @@ from assistant.conversation import grounding
 from assistant.conversation.contract import Citation, Event, ProductCard
 from assistant.conversation.guardrails import fence, is_harmful, is_injection, leaks_prompt
 from assistant.conversation.intents import IntentRouter, ProductRef, Slots, extract_slots
-from assistant.conversation.memory import Session, SessionStore, summarise
+from assistant.conversation.memory import Session, SessionStore, Turn, summarise
 from assistant.shop.orders import OrderStore, OrderView
 from assistant.shop.tickets import TicketStore
 from assistant.tools import orders as order_tools
@@ -58,6 +58,7 @@ _GLUE = {"your", "with", "from", "that", "this", "will", "have", "they", "them",
 _ORDER_INTENTS = {"order_status", "cancel_order", "change_order", "return_refund"}
 _POLICY_INTENTS = {"delivery", "payment", "account", "policy_question", "return_refund"}
 _ACTION_INTENT = {"cancel": "cancel_order", "change_address": "change_order", "start_return": "return_refund"}
+_QUOTED_CHARS = 160  # of each earlier message in the draft prompt: the gist, and short enough for a small model
 
 
 class _Turn:
@@ -191,10 +192,7 @@ class Assistant:
         if not (self.use_llm and turn.task):
             return template, "template"
         summary, recent = self.sessions.context(session.id)
-        history = ""
-        if summary:
-            history += summary + "\n\n"
-        draft = self._draft(turn, message, history)
+        draft = self._draft(turn, message, _history(summary, recent))
         turn.evidence.user_message = message
         turn.evidence.texts.append(turn.data)  # everything the model was shown came from the tools
         turn.evidence.catalog_titles = self.catalog_titles  # other products and brands are not this turn's facts
@@ -584,7 +582,19 @@ class Assistant:
         return turn
 
 
-def _user_turn(message: str):
-    from assistant.conversation.memory import Turn
-
+def _user_turn(message: str) -> Turn:
     return Turn("user", message)
+
+
+def _history(summary: str, recent: list[Turn]) -> str:
+    """The earlier turns for the draft prompt: the summary of older ones, then the last messages, each fenced and
+    clipped, in a `<data>` block of their own (customer text is untrusted: quoted, never instructions)."""
+    lines = [" ".join(fence(summary).split())]
+    for t in recent:
+        text = " ".join(fence(t.content, _QUOTED_CHARS).split())
+        if text:  # a message that was only instructions leaves nothing to quote
+            lines.append(f"{'Customer' if t.role == 'user' else 'Assistant'}: {text}")
+    lines = [line for line in lines if line]
+    if not lines:
+        return ""
+    return "Earlier in this conversation:\n<data>\n" + "\n".join(lines) + "\n</data>\n\n"
