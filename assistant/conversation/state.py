@@ -1,0 +1,133 @@
+"""The dialogue state of a session: what the shopper is looking for, what was shown, what is in focus.
+
+Typed and stored with the session (`memory.Session.state`), so a follow-up two turns later still refines
+the same request. Each turn updates it (`next_request`): a refinement ("in blue?", "for less than $70
+then", "only the ones in stock") changes the active request; a new product type ("and I also need a
+stove") starts a new one; "it / that one / the second / the cheaper one" resolve against what was shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from retrieval.attributes import Constraint, Sort
+from retrieval.query import Filters, ParsedQuery
+
+
+class ProductRequest(BaseModel):
+    """The active product request: a type, its words, and the constraints gathered over the turns."""
+
+    text: str = Field("", description="The product words searched ('waterproof hiking boots').")
+    leaves: list[str] = Field(default_factory=list, description="Leaf categories of the product type, if known.")
+    type_words: str = Field("", description="How the shopper named the type ('sleeping pad').")
+    filters: Filters = Field(default_factory=Filters)
+
+    def describe(self) -> str:
+        """The request in a shopper's words, for a lead line: "sleeping pads under $70 in blue"."""
+        f = self.filters
+        symbol = {"EUR": "€", "GBP": "£"}.get(f.currency or "", "$")
+
+        def _money(amount: float) -> str:
+            return f"{symbol}{amount:,.2f}".replace(".00", "")
+
+        parts = [_plural(self.type_words) if self.type_words else (self.text or "products")]
+        parts += [c.phrase for c in f.attributes if c.phrase and c.op != "is"]
+        if f.price_around is not None:
+            parts.append(f"around {_money(f.price_around)}")
+        elif f.price_min is not None and f.price_max is not None:
+            parts.append(f"between {_money(f.price_min)} and {_money(f.price_max)}")
+        elif f.price_max is not None:
+            parts.append(f"under {_money(f.price_max)}")
+        elif f.price_min is not None:
+            parts.append(f"over {_money(f.price_min)}")
+        if f.colours:
+            parts.append("in " + " or ".join(f.colours))
+        if f.sizes:
+            parts.append("in size " + " or ".join(f.sizes))
+        if f.in_stock:
+            parts.append("in stock")
+        lead = " ".join(parts)
+        bools = [c.phrase for c in f.attributes if c.op == "is" and c.value is True and c.phrase.lower() not in lead.lower()]
+        return (" ".join(bools) + " " + lead).strip() if bools else lead
+
+
+class DialogueState(BaseModel):
+    """Everything later turns refer to."""
+
+    request: ProductRequest | None = None
+    shown: list[str] = Field(default_factory=list, description="Product ids shown last, in order.")
+    focus: str | None = Field(None, description="The product the conversation is about ('it').")
+    orders: list[str] = Field(default_factory=list, description="Orders in focus, most recent first.")
+    pending: dict[str, Any] | None = Field(None, description="An order action awaiting the customer's yes.")
+
+    @classmethod
+    def load(cls, raw: dict[str, Any]) -> DialogueState:
+        """From a session's stored state (older sessions stored plain keys)."""
+        if "dialogue" in raw:
+            return cls.model_validate(raw["dialogue"])
+        return cls(shown=list(raw.get("last_products") or []), focus=raw.get("focus"),
+                   orders=[raw["last_order"]] if raw.get("last_order") else [], pending=raw.get("pending"))
+
+    def store(self, raw: dict[str, Any]) -> None:
+        raw.clear()
+        raw["dialogue"] = self.model_dump(mode="json")
+
+
+def next_request(
+    active: ProductRequest | None, parsed: ParsedQuery, found_type: tuple[frozenset[str], str] | None,
+) -> tuple[ProductRequest | None, str]:
+    """The request after this message, and how it changed: "new", "refined" or "none" (no product request).
+
+    A product type different from the active one starts a new request; the same type, or constraints alone
+    (price, colour, size, stock, attributes, a superlative), refine the active one: the new constraints win
+    and the others are kept.
+    """
+    f = parsed.filters
+    constraints = any((f.price_min is not None, f.price_max is not None, f.colours, f.sizes, f.in_stock, f.attributes,
+                       f.sort is not None, f.brands))
+    if found_type is not None:
+        leaves, words = found_type
+        if active is not None and set(active.leaves) & set(leaves):
+            return _refine(active, parsed, text=parsed.text or active.text, leaves=sorted(set(active.leaves) & set(leaves)) or active.leaves), "refined"
+        return ProductRequest(text=parsed.text, leaves=sorted(leaves), type_words=words, filters=_own(f)), "new"
+    if active is not None and constraints:
+        return _refine(active, parsed, text=active.text, leaves=active.leaves), "refined"
+    return active, "none"
+
+
+def _own(f: Filters) -> Filters:
+    return f.model_copy(update={"categories": []})
+
+
+def _refine(active: ProductRequest, parsed: ParsedQuery, *, text: str, leaves: list[str]) -> ProductRequest:
+    old, new = active.filters, parsed.filters
+    merged = old.model_copy()
+    if new.price_min is not None or new.price_max is not None:
+        merged.price_min, merged.price_max, merged.price_around = new.price_min, new.price_max, new.price_around
+    for name in ("colours", "sizes", "brands"):
+        if getattr(new, name):
+            setattr(merged, name, list(getattr(new, name)))
+    if new.in_stock:
+        merged.in_stock = True
+    if new.currency:
+        merged.currency = new.currency
+    if new.attributes:
+        replaced = {c.attribute for c in new.attributes}
+        merged.attributes = [c for c in old.attributes if c.attribute not in replaced] + list(new.attributes)
+    if new.sort is not None:
+        merged.sort = new.sort
+    merged.categories = []
+    return ProductRequest(text=text, leaves=leaves, type_words=active.type_words, filters=merged)
+
+
+def _plural(words: str) -> str:
+    if words.endswith(("s", "sh", "ch", "x")):
+        return words + "es" if not words.endswith("s") else words
+    if words.endswith("y") and words[-2:-1] not in "aeiou":
+        return words[:-1] + "ies"
+    return words + "s"
+
+
+__all__ = ["Constraint", "DialogueState", "ProductRequest", "Sort", "next_request"]

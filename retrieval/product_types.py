@@ -1,0 +1,85 @@
+"""Which kind of product a message is about ("sleeping pads", "a stove", "the jacket"), learned from the catalog.
+
+A word is a type word when the products whose titles use it sit in few leaf categories: "stove" names the
+camp-kitchen leaf, "jacket" the two jacket leaves, while "waterproof" or a brand is spread over many and names
+no type; brand and attribute words never count. Category names count too ("Sleeping Pads" -> "sleeping pad"). Nothing is specific to one shop.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from retrieval.catalog import Product
+
+_STOP = {"the", "and", "with", "for", "men", "women", "mens", "womens", "unisex", "kids", "set", "pack", "new", "pro"}
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("es") and word[-3] in "sxz":
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _tokens(text: str) -> list[str]:
+    return [_singular(w) for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2]
+
+
+class ProductTypes:
+    """Type words of a catalog -> the leaf categories they name."""
+
+    def __init__(self, words: dict[tuple[str, ...], frozenset[str]], ignored: set[str]):
+        self.words = words
+        self.ignored = ignored  # brand and attribute words
+        self._longest = max((len(k) for k in words), default=0)
+
+    @classmethod
+    def from_products(cls, products: Iterable[Product], *, min_products: int = 3, coverage: float = 0.8) -> ProductTypes:
+        products = [p for p in products if p.category]
+        brands = {t for p in products if p.brand for t in _tokens(p.brand)}
+        # attribute words describe products of many kinds ("waterproof", "insulated"), they name no type
+        brands |= {t for p in products for name in p.attributes for t in _tokens(name.replace("_", " "))}
+        by_word: dict[tuple[str, ...], Counter[str]] = {}
+        for p in products:
+            leaf = p.category[-1]
+            tokens = _tokens(p.title)
+            grams = {(t,) for t in tokens} | {tuple(tokens[i : i + 2]) for i in range(len(tokens) - 1)}
+            for gram in grams:
+                by_word.setdefault(gram, Counter())[leaf] += 1
+        words: dict[tuple[str, ...], frozenset[str]] = {}
+        for gram, leaves in by_word.items():
+            total = sum(leaves.values())
+            if total < min_products or any(t in _STOP or t in brands for t in gram):
+                continue
+            kept, covered = [], 0
+            for leaf, n in leaves.most_common():
+                if n * 5 < total:  # a leaf with under a fifth of the word's products is noise
+                    break
+                kept.append(leaf)
+                covered += n
+            if covered >= coverage * total and len(kept) <= 3 and len(kept) < len({p.category[-1] for p in products}):
+                words[gram] = frozenset(kept)
+        for leaf in {p.category[-1] for p in products}:
+            tokens = tuple(_tokens(leaf))
+            if tokens:
+                words[tokens] = frozenset({leaf})
+                words.setdefault(tokens[-1:], frozenset({leaf}))
+        return cls(words, brands)
+
+    def find(self, text: str) -> tuple[frozenset[str], str] | None:
+        """(leaf categories, the words) of the most specific product type `text` names, or None."""
+        tokens = _tokens(text)
+        for n in range(min(self._longest, 3), 0, -1):
+            best = None
+            for i in range(len(tokens) - n + 1):
+                gram = tuple(tokens[i : i + n])
+                if gram in self.words and (best is None or len(self.words[gram]) < len(best[0])):
+                    best = (self.words[gram], " ".join(gram))
+            if best is not None:
+                return best
+        return None

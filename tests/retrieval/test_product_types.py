@@ -1,0 +1,44 @@
+"""Product types learned from the catalog: which kind of product a message is about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval.catalog import Product
+from retrieval.ingest import load_catalog
+from retrieval.product_types import ProductTypes
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def types() -> ProductTypes:
+    return ProductTypes.from_products(load_catalog(REPO / "assistant" / "shop" / "demo_shop" / "catalog.jsonl").products)
+
+
+@pytest.mark.parametrize("text, leaves", [
+    ("show me sleeping pads", {"Sleeping Pads"}),
+    ("and I also need a stove", {"Camp Kitchen"}),
+    ("the jacket I bought", {"Rain Jackets", "Insulated Jackets"}),
+    ("an insulated jacket", {"Insulated Jackets"}),
+    ("waterproof boots", {"Hiking Boots"}),
+    ("a daypack", {"Backpacks"}),
+])
+def test_types_from_titles_and_category_names(types, text, leaves):
+    found = types.find(text)
+    assert found is not None and set(found[0]) == leaves
+
+
+@pytest.mark.parametrize("text", ["in blue?", "for less than $70 then", "waterproof", "which one is lighter"])
+def test_constraints_and_attribute_words_name_no_type(types, text):
+    assert types.find(text) is None
+
+
+def test_brands_name_no_type():
+    products = [Product(id=f"p{i}", title=f"Acme {kind} {i}", brand="Acme", category=["Home", leaf])
+                for i, (kind, leaf) in enumerate([("Kettle", "Kettles")] * 4 + [("Toaster", "Toasters")] * 4)]
+    types = ProductTypes.from_products(products)
+    assert set(types.find("an acme kettle")[0]) == {"Kettles"}
+    assert types.find("something from acme") is None
