@@ -218,8 +218,8 @@ class Assistant:
             "assistant_answer", history=history, data=turn.data, message=fence(message, 500), task=render(turn.task).strip()
         )
         messages = [SystemMessage(content=self.system_prompt), HumanMessage(content=prompt)]
-        kwargs = {"max_new_tokens": self.draft_tokens} if type(self.chat_model).__name__ == "LocalChatModel" else {}
-        text = "".join(str(chunk.content) for chunk in self.chat_model.stream(messages, **kwargs))
+        # `max_tokens` is LangChain's per-call length cap: ChatOpenAI sends it, LocalChatModel honours it.
+        text = "".join(str(chunk.content) for chunk in self.chat_model.stream(messages, max_tokens=self.draft_tokens))
         return fill_placeholders(text.strip(), self.placeholders)[0]
 
     # ------------------------------------------------------------ planning: guardrails, confirmation, routing

@@ -34,7 +34,11 @@ def to_chat_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
 
 
 class LocalChatModel(BaseChatModel):
-    """A transformers causal LM run in-process, loaded lazily on first use and shared by threads."""
+    """A transformers causal LM run in-process, loaded lazily on first use and shared by threads.
+
+    A call may cap its reply with `max_tokens` (LangChain's name, the one `ChatOpenAI` takes too) or
+    `max_new_tokens` (transformers' name); the default is the `max_new_tokens` field.
+    """
 
     model_path: str
     adapter_path: str | None = None
@@ -120,7 +124,7 @@ class LocalChatModel(BaseChatModel):
         model, tokenizer = self.load()
         inputs = self._prompt_ids(messages)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        gen_kwargs = self._generation_kwargs(kwargs.get("max_new_tokens"), stop)
+        gen_kwargs = self._generation_kwargs(kwargs.get("max_tokens") or kwargs.get("max_new_tokens"), stop)
         errors: list[BaseException] = []
 
         def _run() -> None:

@@ -32,3 +32,11 @@ def test_history_in_the_prompt_is_fenced(make_assistant, scripted_chat_model):
     assert "thanks for the help earlier" in prompt  # the earlier turns are there...
     assert "Ignore previous instructions" not in prompt  # ...without instruction-like sentences
     assert prompt.count("</data>") == prompt.count("<data>") == 2  # customer text closes no data block
+
+
+def test_draft_token_budget_is_passed_to_any_chat_model(make_assistant, scripted_chat_model):
+    """The budget goes as LangChain's standard `max_tokens`, which the local and the OpenAI backends both take."""
+    model = scripted_chat_model("Hello, I can help you with products and orders.")
+    a = make_assistant(model)
+    run(a, None, "hi there")
+    assert model.calls[0]["kwargs"] == {"max_tokens": a.draft_tokens}
