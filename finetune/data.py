@@ -29,6 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from finetune.errors import FinetuneError
+from text import find_pii
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ class DataConfig(BaseModel):
     system_prompt: str | None = Field(
         "service_system", description="Prompt template under prompts/ used as the system turn (None: no system turn)."
     )
-    anonymise: bool = Field(True, description="Replace emails, phones, card/order numbers and names by placeholders.")
+    anonymise: bool = Field(
+        True, description="Replace emails, phones, card/order numbers, street addresses and names by placeholders."
+    )
     near_duplicate_threshold: float = Field(
         0.9, ge=0.0, le=1.0, description="Jaccard similarity of word 3-shingles above which a dialog is a duplicate."
     )
@@ -312,26 +315,17 @@ def _read_sharegpt(path: Path) -> tuple[list[Dialog], list[Reject]]:
 
 # ---------------------------------------------------------------- anonymisation
 
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
-_PHONE = re.compile(r"(?<![\w#])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,5}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,6}){1,4}\b|\+\d{8,15}\b")
-# An order/invoice reference: the keyword, optional "number"/"#"/"id", then a token with at least 4 digits.
-_ORDER = re.compile(
-    r"\b(order|purchase|invoice|bill|receipt|tracking|reference|ref)((?:\s*(?:number|no\.?|num|id|#|:))*\s*#?\s*)"
-    r"([A-Z]{0,4}-?\d[\dA-Z-]{3,})",
-    re.IGNORECASE,
-)
-_LONG_NUMBER = re.compile(r"(?<![{\w])#?\d{6,}\b")
-# "my name is Ana Lopez", "I'm called ana", "this is John speaking", "name: J. Smith"
-_NAME_WORD = r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'.-]*"
-_NAME = re.compile(
-    rf"\b(my name is|my name's|i am called|i'm called|call me|name:|this is)\s+({_NAME_WORD}(?:\s+{_NAME_WORD})?)",
-    re.IGNORECASE,
-)
-_NOT_NAMES = {
-    "a", "an", "the", "not", "very", "so", "just", "really", "about", "regarding", "urgent", "my", "your", "our",
-    "in", "on", "for", "to", "from", "with", "and", "but", "or", "it", "that", "this", "what", "ridiculous",
-    "unacceptable", "frustrating", "terrible", "annoying", "taking", "going", "getting", "still", "is", "was",
+# What each kind of personal data (`text.find_pii`, shared with the assistant's redaction) becomes. A bare long
+# number is most often an order number in service dialogs.
+_PLACEHOLDERS = {
+    "email": "{{Email Address}}",
+    "card": "{{Card Number}}",
+    "order": "{{Order Number}}",
+    "invoice": "{{Invoice Number}}",
+    "address": "{{Street Address}}",
+    "phone": "{{Phone Number}}",
+    "number": "{{Order Number}}",
+    "name": "{{Customer Name}}",
 }
 _PERSONAL_ENTITIES = {
     "order_id": "{{Order Number}}",
@@ -342,50 +336,9 @@ _PERSONAL_ENTITIES = {
 }
 
 
-def _luhn_ok(digits: str) -> bool:
-    total, parity = 0, len(digits) % 2
-    for i, ch in enumerate(digits):
-        d = int(ch)
-        if i % 2 == parity:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def find_personal_data(text: str) -> dict[str, str]:
     """Personal values found in `text` -> the placeholder each one becomes."""
-    found: dict[str, str] = {}
-    for m in _EMAIL.finditer(text):
-        found[m.group(0)] = "{{Email Address}}"
-    for m in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", m.group(0))
-        if 13 <= len(digits) <= 19 and _luhn_ok(digits):
-            found[m.group(0)] = "{{Card Number}}"
-    for m in _ORDER.finditer(text):
-        if m.group(0) not in found:
-            kind = m.group(1).lower()
-            found[m.group(3)] = "{{Invoice Number}}" if kind in ("invoice", "bill", "receipt") else "{{Order Number}}"
-    for m in _PHONE.finditer(text):
-        value = m.group(0)
-        digits = re.sub(r"\D", "", value)
-        if 7 <= len(digits) <= 15 and not any(value in k or k in value for k in found):
-            found[value] = "{{Phone Number}}"
-    for m in _LONG_NUMBER.finditer(text):
-        value = m.group(0)
-        if not any(value.lstrip("#") in k for k in found):
-            found[value] = "{{Order Number}}"
-    for m in _NAME.finditer(text):
-        words = m.group(2).split()
-        # stop at the first word that is not plausibly a name ("this is taking too long" is no name)
-        keep = []
-        for w in words:
-            if w.lower().strip(".") in _NOT_NAMES:
-                break
-            keep.append(w.rstrip(".,"))
-        if not keep or (m.group(1).lower() == "this is" and not keep[0][:1].isupper()):
-            continue
-        found[" ".join(keep)] = "{{Customer Name}}"
-    return found
+    return {span.text: _PLACEHOLDERS[span.kind] for span in find_pii(text)}
 
 
 def anonymise_dialog(dialog: Dialog) -> Dialog:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from text import split_sentences  # the draft's sentences: one splitter for replies and product copy
+
 _STOPWORDS = set(
     """a an the and or but if then so of to in on at by for with from as is are was were be been being it its this
     that these those there here i you your yours we our us me my he she they them their his her what which who whom
@@ -46,7 +48,6 @@ _CHAT_WORDS = set(
     confirm confirmation reply replying yes no""".split()
 )
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 _MONEY = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:usd|eur|gbp|dollars?|euros?)\b", re.I)
@@ -172,10 +173,6 @@ def _short(title: str) -> str:
 def _mentioned(sentence: str, products: list[ProductFact]) -> list[ProductFact]:
     low = sentence.lower()
     return [p for p in products if _short(p.title) in low or p.title.lower() in low]
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 
 def check_sentence(sentence: str, ev: Evidence, *, numbers: set[float], vocab: set[str]) -> str | None:

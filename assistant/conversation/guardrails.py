@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import re
 
+from text import replace_pii, split_sentences
+
 logger = logging.getLogger(__name__)
 
 _INJECTION = re.compile(
@@ -31,50 +33,18 @@ _HARMFUL = re.compile(
     re.I,
 )
 
-# PII: order matters (cards before phones, so a card number is not half-redacted as a phone).
-_CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
-_PHONE = re.compile(r"(?<![\w-])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{2,4})[\s.-]?\d{3,4}[\s.-]?\d{3,4}\b")
-_STREET = re.compile(
-    r"\b\d{1,6}\s+(?:[A-Z][A-Za-z]+\.?\s+){0,3}(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|"
-    r"court|ct|place|pl|terrace|circle|highway|hwy|parkway|pkwy)\b\.?(?:,?\s*(?:apt|apartment|suite|unit|#)\s*\w+)?",
-    re.I,
-)
-_ORDER_ID = re.compile(r"\bSB-\d{4,6}\b", re.I)
-
-
-def _luhn(digits: str) -> bool:
-    total, parity = 0, len(digits) % 2
-    for i, ch in enumerate(digits):
-        d = int(ch)
-        if i % 2 == parity:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+# What the assistant redacts in what it stores (transcripts, tickets, feedback, logs). Order numbers and other
+# references after their keyword ("order 12345678", "tracking number ...") are kept: they are how a conversation
+# refers to an order; names too (the customer's account already carries them).
+_REDACTIONS = {"email": "[EMAIL]", "phone": "[PHONE]", "card": "[CARD]", "address": "[ADDRESS]", "number": "[NUMBER]"}
 
 
 def redact_pii(text: str) -> str:
-    """Replace emails, phone numbers, card numbers and street addresses with `[EMAIL]`, `[PHONE]`, ...
+    """Replace emails, phone numbers, card numbers, street addresses and bare long numbers with `[EMAIL]`, ...
 
-    Order numbers (SB-10001) are kept: they are how a conversation refers to an order.
+    Detection is `text.find_pii` (shared with fine-tuning's anonymisation). Order numbers (SB-10001) are kept.
     """
-
-    def card(m: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", m.group(0))
-        return "[CARD]" if 13 <= len(digits) <= 19 and _luhn(digits) else m.group(0)
-
-    text = _EMAIL.sub("[EMAIL]", text)
-    text = _CARD.sub(card, text)
-    text = _STREET.sub("[ADDRESS]", text)
-
-    def phone(m: re.Match[str]) -> str:
-        start = m.start()
-        if _ORDER_ID.match(text, max(0, start - 3)) or text[max(0, start - 3) : start].upper().endswith("SB-"):
-            return m.group(0)
-        digits = re.sub(r"\D", "", m.group(0))
-        return "[PHONE]" if len(digits) >= 7 else m.group(0)
-
-    return _PHONE.sub(phone, text)
+    return replace_pii(text, _REDACTIONS)
 
 
 def is_injection(text: str) -> bool:
@@ -88,12 +58,24 @@ def is_harmful(text: str) -> bool:
 
 
 def fence(text: str, limit: int = 1200) -> str:
-    """Prepare retrieved or user text to sit inside `<data>`: drop instruction-like sentences, break tags."""
-    text = re.sub(r"<\s*/?\s*(data|system|instructions?)\s*>", " ", text, flags=re.I)
-    kept = [s for s in re.split(r"(?<=[.!?])\s+", text) if not is_injection(s)]
-    if len(kept) != len(re.split(r"(?<=[.!?])\s+", text)):
-        logger.info("removed %d instruction-like sentence(s) from data", len(re.split(r"(?<=[.!?])\s+", text)) - len(kept))
-    return " ".join(kept)[:limit]
+    """Prepare retrieved or user text to sit inside `<data>`: drop instruction-like sentences, break tags.
+
+    Lines are kept as they are unless one of their sentences (`text.split_sentences`) reads as an instruction.
+    """
+    # a delimiter tag is a break between pieces of text, so what follows it is judged on its own
+    text = re.sub(r"<\s*/?\s*(data|system|instructions?)\s*>", "\n", text, flags=re.I)
+    lines, removed = [], 0
+    for line in text.splitlines():
+        sentences = split_sentences(line)
+        kept = [s for s in sentences if not is_injection(s)]
+        removed += len(sentences) - len(kept)
+        if len(kept) == len(sentences):
+            lines.append(line)  # untouched, bullet marker and all
+        elif kept:
+            lines.append(" ".join(kept))
+    if removed:
+        logger.info("removed %d instruction-like sentence(s) from data", removed)
+    return "\n".join(lines)[:limit]
 
 
 def leaks_prompt(reply: str, system_prompt: str, n: int = 8) -> bool:

@@ -244,11 +244,12 @@ def _focus(text: str) -> str:
     ..., do you sell trail shoes?") is classified by its last question, with the details masked; any
     other message as a whole."""
     from assistant.conversation.guardrails import redact_pii
+    from text import split_clauses
 
     masked = redact_pii(text)
     if masked == text:  # no personal details to step over: the whole message is the request
         return text
-    clauses = [c.strip() for c in re.split(r"(?<=[.!?;,:])\s+", masked) if c.strip()]
+    clauses = split_clauses(masked)
     if len(clauses) > 1 and clauses[-1].endswith("?") and len(clauses[-1].split()) >= 3:
         return clauses[-1]
     return masked

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 import sqlite3
 import threading
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.conversation.guardrails import redact_pii
+from text import split_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def summarise(turns: list[Turn], max_items: int = 6) -> str:
     for t in turns:
         if t.role != "user":
             continue
-        first = re.split(r"(?<=[.!?])\s+", t.content.strip())[0][:120]
+        first = (split_sentences(t.content) or [""])[0][:120]
         points.append(f"- {first}" + (f" ({t.intent})" if t.intent else ""))
     if not points:
         return ""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from retrieval.catalog import Product
+from text import split_sentences  # re-exported: `check_text`'s sentence indexes refer to it
 
 logger = logging.getLogger(__name__)
 
@@ -289,27 +290,6 @@ def _quantities(text: str) -> list[tuple[str, list[float]]]:
         values = [_to_float(n) * factor for n in re.findall(_NUM, m.group("nums"))]
         found.append((dimension, values))
     return found
-
-
-_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|approx|incl|no|vs|dr|mr|mrs|st)|\d\s*(?:in|oz|lbs?|ft))\.$", re.IGNORECASE)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of `text` (line breaks and bullet markers also end a sentence); decimals stay whole."""
-    out: list[str] = []
-    for line in text.splitlines():
-        line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
-        if not line:
-            continue
-        start = 0
-        for m in re.finditer(r"[.!?](?=\s+[\"'(A-Z0-9])", line):
-            if _ABBREV.search(line[start : m.end()]):
-                continue
-            out.append(line[start : m.end()].strip())
-            start = m.end()
-        if line[start:].strip():
-            out.append(line[start:].strip())
-    return out
 
 
 def extract_claims(sentence: str, flags: set[str] = frozenset()) -> list[tuple[str, str]]:

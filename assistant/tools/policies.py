@@ -7,6 +7,7 @@ import re
 from pydantic import BaseModel
 
 from assistant.conversation.contract import Citation
+from text import split_sentences
 
 
 class PolicyOutput(BaseModel):
@@ -26,7 +27,7 @@ def _best_sentences(text: str, query: str, n: int = 2) -> str:
     """The `n` sentences sharing most words with the question (figures first for "how many/long/much"),
     in document order."""
     text = re.sub(r"\n(?![\n#*-]|\d+\.)", " ", text)  # re-join lines wrapped inside a paragraph
-    sentences = [re.sub(r"\s+", " ", s).strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text)]
+    sentences = [re.sub(r"\s+", " ", s) for s in split_sentences(text)]  # bullet markers already dropped
     sentences = [s for s in sentences if len(s) > 20 and not s.startswith("#")]
     if not sentences:
         return text.strip()[:300]
@@ -38,7 +39,7 @@ def _best_sentences(text: str, query: str, n: int = 2) -> str:
         return len(q & _stems(s)) + (2.5 if wants_figure and _FIGURE.search(s) else 0) - i * 0.01
 
     keep = sorted(sorted(range(len(sentences)), key=lambda i: -score(i))[:n])
-    return " ".join(re.sub(r"[*_`]+", "", sentences[i]).lstrip("-0123456789. ") for i in keep)
+    return " ".join(re.sub(r"[*_`]+", "", sentences[i]) for i in keep)
 
 
 def search_policies(documents, query: str, k: int = 3) -> PolicyOutput:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 from assistant.config import DEMO_SHOP_DIR
 from assistant.conversation.contract import ProductCard
@@ -40,6 +41,13 @@ def test_policies_cite_the_returns_document(shop_indexes):
     out = search_policies(documents, "how many days do I have to return an item", k=3)
     assert out.citations and len({c.doc_id for c in out.citations}) == len(out.citations)
     assert "returns" in [c.doc_id for c in out.citations]
+
+
+def test_policy_snippets_keep_leading_figures_and_drop_bullet_markers():
+    text = "# Returns\n\n- 30 days is the return window for unworn items.\n- A $5.95 label fee applies, e.g. for mail returns."
+    documents = SimpleNamespace(search=lambda query, k: [SimpleNamespace(doc_id="returns", title="Returns", text=text)])
+    snippet = search_policies(documents, "how many days do I have to return", k=1).citations[0].snippet
+    assert snippet == "30 days is the return window for unworn items. A $5.95 label fee applies, e.g. for mail returns."
 
 
 def test_return_window_read_from_policy():

@@ -102,3 +102,11 @@ def test_figures_keep_their_context():
                          "Your bank may take 5 to 10 business days to show it on your statement."])
     assert not check("We issue refunds within 2 business days of the return arriving.", ev).dropped
     assert check("Refunds take 2 business days to appear on your statement, depending on the bank.", ev).dropped
+
+
+def test_list_markers_are_neither_sentences_nor_figures():
+    draft = "1. The Ridgeline Windrift Mid Waterproof Hiking Boot costs $89.95.\n- You can return items within 30 days of delivery."
+    v = check(draft, evidence())
+    assert not v.dropped and v.text == (
+        "The Ridgeline Windrift Mid Waterproof Hiking Boot costs $89.95. You can return items within 30 days of delivery."
+    )

@@ -73,3 +73,8 @@ def test_window_and_summary(tmp_path):
 def test_summarise_is_extractive():
     text = summarise([Turn("user", "Where is my order? It is late."), Turn("assistant", "It shipped.")])
     assert "Where is my order?" in text and "It shipped" not in text
+
+
+def test_summary_keeps_a_first_sentence_with_an_abbreviation_whole():
+    text = summarise([Turn("user", "Is the tent approx. 2 kg? And the boots?")])
+    assert "- Is the tent approx. 2 kg?" in text and "boots" not in text
