@@ -69,6 +69,9 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(64_000, description="Largest request body accepted.")
     max_message_chars: int = Field(2_000, description="Longest chat message accepted.")
     rate_limit_per_minute: int = Field(60, description="Requests per minute per key and per client IP.")
+    sse_ping_s: float = Field(
+        15.0, gt=0, description="Seconds between keep-alive comments on a chat stream, so proxies keep it open."
+    )
     token_secret: SecretStr | None = Field(
         None, description="HMAC secret for signed customer tokens; generated into <home> when unset."
     )

@@ -17,16 +17,18 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
 
 from assistant.config import Settings
 from assistant.conversation.contract import ChatReply, ProductCard, event_dict
@@ -248,8 +250,12 @@ def _customer(tokens: CustomerTokens, token: str | None) -> str | None:
         raise HTTPException(401, str(exc)) from exc
 
 
-def _sse(event: dict[str, Any]) -> str:
-    return f"event: {event['type']}\ndata: {json.dumps(event['data'], ensure_ascii=False, default=str)}\n\n"
+def _sse(event: dict[str, Any]) -> dict[str, str]:
+    """An assistant event as sse-starlette writes it: `event: <type>` and `data: <json>` lines."""
+    return {"event": event["type"], "data": json.dumps(event["data"], ensure_ascii=False, default=str)}
+
+
+_END = object()  # what `next(turn, _END)` returns once a turn has no more events
 
 
 # ---------------------------------------------------------------- routes
@@ -282,7 +288,7 @@ def chat(
     owners: Annotated[SessionOwners, Depends(get_owners)],
     assistant: Annotated[Any, Depends(get_assistant)],
     x_customer_token: Annotated[str | None, Header(description="Signed customer token.")] = None,
-) -> StreamingResponse | ChatReply:
+) -> EventSourceResponse | ChatReply:
     """One chat turn. Streams the assistant's events as Server-Sent Events: `event: <type>` and `data: <json>`.
 
     The `done` event carries `session`; send it back as `session_id` to continue the conversation.
@@ -330,16 +336,27 @@ def chat(
             raise HTTPException(500, "The assistant ended the turn without a 'done' event.")
         return ChatReply(**{k: v for k, v in done.items() if k in ChatReply.model_fields}, actions=actions, handoff=handoff)
 
-    def stream() -> Iterator[str]:
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        turn = owned(all_events())
         try:
-            for event in owned(all_events()):
+            while (event := await anyio.to_thread.run_sync(next, turn, _END)) is not _END:
                 yield _sse(event)
         except AssistantError as exc:  # mid-stream the status is sent already: report it as an event
             yield _sse({"type": "error", "data": {"detail": str(exc)}})
+        finally:
+            # A client that goes away cancels this stream (sse-starlette listens for the disconnect); closing
+            # the assistant's generator here means it computes nothing more for nobody.
+            def close_turn() -> None:
+                turn.close()
+                if hasattr(events, "close"):
+                    events.close()
 
-    return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(close_turn)
+
+    # `sep="\n"`: the same `event:`/`data:` lines as before; pings are `: ping ...` comment frames, which
+    # EventSource and the widget skip.
+    return EventSourceResponse(stream(), ping=settings.api.sse_ping_s, sep="\n", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/search", response_model=SearchResponse, tags=["catalog"])

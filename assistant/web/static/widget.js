@@ -192,7 +192,8 @@
     });
   }
 
-  // One SSE frame ("event: x\ndata: {...}") -> {type, data}
+  // One SSE frame ("event: x\ndata: {...}") -> {type, data}. Other lines are skipped: `: ping ...` keep-alive
+  // comments (a frame of only those gives null), and `id:`/`retry:` fields, which the widget does not use.
   function parseFrame(frame) {
     var type = "message", data = [];
     frame.split("\n").forEach(function (line) {

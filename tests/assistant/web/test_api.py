@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
+import time
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 from fastapi import Request  # module level: the OpenAI-compatible stand-in's route annotation must resolve
 
 from assistant.config import get_settings
 from assistant.shop.feedback import FeedbackStore
 from assistant.web.api import create_app
+from assistant.web.auth import load_token_secret
 from assistant.web.keys import KeyStore
 
 SHOP = "http://shop.test:8080"
@@ -42,10 +46,12 @@ class ScriptedAssistant:
 
 
 def sse_events(text: str) -> list[dict]:
+    """The `event:`/`data:` frames of a stream; comment frames (`: ping ...` keep-alives) are skipped."""
     events = []
     for frame in text.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in frame.splitlines())
-        events.append({"type": lines["event"], "data": json.loads(lines["data"])})
+        lines = dict(line.split(": ", 1) for line in frame.splitlines() if not line.startswith(":"))
+        if lines:
+            events.append({"type": lines["event"], "data": json.loads(lines["data"])})
     return events
 
 
@@ -159,6 +165,96 @@ def test_customer_id_comes_only_from_a_signed_token(api):
     # site keys cannot mint tokens
     assert httpx.post(f"{base}/v1/customer-tokens", json={"user_id": "c007"},
                       headers={"X-Shopbot-Key": keys["site"], "Origin": SHOP}).status_code == 403
+
+
+def test_tokens_from_any_jwt_library_are_accepted_and_bad_ones_refused(api):
+    """A shop's backend in Node or PHP signs an HS256 JWT with the shared secret; the API takes its `sub`."""
+    base, keys, bot, settings = api
+    secret = load_token_secret(None, settings.home)  # what SHOPBOT_API__TOKEN_SECRET would hold
+    now = int(time.time())
+    good = jwt.encode({"sub": "C042", "exp": now + 600}, secret, algorithm="HS256")
+    assert chat(base, keys["site"], customer_token=good, stream=False).status_code == 200
+    assert bot.calls[-1][2] == "C042"
+    calls = len(bot.calls)
+    header, payload, signature = good.split(".")
+    other = jwt.encode({"sub": "C001", "exp": now + 600}, secret, algorithm="HS256").split(".")[1]
+    refused = {
+        "tampered": (f"{header}.{other}.{signature}", "signature"),
+        "expired": (jwt.encode({"sub": "C042", "exp": now - 120}, secret, algorithm="HS256"), "expired"),
+        "alg none": (jwt.encode({"sub": "C042", "exp": now + 600}, None, algorithm="none"), "'none'"),
+        "HS512": (jwt.encode({"sub": "C042", "exp": now + 600}, secret * 2, algorithm="HS512"), "'HS512'"),
+        "no exp": (jwt.encode({"sub": "C042"}, secret, algorithm="HS256"), "'exp'"),
+        "other secret": (jwt.encode({"sub": "C042", "exp": now + 600}, b"y" * 48, algorithm="HS256"), "signature"),
+    }
+    for name, (token, why) in refused.items():
+        response = chat(base, keys["site"], customer_token=token)
+        assert response.status_code == 401 and why in response.json()["detail"], (name, response.text)
+        in_header = httpx.post(f"{base}/v1/chat", json={"message": "hi"},
+                               headers={"X-Shopbot-Key": keys["secret"], "X-Customer-Token": token})
+        assert in_header.status_code == 401 and why in in_header.json()["detail"], name
+    assert len(bot.calls) == calls  # no refused token reached the assistant
+
+
+class SlowAssistant:
+    """Streams up to `total` tokens, one every `delay` s, counting what it computed and noting when it is closed."""
+
+    def __init__(self, total: int = 500, delay: float = 0.02) -> None:
+        self.total, self.delay = total, delay
+        self.produced = 0
+        self.closed = threading.Event()
+
+    def chat(self, session_id, message, user_id=None):
+        session = session_id or secrets.token_urlsafe(16)
+        try:
+            yield {"type": "token", "data": {"text": "", "session": session}}
+            for i in range(self.total):
+                time.sleep(self.delay)
+                self.produced += 1
+                yield {"type": "token", "data": {"text": f"w{i} "}}
+            yield {"type": "done", "data": {"session": session, "intent": "smalltalk", "reply": "...", "products": [],
+                                            "citations": []}}
+        finally:
+            self.closed.set()
+
+
+def test_chat_stream_sends_keepalive_pings_between_events(serve, monkeypatch):
+    monkeypatch.setenv("SHOPBOT_API__SSE_PING_S", "0.1")
+    settings = get_settings()
+    _, secret = KeyStore(settings.db_path).create("secret")
+    bot = SlowAssistant(total=5, delay=0.25)
+    with serve(create_app(settings, bot, ui=False)) as base:
+        response = chat(base, secret, origin=None)
+    assert response.status_code == 200
+    frames = response.text.strip().split("\n\n")
+    pings = [f for f in frames if f.startswith(": ping")]
+    assert len(pings) >= 3, response.text  # ~1.25 s of tokens with a ping every 0.1 s
+    assert all(set(line[0] for line in f.splitlines()) == {":"} for f in pings)  # comments only: clients skip them
+    events = sse_events(response.text)
+    assert [e["type"] for e in events] == ["token"] * 6 + ["done"]
+    assert "\r" not in response.text  # the same `event:`/`data:` lines as before, \n-separated
+
+
+def test_client_disconnect_stops_the_generation(serve, monkeypatch):
+    """A shopper who closes the page stops the turn: the assistant's generator is closed, nothing more is computed."""
+    monkeypatch.setenv("SHOPBOT_API__RATE_LIMIT_PER_MINUTE", "1000")
+    settings = get_settings()
+    _, secret = KeyStore(settings.db_path).create("secret")
+    bot = SlowAssistant(total=500, delay=0.02)  # 10 s if nobody stops it
+    with serve(create_app(settings, bot, ui=False)) as base:
+        with httpx.Client(timeout=30) as client:
+            with client.stream("POST", f"{base}/v1/chat", json={"message": "tell me everything"},
+                               headers={"X-Shopbot-Key": secret}) as response:
+                assert response.status_code == 200
+                seen = 0
+                for line in response.iter_lines():
+                    seen += line.startswith("event: token")
+                    if seen >= 5:
+                        break
+        # the client is gone
+        assert bot.closed.wait(timeout=5), f"the generator ran on after the client left ({bot.produced} tokens)"
+        produced = bot.produced
+        time.sleep(0.3)
+        assert bot.produced == produced < bot.total
 
 
 def test_limits_on_message_length_and_body_size(api):
