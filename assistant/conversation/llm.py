@@ -38,13 +38,15 @@ class LocalChatModel(BaseChatModel):
 
     A call may cap its reply with `max_tokens` (LangChain's name, the one `ChatOpenAI` takes too) or
     `max_new_tokens` (transformers' name); the default is the `max_new_tokens` field.
+
+    It runs on torch's threads as the process has them: torch's thread count is process-wide (the embedder
+    shares it) and torch offers no per-model or scoped setting, so the model leaves it alone.
     """
 
     model_path: str
     adapter_path: str | None = None
     max_new_tokens: int = 160
     temperature: float = 0.0
-    threads: int | None = None
 
     _model: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
@@ -66,8 +68,6 @@ class LocalChatModel(BaseChatModel):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if self.threads:
-            torch.set_num_threads(self.threads)
         tokenizer = AutoTokenizer.from_pretrained(self.model_path)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -198,10 +198,15 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
         )
     from assistant.conversation.models import resolve_llm_path
 
+    if llm.threads:
+        logger.warning(
+            "llm.threads=%d is not applied: torch's thread count is process-wide (the embedder shares it) and torch "
+            "has no per-model setting. Set OMP_NUM_THREADS=%d for the whole process instead, and leave llm.threads "
+            "(SHOPBOT_LLM__THREADS) unset.", llm.threads, llm.threads,
+        )
     return LocalChatModel(
         model_path=resolve_llm_path(llm, settings.models_dir),
         adapter_path=resolve_adapter(settings, llm.adapter),
         max_new_tokens=llm.max_new_tokens,
         temperature=llm.temperature,
-        threads=llm.threads,
     )

@@ -79,3 +79,19 @@ def test_openai_backend_sends_the_per_call_max_tokens(serve):
     assert text == "Hello."
     assert bodies and (bodies[0].get("max_completion_tokens") or bodies[0].get("max_tokens")) == 7
 
+
+def test_loading_the_local_model_leaves_torch_threads_alone(tiny_llm_dir, caplog):
+    """torch's thread count is process-wide (the embedder shares it): `llm.threads` must not change it."""
+    import logging
+
+    import torch
+
+    before = torch.get_num_threads()
+    settings = Settings(llm={"model": str(tiny_llm_dir), "threads": before + 1})
+    try:
+        with caplog.at_level(logging.WARNING, logger="assistant.conversation.llm"):
+            build_chat_model(settings).load()
+        assert torch.get_num_threads() == before
+        assert any("llm.threads" in r.getMessage() for r in caplog.records)
+    finally:
+        torch.set_num_threads(before)
