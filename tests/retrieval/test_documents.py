@@ -39,8 +39,48 @@ def test_chunks_follow_headings_and_paragraphs() -> None:
     assert [c.section for c in chunks] == ["", "How to start a return", "Items we cannot take back"]
     assert chunks[0].chunk_id == "returns#0" and "30 days" in chunks[0].text
     long = Document("long", "Long", "# Long\n\n" + "\n\n".join(f"Paragraph {i} " + "x" * 300 for i in range(6)))
-    parts = chunk_document(long, max_chars=700)
+    parts = [c for c in chunk_document(long, max_chars=700) if c.kind == "section"]
     assert len(parts) == 3 and all(len(p.text) <= 700 for p in parts)
+    assert sum(c.kind == "paragraph" for c in chunk_document(long, max_chars=700)) == 6
+
+
+TABLE = """# Shipping
+
+## Options
+
+| Option | Time | Cost |
+|---|---|---|
+| Standard | 3 to 5 days | $6.95, free on orders of $75 or more |
+| Express | 2 days | $14.95 |
+
+- Not returnable: opened bedding,
+  unless faulty.
+- Faulty items can always be returned.
+"""
+
+
+def test_table_rows_and_list_items_are_passages_of_their_own() -> None:
+    chunks = chunk_document(Document("shipping", "Shipping", TABLE))
+    passages = [(c.kind, c.text) for c in chunks if c.kind != "section"]
+    assert passages == [
+        ("row", "Option: Standard. Time: 3 to 5 days. Cost: $6.95, free on orders of $75 or more."),
+        ("row", "Option: Express. Time: 2 days. Cost: $14.95."),
+        ("item", "Not returnable: opened bedding, unless faulty."),
+        ("item", "Faulty items can always be returned."),
+    ]
+    assert all(c.section == "Options" for c in chunks)
+
+
+def test_search_finds_the_row_and_the_rule(tmp_path, settings, shopbot_home, hashing_embedder) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "shipping.md").write_text(TABLE)
+    (folder / "returns.md").write_text(RETURNS)
+    index = open_documents(settings, shopbot_home, hashing_embedder)
+    index.index(load_documents(folder))
+    assert index.search("how much is express shipping", k=1)[0].text.startswith("Option: Express")
+    # the customer's words ("the zip broke") reach the policy's ("faulty")
+    assert "Faulty" in index.search("the zip broke, can I send it back?", k=1)[0].text
 
 
 def test_index_and_search_policies(tmp_path, settings, shopbot_home, hashing_embedder) -> None:
@@ -48,7 +88,7 @@ def test_index_and_search_policies(tmp_path, settings, shopbot_home, hashing_emb
     assert [d.title for d in docs] == ["Returns", "Shipping"]
     index = open_documents(settings, shopbot_home, hashing_embedder)
     report = index.index(docs)
-    assert report == {"documents": 2, "chunks": 4, "embedded": 4, "removed": 0}
+    assert report == {"documents": 2, "chunks": 4, "embedded": 4, "removed": 0}  # one passage a section: no extra
     hits = index.search("how long does express delivery take", k=2)
     assert hits[0].doc_id == "shipping" and hits[0].title == "Shipping" and "Express" in hits[0].text
     assert hits[0].score > 0
