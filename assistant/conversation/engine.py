@@ -139,8 +139,8 @@ class Assistant:
         # Every product in the shop, so the grounding check can tell a product or brand the tools returned this
         # turn from one the model brought in from elsewhere.
         catalog = list(catalog)
-        self.catalog_titles = {p.title.lower() for p in catalog}
-        self.catalog_brands = {p.brand.lower() for p in catalog if p.brand and len(p.brand) > 3}
+        self.catalog_titles = frozenset(p.title.lower() for p in catalog)  # frozen: grounding caches its lookups by it
+        self.catalog_brands = frozenset(p.brand.lower() for p in catalog if p.brand and len(p.brand) > 3)
 
     # ------------------------------------------------------------ the turn
 

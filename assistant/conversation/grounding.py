@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from text import split_sentences  # the draft's sentences: one splitter for replies and product copy
 
@@ -98,8 +99,8 @@ class Evidence:
     orders: list[OrderFact] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # policy chunks, profile facts, tool messages
     user_message: str = ""
-    catalog_titles: set[str] = field(default_factory=set)  # every product title in the shop (lowercase)
-    catalog_brands: set[str] = field(default_factory=set)  # every brand in the shop (lowercase)
+    catalog_titles: set[str] | frozenset[str] = field(default_factory=set)  # every product title in the shop (lowercase)
+    catalog_brands: set[str] | frozenset[str] = field(default_factory=set)  # every brand in the shop (lowercase)
     strict: bool = False  # every sentence must be backed by one evidence sentence (policy answers)
 
     def sentences(self) -> list[set[str]]:
@@ -175,11 +176,19 @@ def _mentioned(sentence: str, products: list[ProductFact]) -> list[ProductFact]:
     return [p for p in products if _short(p.title) in low or p.title.lower() in low]
 
 
+@lru_cache(maxsize=4)
+def _catalog_names(titles: frozenset[str]) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    """((title, short title) of each catalog product, the words of the titles), built once per catalog: every
+    drafted sentence is checked against the whole catalog, which may hold many thousand products."""
+    names = tuple((t, _short(t)) for t in titles)
+    return names, frozenset(w for t in titles for w in t.split()) - _CHAT_WORDS - _STOPWORDS
+
+
 def check_sentence(sentence: str, ev: Evidence, *, numbers: set[float], vocab: set[str]) -> str | None:
     """The reason the sentence is unsupported, or None when every claim in it is backed."""
     low = sentence.lower()
     evidence_low = ev.blob().lower()
-    title_words = {w for t in ev.catalog_titles for w in t.split()} - _CHAT_WORDS - _STOPWORDS
+    catalog_names, title_words = _catalog_names(frozenset(ev.catalog_titles))
     for m in _MONEY.finditer(sentence):
         value = _numbers(m.group(0))
         if not value or not value <= numbers:
@@ -215,8 +224,8 @@ def check_sentence(sentence: str, ev: Evidence, *, numbers: set[float], vocab: s
         if about_products and not any(p.stock == count for p in about_products):
             return f"stock count {count} not backed"
     allowed_titles = {p.title.lower() for p in ev.products} | {_short(p.title) for p in ev.products}
-    for title in ev.catalog_titles:
-        if _short(title) in low and _short(title) not in allowed_titles and title not in allowed_titles:
+    for title, short in catalog_names:
+        if short in low and short not in allowed_titles and title not in allowed_titles:
             return f"product '{title}' not in this turn's results"
     allowed_brands = {(p.brand or "").lower() for p in ev.products}
     for brand in ev.catalog_brands:
