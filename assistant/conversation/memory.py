@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.conversation.guardrails import redact_pii
+from assistant.shop.db import Database
 from text import split_sentences
 
 logger = logging.getLogger(__name__)
@@ -69,53 +68,50 @@ class SessionStore:
 
     def __init__(self, db_path: Path, *, window: int = 8):
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.window = window  # turns (messages) given to the model verbatim
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._db = Database(self.db_path, _SCHEMA)
 
     def open(self, session_id: str | None, user_id: str | None) -> Session:
         """Resume `session_id` when it exists and belongs to this user; otherwise start a new session."""
         if session_id:
-            row = self._db.execute("SELECT user_id, state FROM sessions WHERE id = ?", (session_id,)).fetchone()
-            if row is not None:
-                owner, state = row
+            # one transaction: two customers presenting the same anonymous id at once must not both claim it
+            with self._db.transaction() as db:
+                row = db.execute("SELECT user_id, state FROM sessions WHERE id = ?", (session_id,)).fetchone()
+                owner, state = row if row is not None else (None, None)
                 # A session started anonymously may be continued after sign-in; never someone else's.
-                if owner is None or owner == user_id:
+                if row is not None and (owner is None or owner == user_id):
                     if owner is None and user_id:
-                        self._db.execute("UPDATE sessions SET user_id = ? WHERE id = ?", (user_id, session_id))
+                        db.execute("UPDATE sessions SET user_id = ? WHERE id = ?", (user_id, session_id))
                     return Session(session_id, user_id, False, json.loads(state))
+            if row is not None:
                 logger.info("session id of another customer presented; starting a new session")
         new_id = secrets.token_urlsafe(16)
         now = time.time()
-        with self._lock:
-            self._db.execute(
+        with self._db.locked() as db:
+            db.execute(
                 "INSERT INTO sessions (id, user_id, created_at, updated_at) VALUES (?, ?, ?, ?)", (new_id, user_id, now, now)
             )
         return Session(new_id, user_id, True, {})
 
     def append(self, session: Session, role: str, content: str, intent: str | None = None) -> None:
         """Store one message (redacted)."""
+        content = redact_pii(content)
         now = time.time()
-        with self._lock:
-            seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?", (session.id,)).fetchone()[0]
-            self._db.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", (session.id, seq, role, redact_pii(content), intent, now)
-            )
-            self._db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session.id))
+        with self._db.transaction() as db:  # the next seq and the insert as one unit, across workers too
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?", (session.id,)).fetchone()[0]
+            db.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", (session.id, seq, role, content, intent, now))
+            db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session.id))
 
     def save_state(self, session: Session) -> None:
-        with self._lock:
-            self._db.execute("UPDATE sessions SET state = ? WHERE id = ?", (json.dumps(session.state), session.id))
+        with self._db.locked() as db:
+            db.execute("UPDATE sessions SET state = ? WHERE id = ?", (json.dumps(session.state), session.id))
 
     def history(self, session_id: str) -> list[Turn]:
         """Every stored message of the session, oldest first."""
-        rows = self._db.execute(
-            "SELECT role, content, intent FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
-        ).fetchall()
+        with self._db.locked() as db:
+            rows = db.execute(
+                "SELECT role, content, intent FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+            ).fetchall()
         return [Turn(*r) for r in rows]
 
     def context(self, session_id: str) -> tuple[str, list[Turn]]:

@@ -7,14 +7,13 @@ Stored in the assistant's SQLite file (table `feedback`); `export_jsonl` writes 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from assistant.conversation.guardrails import redact_pii
+from assistant.shop.db import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -46,16 +45,7 @@ class Feedback(BaseModel):
 class FeedbackStore:
     def __init__(self, db_path: Path):
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.db_path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.row_factory = sqlite3.Row
-        return db
+        self._db = Database(self.db_path, _SCHEMA)
 
     def add(
         self, rating: int, session_id: str | None = None, comment: str = "", user_message: str = "", reply: str = "",
@@ -66,7 +56,7 @@ class FeedbackStore:
             raise ValueError(f"rating must be 1 (thumbs up) or -1 (thumbs down), got {rating!r}.")
         # stored like transcripts: emails, phone numbers, card numbers and addresses redacted
         comment, user_message, reply = (redact_pii(t) for t in (comment.strip(), user_message, reply))
-        with self._lock, self._connect() as db:
+        with self._db.locked() as db:
             cur = db.execute(
                 "INSERT INTO feedback (session_id, rating, comment, user_message, reply, source, created_at) "
                 "VALUES (?,?,?,?,?,?,?)",
@@ -76,20 +66,20 @@ class FeedbackStore:
         return self.get(row_id)  # type: ignore[return-value, arg-type]
 
     def set_comment(self, feedback_id: int, comment: str) -> Feedback:
-        with self._lock, self._connect() as db:
+        with self._db.locked() as db:
             cur = db.execute("UPDATE feedback SET comment = ? WHERE id = ?", (redact_pii(comment.strip()), feedback_id))
         if cur.rowcount == 0:
             raise ValueError(f"No feedback with id {feedback_id}; rate a reply first.")
         return self.get(feedback_id)  # type: ignore[return-value]
 
     def get(self, feedback_id: int) -> Feedback | None:
-        with self._connect() as db:
+        with self._db.locked() as db:
             row = db.execute("SELECT * FROM feedback WHERE id = ?", (feedback_id,)).fetchone()
         return Feedback(**dict(row)) if row else None
 
     def list(self, limit: int | None = None) -> list[Feedback]:
         sql = "SELECT * FROM feedback ORDER BY id" + (" LIMIT ?" if limit else "")
-        with self._connect() as db:
+        with self._db.locked() as db:
             rows = db.execute(sql, (limit,) if limit else ()).fetchall()
         return [Feedback(**dict(r)) for r in rows]
 

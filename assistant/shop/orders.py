@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from assistant.shop.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -90,16 +91,12 @@ def _view(record: dict) -> OrderView:
 
 
 class OrderStore:
-    """Orders in the assistant's SQLite file (WAL); safe to share between threads."""
+    """Orders in the assistant's SQLite file (WAL); safe to share between threads and worker processes: each
+    state change reads, checks and writes the order in one transaction (`assistant.shop.db`)."""
 
     def __init__(self, db_path: Path):
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._db = Database(self.db_path, _SCHEMA)
 
     def seed(self, orders: Iterable[BaseModel | dict]) -> int:
         """Insert orders not yet stored (by id); existing rows, and changes made to them, are kept."""
@@ -108,19 +105,20 @@ class OrderStore:
             record = order.model_dump(mode="json") if isinstance(order, BaseModel) else dict(order)
             rows.append((record["id"], record["customer_id"], record["status"], str(record["created_at"]),
                          json.dumps(record), _now().isoformat()))
-        with self._lock:
-            before = self._db.total_changes
-            self._db.executemany("INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?)", rows)
-            added = self._db.total_changes - before
+        with self._db.transaction() as db:
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?)", rows)
+            added = db.total_changes - before
         logger.info("order store %s: %d new of %d seeded", self.db_path, added, len(rows))
         return added
 
     def _record(self, order_id: str, customer_id: str | None) -> dict | None:
         if not customer_id:
             return None
-        row = self._db.execute(
-            "SELECT record FROM orders WHERE id = ? AND customer_id = ?", (order_id.upper(), customer_id)
-        ).fetchone()
+        with self._db.locked() as db:  # re-entrant: also called inside the state changes' transactions
+            row = db.execute(
+                "SELECT record FROM orders WHERE id = ? AND customer_id = ?", (order_id.upper(), customer_id)
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
     def get(self, order_id: str, customer_id: str | None) -> OrderView | None:
@@ -132,22 +130,23 @@ class OrderStore:
         """The customer's most recent orders, newest first."""
         if not customer_id:
             return []
-        rows = self._db.execute(
-            "SELECT record FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT ?", (customer_id, limit)
-        ).fetchall()
+        with self._db.locked() as db:
+            rows = db.execute(
+                "SELECT record FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT ?", (customer_id, limit)
+            ).fetchall()
         return [_view(json.loads(r[0])) for r in rows]
 
-    def _save(self, record: dict, status: str, now: datetime) -> None:
+    def _save(self, db: sqlite3.Connection, record: dict, status: str, now: datetime) -> None:
         record["status"] = status
         record.setdefault("history", []).append({"status": status, "at": now.isoformat()})
-        self._db.execute(
+        db.execute(
             "UPDATE orders SET status = ?, record = ?, updated_at = ? WHERE id = ?",
             (status, json.dumps(record), now.isoformat(), record["id"]),
         )
 
     def cancel(self, order_id: str, customer_id: str | None, *, now: datetime | None = None) -> ActionResult:
         """Cancel an order that has not shipped yet."""
-        with self._lock:
+        with self._db.transaction() as db:
             record = self._record(order_id, customer_id)
             if record is None:
                 return ActionResult(ok=False, order=None, message=f"I can't find order {order_id} on your account.")
@@ -156,14 +155,14 @@ class OrderStore:
                     ok=False, order=_view(record),
                     message=f"Order {record['id']} is {record['status']}, so it can no longer be cancelled.",
                 )
-            self._save(record, "cancelled", now or _now())
+            self._save(db, record, "cancelled", now or _now())
             return ActionResult(ok=True, order=_view(record), message=f"Order {record['id']} is now cancelled.")
 
     def change_address(
         self, order_id: str, customer_id: str | None, address: dict, *, now: datetime | None = None
     ) -> ActionResult:
         """Replace the shipping address of an order that has not shipped yet (`address`: line1, city, ...)."""
-        with self._lock:
+        with self._db.transaction() as db:
             record = self._record(order_id, customer_id)
             if record is None:
                 return ActionResult(ok=False, order=None, message=f"I can't find order {order_id} on your account.")
@@ -175,7 +174,7 @@ class OrderStore:
             old = record.get("shipping_address") or {}
             record["shipping_address"] = {**old, **{k: v for k, v in address.items() if v}}
             moment = now or _now()
-            self._db.execute(
+            db.execute(
                 "UPDATE orders SET record = ?, updated_at = ? WHERE id = ?",
                 (json.dumps(record), moment.isoformat(), record["id"]),
             )
@@ -185,7 +184,7 @@ class OrderStore:
         self, order_id: str, customer_id: str | None, window_days: int, *, now: datetime | None = None
     ) -> ActionResult:
         """Open a return for a delivered order within `window_days` of delivery."""
-        with self._lock:
+        with self._db.transaction() as db:
             record = self._record(order_id, customer_id)
             if record is None:
                 return ActionResult(ok=False, order=None, message=f"I can't find order {order_id} on your account.")
@@ -204,7 +203,7 @@ class OrderStore:
                     f"{window_days} days ago, so it is outside the {window_days}-day return window.",
                 )
             record.setdefault("return_requested_at", moment.isoformat())
-            self._db.execute(
+            db.execute(
                 "UPDATE orders SET record = ?, updated_at = ? WHERE id = ?",
                 (json.dumps(record), moment.isoformat(), record["id"]),
             )

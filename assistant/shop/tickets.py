@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
-import threading
 import time
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from assistant.conversation.guardrails import redact_pii
+from assistant.shop.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -42,20 +41,15 @@ class TicketStore:
     """Support tickets in the assistant's SQLite file."""
 
     def __init__(self, db_path: Path):
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._db = Database(db_path, _SCHEMA)
 
     def create(self, session_id: str, user_id: str | None, reason: str, summary: str) -> Ticket:
         ticket = Ticket(
             id="T-" + secrets.token_hex(4).upper(), session_id=session_id, user_id=user_id, reason=reason[:200],
             summary=redact_pii(summary)[:4000], status="open", created_at=time.time(),
         )
-        with self._lock:
-            self._db.execute(
+        with self._db.locked() as db:
+            db.execute(
                 "INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (ticket.id, ticket.session_id, ticket.user_id, ticket.reason, ticket.summary, ticket.status, ticket.created_at),
             )
@@ -63,5 +57,6 @@ class TicketStore:
         return ticket
 
     def get(self, ticket_id: str) -> Ticket | None:
-        row = self._db.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
-        return Ticket(**dict(zip(Ticket.model_fields, row, strict=True))) if row else None
+        with self._db.locked() as db:
+            row = db.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        return Ticket(**dict(row)) if row else None

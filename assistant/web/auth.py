@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import jwt
 
+from assistant.shop.db import Database
 from assistant.web.keys import normalise_origin
 
 logger = logging.getLogger(__name__)
@@ -223,28 +223,22 @@ class SessionOwners:
 
     def __init__(self, db_path: Path):
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS api_sessions (session_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
-                "user_id TEXT, created_at REAL NOT NULL)"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.db_path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        self._db = Database(
+            self.db_path,
+            "CREATE TABLE IF NOT EXISTS api_sessions (session_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
+            "user_id TEXT, created_at REAL NOT NULL);",
+        )
 
     def claim(self, session_id: str, key_id: str, user_id: str | None) -> None:
         """Record the owner of a new session (no-op if already recorded)."""
-        with self._connect() as db:
+        with self._db.locked() as db:
             db.execute(
                 "INSERT OR IGNORE INTO api_sessions (session_id, key_id, user_id, created_at) VALUES (?,?,?,?)",
                 (session_id, key_id, user_id, time.time()),
             )
 
     def owner(self, session_id: str) -> tuple[str, str | None] | None:
-        with self._connect() as db:
+        with self._db.locked() as db:
             row = db.execute("SELECT key_id, user_id FROM api_sessions WHERE session_id = ?", (session_id,)).fetchone()
         return (row[0], row[1]) if row else None
 

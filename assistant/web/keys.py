@@ -12,7 +12,6 @@ import json
 import logging
 import secrets
 import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Literal
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from assistant.errors import ConfigError
+from assistant.shop.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -83,16 +83,7 @@ class KeyStore:
 
     def __init__(self, db_path: Path):
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.db_path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.row_factory = sqlite3.Row
-        return db
+        self._db = Database(self.db_path, _SCHEMA)
 
     def create(self, kind: str = "site", origins: list[str] | None = None, name: str = "") -> tuple[ApiKey, str]:
         """Create a key; returns the record and the key itself (shown once, never stored).
@@ -113,7 +104,7 @@ class KeyStore:
             id=f"key_{secrets.token_hex(6)}", kind=kind, name=name, prefix=plain[: len(kind) + 8],
             origins=clean, created_at=time.time(),
         )
-        with self._lock, self._connect() as db:
+        with self._db.locked() as db:
             db.execute(
                 "INSERT INTO api_keys (id, kind, name, prefix, key_hash, origins, created_at) VALUES (?,?,?,?,?,?,?)",
                 (record.id, kind, name, record.prefix, _hash(plain), json.dumps(clean), record.created_at),
@@ -122,19 +113,19 @@ class KeyStore:
         return record, plain
 
     def list(self, include_revoked: bool = True) -> list[ApiKey]:
-        with self._connect() as db:
+        with self._db.locked() as db:
             rows = db.execute("SELECT * FROM api_keys ORDER BY created_at").fetchall()
         keys = [self._record(r) for r in rows]
         return keys if include_revoked else [k for k in keys if k.active]
 
     def get(self, key_id: str) -> ApiKey | None:
-        with self._connect() as db:
+        with self._db.locked() as db:
             row = db.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
         return self._record(row) if row else None
 
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke a key by id; raises ConfigError naming the known ids if it does not exist."""
-        with self._lock, self._connect() as db:
+        with self._db.locked() as db:
             cur = db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (time.time(), key_id))
         if cur.rowcount == 0 and self.get(key_id) is None:
             known = [k.id for k in self.list()]
@@ -146,7 +137,7 @@ class KeyStore:
         """The active key matching `plain`, or None."""
         if not plain or not plain.startswith("sb_"):
             return None
-        with self._connect() as db:
+        with self._db.locked() as db:
             row = db.execute("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (_hash(plain),)).fetchone()
         return self._record(row) if row else None
 

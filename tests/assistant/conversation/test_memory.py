@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 from assistant.conversation.memory import SessionStore, Turn, summarise
 
@@ -78,3 +79,49 @@ def test_summarise_is_extractive():
 def test_summary_keeps_a_first_sentence_with_an_abbreviation_whole():
     text = summarise([Turn("user", "Is the tent approx. 2 kg? And the boots?")])
     assert "- Is the tent approx. 2 kg?" in text and "boots" not in text
+
+
+def _together(n, work):
+    """Run `work(i)` for i in range(n) in threads released at once; re-raise the first exception."""
+    barrier, errors = threading.Barrier(n), []
+
+    def run(i):
+        barrier.wait()
+        try:
+            work(i)
+        except BaseException as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def test_an_anonymous_session_is_claimed_by_one_customer_only(tmp_path):
+    """Two customers presenting the same anonymous session id at once: one continues it, the other starts anew."""
+    stores = [SessionStore(tmp_path / "s.db"), SessionStore(tmp_path / "s.db")]  # two API workers
+    for _ in range(40):
+        s = stores[0].open(None, None)
+        resumed = []
+        _together(4, lambda i, sid=s.id, out=resumed: out.append(not stores[i % 2].open(sid, f"C{i}").is_new))
+        assert resumed.count(True) == 1
+
+
+def test_concurrent_appends_and_reads_lose_nothing(tmp_path):
+    stores = [SessionStore(tmp_path / "s.db"), SessionStore(tmp_path / "s.db")]  # two API workers
+    s = stores[0].open(None, "C001")
+
+    def work(i):
+        store = stores[i % 2]
+        for j in range(40):
+            store.append(s, "user", f"message {i}-{j}")
+            store.history(s.id)
+            store.open(s.id, "C001")
+
+    _together(8, work)
+    contents = [t.content for t in stores[1].history(s.id)]
+    assert sorted(contents) == sorted(f"message {i}-{j}" for i in range(8) for j in range(40))

@@ -1,0 +1,148 @@
+"""The SQLite helper and every store built on it, hammered from many threads (and from two "workers": two
+store objects on one file, as `shopbot serve --workers N` runs them). Real SQLite, no mocks."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from assistant.config import DEMO_SHOP_DIR
+from assistant.shop import data as shop
+from assistant.shop.db import Database
+from assistant.shop.feedback import FeedbackStore
+from assistant.shop.orders import OrderStore
+from assistant.shop.tickets import TicketStore
+from assistant.web.auth import SessionOwners
+from assistant.web.keys import KeyStore
+
+THREADS = 12
+
+
+def hammer(work: Callable[[int], None], threads: int = THREADS) -> None:
+    """Run `work(i)` in `threads` threads started together; re-raise the first exception any of them hit."""
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            work(i)
+        except BaseException as exc:  # collected and re-raised below, in the test's thread
+            errors.append(exc)
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def test_database_sets_wal_busy_timeout_and_rows(tmp_path):
+    db = Database(tmp_path / "x.db", "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER);")
+    with db.locked() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES ('a', 1)")
+    with db.locked() as conn:
+        row = conn.execute("SELECT * FROM t").fetchone()
+    assert row["k"] == "a" and tuple(row) == ("a", 1)
+
+
+def test_transaction_rolls_back_on_error_and_nests(tmp_path):
+    db = Database(tmp_path / "x.db", "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY);")
+    with pytest.raises(sqlite3.IntegrityError), db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES ('a')")
+        with db.transaction() as inner:  # joins the outer transaction
+            inner.execute("INSERT INTO t VALUES ('b')")
+        conn.execute("INSERT INTO t VALUES ('a')")
+    with db.locked() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+
+
+def test_read_modify_write_is_atomic_across_threads_and_workers(tmp_path):
+    schema = "CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+    workers = [Database(tmp_path / "x.db", schema), Database(tmp_path / "x.db", schema)]
+    with workers[0].transaction() as conn:
+        conn.execute("INSERT INTO counter VALUES (1, 0)")
+
+    def work(i: int) -> None:
+        db = workers[i % 2]
+        for _ in range(50):
+            with db.transaction() as conn:
+                n = conn.execute("SELECT n FROM counter WHERE id = 1").fetchone()[0]
+                conn.execute("UPDATE counter SET n = ? WHERE id = 1", (n + 1,))
+            with db.locked() as conn:
+                conn.execute("SELECT n FROM counter").fetchall()
+
+    hammer(work)
+    with workers[1].locked() as conn:
+        assert conn.execute("SELECT n FROM counter").fetchone()[0] == THREADS * 50
+
+
+def test_orders_concurrent_reads_and_one_cancel_wins(tmp_path):
+    records = shop.load_orders(DEMO_SHOP_DIR)
+    stores = [OrderStore(tmp_path / "shop.db"), OrderStore(tmp_path / "shop.db")]
+    stores[0].seed(records)
+    placed = next(r for r in records if r.status == "placed")
+    wins: list[bool] = []
+
+    def work(i: int) -> None:
+        store = stores[i % 2]
+        for r in records[:20]:
+            assert store.get(r.id, r.customer_id) is not None
+            store.for_customer(r.customer_id)
+        wins.append(store.cancel(placed.id, placed.customer_id).ok)
+
+    hammer(work)
+    assert wins.count(True) == 1
+    history = stores[0].get(placed.id, placed.customer_id).history
+    assert [h["status"] for h in history].count("cancelled") == 1
+
+
+def test_tickets_concurrent_create_and_get(tmp_path):
+    store = TicketStore(tmp_path / "shop.db")
+    made: list[str] = []
+
+    def work(i: int) -> None:
+        for j in range(30):
+            ticket = store.create(f"s{i}", None, "talk to a human", f"summary {i} {j}")
+            made.append(ticket.id)
+            assert store.get(ticket.id) == ticket
+
+    hammer(work)
+    assert len(set(made)) == THREADS * 30
+
+
+def test_feedback_concurrent_add_and_list(tmp_path):
+    store = FeedbackStore(tmp_path / "shop.db")
+
+    def work(i: int) -> None:
+        for j in range(20):
+            fb = store.add(1 if j % 2 else -1, session_id=f"s{i}", comment=f"c{i}-{j}")
+            assert store.set_comment(fb.id, f"again {i}-{j}").comment == f"again {i}-{j}"
+            store.list(limit=5)
+
+    hammer(work)
+    assert len(store.list()) == THREADS * 20
+
+
+def test_keys_and_session_owners_concurrently(tmp_path):
+    keys = KeyStore(tmp_path / "shop.db")
+    owners = SessionOwners(tmp_path / "shop.db")
+
+    def work(i: int) -> None:
+        for j in range(15):
+            record, plain = keys.create("secret", name=f"k{i}-{j}")
+            assert keys.verify(plain) == record
+            owners.claim(f"s{i}-{j}", record.id, None)
+            assert owners.may_continue(f"s{i}-{j}", record.id, None)
+            keys.list()
+
+    hammer(work)
+    assert len(keys.list()) == THREADS * 15
