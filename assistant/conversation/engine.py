@@ -8,8 +8,9 @@ A turn, top to bottom (`Assistant.chat`):
 4. run the intent's tool (search, details, compare, recommend, orders, policies, handoff) -> structured
    results, product cards and citations;
 5. build the templated answer from the data alone, and, for the intents the chat model phrases, let it
-   draft a reply from the results fenced in `<data>`; the grounding checker removes unsupported
-   sentences and keeps the draft only if it still states the required facts, else the template wins;
+   draft a reply from the results fenced in `<data>` (the recent turns quoted, fenced too); the grounding
+   checker removes unsupported sentences (a product or brand of the catalog that the tools did not return
+   included) and keeps the draft only if it still states the required facts, else the template wins;
 6. emit the structured events, then the approved reply as `token` events, then `done`; store the turn.
 
 Facts come from data; the model only phrases them. The reply is checked before any token is sent, so

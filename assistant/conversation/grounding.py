@@ -99,8 +99,8 @@ class Evidence:
     orders: list[OrderFact] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # policy chunks, profile facts, tool messages
     user_message: str = ""
-    catalog_titles: set[str] | frozenset[str] = field(default_factory=set)  # every product title in the shop (lowercase)
-    catalog_brands: set[str] | frozenset[str] = field(default_factory=set)  # every brand in the shop (lowercase)
+    catalog_titles: set[str] | frozenset[str] = field(default_factory=set)  # every product title in the shop, lowercase
+    catalog_brands: set[str] | frozenset[str] = field(default_factory=set)  # every brand in the shop, lowercase
     strict: bool = False  # every sentence must be backed by one evidence sentence (policy answers)
 
     def sentences(self) -> list[set[str]]:
