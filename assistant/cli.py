@@ -198,6 +198,26 @@ def eval_search(
         typer.echo(f"{config:<10}{m['ndcg@10']:>9.4f}{m['recall@100']:>8.4f}{m['mrr']:>8.4f}{m['p50_ms']:>9.1f}{m['p95_ms']:>9.1f}")
 
 
+@eval_app.command("conversations")
+def eval_conversations(
+    split: Annotated[str, typer.Option(help="visible, heldout or all.")] = "all",
+    adapter: Annotated[str | None, typer.Option(help="LoRA adapter (folder or name) for llm.adapter; 'none' = no adapter.")] = None,
+    llm: Annotated[str, typer.Option(help="bundled = the bundled chat model drafts replies; none = templates only (fast).")] = "bundled",
+    limit: Annotated[int | None, typer.Option(help="Run only the first N conversations.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Scripted multi-turn conversations (issue 15), each turn checked against the shop's data; a temporary data home."""
+    from assistant.conversation import evaluate
+
+    settings = _settings()
+    report = evaluate.run(settings, split=split, llm=llm, adapter=adapter, limit=limit,
+                          progress=lambda msg: typer.echo(msg, err=True))
+    if as_json:
+        _print_json(report)
+        return
+    typer.echo(evaluate.format_report(report))
+
+
 # ---------------------------------------------------------------- assistant (issue 4)
 
 
