@@ -7,12 +7,12 @@ the time of adding and are shown as such.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from assistant.shop.db import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cart_lines (
@@ -59,24 +59,20 @@ class CartStore:
     """Carts in the assistant's SQLite file, keyed by session."""
 
     def __init__(self, db_path: Path):
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = Database(db_path, _SCHEMA)
 
     def get(self, session_id: str) -> Cart:
-        with self._lock:
-            rows = self._db.execute(
+        with self._db.locked() as db:
+            rows = db.execute(
                 "SELECT product_id, sku, title, size, colour, quantity, unit_price, currency FROM cart_lines "
                 "WHERE session_id = ? ORDER BY added_at, sku", (session_id,)).fetchall()
         fields = list(CartLine.model_fields)
-        return Cart(lines=[CartLine(**dict(zip(fields, row, strict=True))) for row in rows])
+        return Cart(lines=[CartLine(**dict(zip(fields, tuple(row), strict=True))) for row in rows])
 
     def add(self, session_id: str, line: CartLine) -> Cart:
         """Add `line.quantity` of the sku (on top of what the cart has, capped at MAX_QUANTITY)."""
-        with self._lock:
-            self._db.execute(
+        with self._db.locked() as db:
+            db.execute(
                 "INSERT INTO cart_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, sku) DO UPDATE "
                 "SET quantity = MIN(quantity + excluded.quantity, ?)",
                 (session_id, line.sku, line.product_id, line.title, line.size, line.colour, min(line.quantity, MAX_QUANTITY),
@@ -86,12 +82,12 @@ class CartStore:
 
     def remove(self, session_id: str, sku: str, quantity: int | None = None) -> Cart:
         """Remove `quantity` of the sku (all of it when None)."""
-        with self._lock:
+        with self._db.transaction() as db:
             if quantity is None:
-                self._db.execute("DELETE FROM cart_lines WHERE session_id = ? AND sku = ?", (session_id, sku))
+                db.execute("DELETE FROM cart_lines WHERE session_id = ? AND sku = ?", (session_id, sku))
             else:
-                self._db.execute("UPDATE cart_lines SET quantity = quantity - ? WHERE session_id = ? AND sku = ? AND quantity > ?",
+                db.execute("UPDATE cart_lines SET quantity = quantity - ? WHERE session_id = ? AND sku = ? AND quantity > ?",
                                  (quantity, session_id, sku, quantity))
-                self._db.execute("DELETE FROM cart_lines WHERE session_id = ? AND sku = ? AND quantity <= ?",
+                db.execute("DELETE FROM cart_lines WHERE session_id = ? AND sku = ? AND quantity <= ?",
                                  (session_id, sku, quantity))
         return self.get(session_id)
