@@ -86,8 +86,8 @@ class CartStore:
             if quantity is None:
                 db.execute("DELETE FROM cart_lines WHERE session_id = ? AND sku = ?", (session_id, sku))
             else:
-                db.execute("UPDATE cart_lines SET quantity = quantity - ? WHERE session_id = ? AND sku = ? AND quantity > ?",
-                                 (quantity, session_id, sku, quantity))
-                db.execute("DELETE FROM cart_lines WHERE session_id = ? AND sku = ? AND quantity <= ?",
-                                 (session_id, sku, quantity))
+                # delete first: a line that keeps some units must not be re-tested against `quantity`
+                db.execute("DELETE FROM cart_lines WHERE session_id = ? AND sku = ? AND quantity <= ?", (session_id, sku, quantity))
+                db.execute("UPDATE cart_lines SET quantity = quantity - ? WHERE session_id = ? AND sku = ?",
+                           (quantity, session_id, sku))
         return self.get(session_id)

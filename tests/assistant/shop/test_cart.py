@@ -24,6 +24,7 @@ def test_quantity_is_capped_and_remove_takes_some_or_all(tmp_path):
     carts = CartStore(tmp_path / "s.db")
     assert carts.add("s", _line(quantity=500)).count == MAX_QUANTITY
     assert carts.remove("s", "TENT-2-GREEN", 5).count == MAX_QUANTITY - 5
+    assert carts.remove("s", "TENT-2-GREEN", 8).count == MAX_QUANTITY - 13  # keeps the 7 left
     assert carts.remove("s", "TENT-2-GREEN", 100).lines == []
     carts.add("s", _line(quantity=2))
     assert carts.remove("s", "TENT-2-GREEN").lines == []
