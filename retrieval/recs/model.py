@@ -42,6 +42,7 @@ POPULAR_HALF_LIFE_DAYS = 30.0  # "popular": the season's sellers
 TREND_WINDOW_DAYS = 7.0  # "this week"
 NEIGHBOURS = 200  # co-occurrence neighbours kept per item
 RANKER_HOLDOUT_DAYS = 30.0
+MODEL_FORMAT = 2  # model.npz layout; 1 (no "format" entry) pickled the item ids
 
 # ---------------------------------------------------------------- the trained model
 
@@ -71,7 +72,8 @@ class RecsModel:
         tmp = folder / "model.tmp.npz"
         np.savez(
             tmp,
-            item_ids=np.array(self.item_ids, dtype=object),
+            format=np.array(MODEL_FORMAT),
+            item_ids=np.array(self.item_ids, dtype=str),  # fixed-width unicode: loads without pickle
             item_factors=self.item_factors,
             als=np.array([self.als_regularization, self.als_alpha, self.trained_at]),
             popularity=self.popularity,
@@ -92,7 +94,15 @@ class RecsModel:
 
         if not (folder / "model.npz").is_file():
             raise RetrievalError(f"No recommendation model in '{folder}'; run `shopbot recs train` first.")
-        z = np.load(folder / "model.npz", allow_pickle=True)
+        # never allow_pickle: the data home is a directory files get copied into, and unpickling runs code
+        with np.load(folder / "model.npz", allow_pickle=False) as npz:
+            version = int(npz["format"]) if "format" in npz.files else 1
+            if version != MODEL_FORMAT:
+                raise RetrievalError(
+                    f"The recommendation model in '{folder}' is in an older format (version {version}, which stored "
+                    f"its ids pickled; this version reads {MODEL_FORMAT}); run `shopbot recs train` again."
+                )
+            z = {name: npz[name] for name in npz.files}
         keys = (*FEATURES, "bias")
         return cls(
             item_ids=[str(i) for i in z["item_ids"]],
