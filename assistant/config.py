@@ -43,7 +43,7 @@ class LLMSettings(BaseModel):
     api_key: SecretStr | None = Field(None, description="Key for the endpoint; no default.")
     max_new_tokens: int = Field(160, ge=1, le=4096)
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy decoding.")
-    threads: int | None = Field(None, ge=1, description="torch threads for the local model; None = all cores.")
+    threads: int | None = Field(None, ge=1, description="Not applied by the transformers backend: torch threads are process-wide (the embedder shares them); set OMP_NUM_THREADS.")
     timeout_s: float = Field(60.0, gt=0, description="Request timeout for the OpenAI-compatible endpoint.")
 
     @model_validator(mode="after")

@@ -112,7 +112,7 @@ def test_conversation_suite_with_bundled_model(make_assistant, bundled_llm_dir, 
             if done["tool"] != step["tool"]:
                 wrong.append((step["say"], step["tool"], done["tool"], done["intent"]))
             sources[done["answer_source"]] = sources.get(done["answer_source"], 0) + 1
-            problems = unsupported_claims(done["reply"], done, step["say"], catalog, assistant.shop.orders, customer, events)
+            problems = unsupported_claims(done["reply"], done, step["say"], catalog, assistant.orders, customer, events)
             if problems:
                 bad.append((step["say"], done["reply"], problems))
     with capsys.disabled():

@@ -55,7 +55,7 @@ def write_catalog(path: Path, products: list[Product]) -> Path:
 def tiny_model(tiny_llm_dir):
     from assistant.conversation.llm import LocalChatModel
 
-    return LocalChatModel(model_path=str(tiny_llm_dir), max_new_tokens=24, temperature=0.0, threads=1)
+    return LocalChatModel(model_path=str(tiny_llm_dir), max_new_tokens=24, temperature=0.0)
 
 
 def lines_of(path: Path) -> list[dict]:
