@@ -18,6 +18,13 @@ The precision is part of `Embedder.name`, so vectors from another precision are 
 `shopbot index` (queries still work against them meanwhile: every precision approximates the same fp32 model).
 The benchmark (`tests/benchmarks/test_bench_search.py`) measures the speed-up and the nDCG cost side by side.
 
+The folder's own sentence-transformers pipeline is followed (`modules.json`, `1_Pooling/config.json`): CLS, max,
+mean, mean-sqrt-len, weighted-mean or last-token pooling, or several concatenated, as the model was trained; a
+plain transformers folder is mean-pooled, as sentence-transformers does. Vectors are always L2-normalised, with or
+without a Normalize module: every consumer scores them by dot product as cosine similarity (Chroma's cosine space,
+re-scoring in `retrieval.search`), and for a folder without Normalize that gives the same cosines as
+sentence-transformers' unnormalised output. A module this class does not run (Dense, LayerNorm, ...) is an error.
+
 `HashingEmbedder` is a deterministic, model-free stand-in (hashed character n-grams) for tests and
 smoke runs; it has the same interface.
 """
@@ -43,6 +50,17 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int], None]  # called with the number of texts just embedded
 PRECISIONS = get_args(Precision)
 _NAME_SUFFIX = {"fp32": "", "int8": "-int8v2", "bf16": "-bf16"}  # "-int8v2" and "" are the names of earlier indexes
+# sentence-transformers' pooling modes, in its order of concatenation for the legacy boolean keys
+_LEGACY_POOLING_KEYS = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+POOLING_MODES = tuple(_LEGACY_POOLING_KEYS.values())
+_RUNNABLE_MODULES = ("Transformer", "Pooling", "Normalize")
 
 
 def fast_precision() -> str:
@@ -53,8 +71,66 @@ def fast_precision() -> str:
     return "bf16" if amx is not None and amx() else "int8"
 
 
+def read_pooling(path: Path) -> tuple[str, ...]:
+    """The pooling modes of the model folder `path` (concatenated in this order); ("mean",) without a Pooling module.
+
+    Raises RetrievalError for a module in `modules.json` that `Embedder` does not run, or an unknown pooling mode.
+    """
+    modules_file = path / "modules.json"
+    if not modules_file.is_file():
+        return ("mean",)  # a plain transformers folder: sentence-transformers mean-pools it too
+    modules = json.loads(modules_file.read_text())
+    kinds = {m["type"].rsplit(".", 1)[-1]: m for m in modules}
+    unknown = [k for k in kinds if k not in _RUNNABLE_MODULES]
+    if unknown:
+        raise RetrievalError(
+            f"Embedding model folder '{path}' has module(s) {unknown} in modules.json that the embedder does not run "
+            f"(it runs {list(_RUNNABLE_MODULES)}); choose a model without them for retrieval.embedding_model."
+        )
+    if "Pooling" not in kinds:
+        return ("mean",)
+    config_file = path / kinds["Pooling"].get("path", "1_Pooling") / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    if "pooling_mode" in config:  # sentence-transformers >= 5: a mode name or a list of them
+        mode = config["pooling_mode"]
+        modes = (mode,) if isinstance(mode, str) else tuple(mode)
+    else:
+        modes = tuple(m for key, m in _LEGACY_POOLING_KEYS.items() if config.get(key))
+    bad = [m for m in modes if m not in POOLING_MODES]
+    if bad:
+        raise RetrievalError(f"Pooling mode {bad[0]!r} in {config_file} is not one of {list(POOLING_MODES)}.")
+    return modes or ("mean",)
+
+
+def _pool(hidden, mask, modes: tuple[str, ...]):
+    """Sentence vectors (B, H * len(modes)) from token vectors `hidden` (B, T, H) and the attention `mask` (B, T)."""
+    import torch
+
+    m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+    count = m.sum(1).clamp(min=1e-9)  # (B, 1)
+    positions = torch.arange(hidden.shape[1], device=hidden.device)  # (T,)
+    out = []
+    for mode in modes:
+        if mode == "cls":  # the first real token (left padding skipped)
+            out.append(hidden[torch.arange(hidden.shape[0]), mask.int().argmax(1)])
+        elif mode == "lasttoken":  # the last real token
+            last = hidden.shape[1] - 1 - mask.flip(1).int().argmax(1)
+            out.append(hidden[torch.arange(hidden.shape[0]), last])
+        elif mode == "max":
+            out.append(hidden.masked_fill(m == 0, float("-inf")).max(1).values)
+        elif mode == "mean":
+            out.append((hidden * m).sum(1) / count)
+        elif mode == "mean_sqrt_len_tokens":
+            out.append((hidden * m).sum(1) / count.sqrt())
+        elif mode == "weightedmean":  # weight 1, 2, ... from the first real token
+            w = (positions.unsqueeze(0) - mask.int().argmax(1, keepdim=True) + 1).unsqueeze(-1).to(hidden.dtype) * m
+            out.append((hidden * w).sum(1) / w.sum(1).clamp(min=1e-9))
+    return torch.cat(out, dim=-1)
+
+
 class Embedder:
-    """Mean-pooled, L2-normalised sentence embeddings from a local transformers/sentence-transformers folder.
+    """L2-normalised sentence embeddings from a local transformers/sentence-transformers folder, pooled as the
+    folder's `1_Pooling/config.json` says (see the module docstring).
 
     Args:
         path: local model folder (the CLI resolves it with `assistant.conversation.models.resolve_embedding_path`).
@@ -75,6 +151,7 @@ class Embedder:
         if precision not in PRECISIONS:
             raise RetrievalError(f"Embedding precision '{precision}' is not one of {list(PRECISIONS)}.")
         self._precision = None if precision == "auto" else precision
+        self.pooling = read_pooling(self.path)
         self.batch_size = batch_size
         self.max_length = max_length or self._configured_max_length()
         self._model = None
@@ -95,8 +172,9 @@ class Embedder:
 
     @property
     def name(self) -> str:
-        """Identifies the vector space: same name = comparable vectors."""
-        return f"{self.path.name}{_NAME_SUFFIX[self.precision]}"
+        """Identifies the vector space: same name = comparable vectors (mean pooling keeps the earlier names)."""
+        pooling = "" if self.pooling == ("mean",) else "-" + "+".join(self.pooling)
+        return f"{self.path.name}{pooling}{_NAME_SUFFIX[self.precision]}"
 
     def _configured_max_length(self) -> int:
         cfg = self.path / "sentence_bert_config.json"
@@ -121,8 +199,9 @@ class Embedder:
                 qconfig = torch.ao.quantization.default_dynamic_qconfig
                 model = torch.ao.quantization.quantize_dynamic(model, {n: qconfig for n in names}, dtype=torch.qint8)
         self._model = model
-        self._dim = int(model.config.hidden_size)
-        logger.info("loaded embedder %s (%s, max_length=%d)", self.path, self.precision, self.max_length)
+        self._dim = int(model.config.hidden_size) * len(self.pooling)
+        logger.info("loaded embedder %s (%s, %s pooling, max_length=%d)", self.path, self.precision,
+                    "+".join(self.pooling), self.max_length)
         return self._model, self._tokenizer
 
     @property
@@ -152,8 +231,7 @@ class Embedder:
                     [texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
                 )
                 hidden = model(**batch).last_hidden_state.float()  # (B, T, H)
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = _pool(hidden, batch["attention_mask"], self.pooling)  # (B, H * len(pooling))
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[idx] = pooled.numpy()
                 if progress:
