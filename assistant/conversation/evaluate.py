@@ -121,7 +121,7 @@ class ShopFacts:
     policies: list[Any]  # assistant.shop.data.Policy
     today: datetime  # the shop's latest order event
     figures: dict[str, str]  # policy figure name -> the figure as stated ("30 days", "$6.95")
-    shipping: dict[str, dict[str, float]]  # delivery option -> {"cost", "free_from"?} from the policy table
+    shipping: dict[str, dict]  # delivery option -> {"cost", "free_from"?, "time"?} from the policy's table
     known_text: str  # prompt templates and the shop profile (words a reply may use without a source)
 
     @classmethod
@@ -146,6 +146,8 @@ class ShopFacts:
                     break
         for option, row in shipping.items():
             figures[f"{option}_shipping_cost"] = f"${row['cost']:.2f}"
+            if "time" in row:
+                figures[f"{option}_delivery_time"] = row["time"]
             if "free_from" in row:
                 figures["free_shipping_threshold"] = f"${row['free_from']:g}"
         known = [t.read_text(encoding="utf-8") for t in sorted(Path(prompts.__file__).parent.glob("*.md"))]
@@ -163,19 +165,23 @@ class ShopFacts:
             (p for p in self.policies if title and p.title == title), None)
 
 
-def _shipping_table(policies) -> dict[str, dict[str, float]]:
-    """The delivery-options table of the shipping policy: option -> cost and free-shipping threshold."""
+def _shipping_table(policies) -> dict[str, dict]:
+    """The delivery-options table of the shipping policy: option -> cost, free-shipping threshold, delivery time."""
     for p in sorted(policies, key=lambda p: not re.match(r"shipping", p.title, re.I)):
         rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in p.text.splitlines()
                 if line.strip().startswith("|") and not re.fullmatch(r"[|\s:-]+", line.strip())]
         if not rows or not any(re.search("cost", c, re.I) for c in rows[0]):
             continue
         col = next(i for i, c in enumerate(rows[0]) if re.search("cost", c, re.I))
+        when = next((i for i, c in enumerate(rows[0]) if re.search("time", c, re.I)), None)
         table = {}
         for row in rows[1:]:
             prices = re.findall(r"\$(\d[\d,]*(?:\.\d+)?)", row[col])
             if prices:
                 table[row[0].lower()] = {"cost": _money(prices[0])}
+                days = re.search(r"\d+(?: to \d+)? business days?", row[when]) if when is not None else None
+                if days:
+                    table[row[0].lower()]["time"] = days.group(0)
                 free = re.search(r"free on orders (?:of|over|from) \$(\d[\d,]*(?:\.\d+)?)", row[col], re.I)
                 if free:
                     table[row[0].lower()]["free_from"] = _money(free.group(1))
@@ -424,7 +430,7 @@ class TurnResult:
 
 
 @dataclass
-class _Context:
+class Context:
     """A conversation's state as the checks see it."""
 
     facts: ShopFacts
@@ -437,7 +443,7 @@ class _Context:
     given: dict = field(default_factory=dict)  # size/colour given so far for `target`
 
 
-def _products(t: TurnResult, c: _Context) -> tuple[list[Any], str | None]:
+def _products(t: TurnResult, c: Context) -> tuple[list[Any], str | None]:
     unknown = [i for i in t.cards if i not in c.facts.catalog]
     if not t.cards:
         return [], "no products shown"
@@ -837,7 +843,7 @@ def unsupported_claims(reply: str, done: dict, message: str, catalog: dict, orde
 # ---------------------------------------------------------------- running
 
 
-def _dynamic(c: _Context, turn: dict) -> dict[str, str]:
+def _dynamic(c: Context, turn: dict) -> dict[str, str]:
     """{size}/{colour}: an in-stock variant of the product being added, fitting what was given so far."""
     position = next((p.get("position") for n, p in turn["expect"] if n == "cart_add" and p.get("position")), None)
     if position:
@@ -858,7 +864,7 @@ def _fill(text: str, values: dict[str, str]) -> tuple[str, list[str]]:
 
 def run_conversation(conv: Conversation, res: Resolved, facts: ShopFacts, assistant, orders) -> list[dict]:
     """Chat `conv` with `assistant` (a fresh one, on the shop's original orders); one result per turn."""
-    c, session, out = _Context(facts, res, orders), None, []
+    c, session, out = Context(facts, res, orders), None, []
     for n, turn in enumerate(conv.turns, 1):
         values = {**res.values, **_dynamic(c, turn)}
         say, missing = _fill(turn["say"], values)
