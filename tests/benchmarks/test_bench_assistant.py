@@ -65,17 +65,19 @@ def test_bench_assistant_latency(bundled_llm_dir):
         session = None
         for step in script:
             t0 = time.perf_counter()
-            ttft = None
+            ttft, done = None, None
             for event in assistant.chat(session, step["say"], customer):
                 if event.type == "token" and ttft is None:
                     ttft = time.perf_counter() - t0
                 if event.type == "done":
                     done = event.data
             total = time.perf_counter() - t0
+            assert done is not None, f"no 'done' event for {step['say']!r}"  # else the last turn's figures are reused
             session = done["session"]
             rows.append({"say": step["say"], "tool": done["tool"], "source": done["answer_source"],
                          "ttft": ttft if ttft is not None else total, "total": total})
 
+    assert rows, "the conversation suite has no turns"
     drafted = [r for r in rows if r["source"] != "template"]  # turns where the chat model wrote a draft
     result = {
         "model": "SmolLM2-135M-Instruct (bundled)",

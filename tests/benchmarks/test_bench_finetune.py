@@ -48,6 +48,7 @@ def test_bench_batching_throughput(bundled_llm_dir: Path, shared_data: Path, tmp
                 disable_tqdm=True, seed=seed,
             )
             result = train(cfg, bundled_llm_dir, tmp_path / f"{label}-{seed}", data_path=data)
+            assert result.tokens_per_second, f"seed {seed} {label}: no throughput measured ({result.steps} steps)"
             rates[label].append(result.tokens_per_second)
             print(f"\n[bench finetune] seed {seed} {label}: {result.tokens_per_second:.1f} non-pad tokens/s")
     figures: dict[str, object] = {
