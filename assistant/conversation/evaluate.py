@@ -436,7 +436,7 @@ class Context:
     facts: ShopFacts
     res: Resolved
     orders: Any  # the conversation's live OrderStore
-    listing: list[str] = field(default_factory=list)  # the latest earlier listing: >= 2 products, not an answer about one
+    listing: list[str] = field(default_factory=list)  # the latest earlier turn's products, unless it asked about a listing
     shown: list[str] = field(default_factory=list)  # the latest earlier turn that showed any product
     cart: dict[str, int] = field(default_factory=dict)  # product id -> quantity, from the engine's own events
     target: str | None = None  # the product being added to the cart
@@ -545,7 +545,7 @@ def check_superlative(t, c, attribute, pick, among="previous", category=None, wh
     pool = [p for p in pool if isinstance(p.attributes.get(attribute), (int, float))
             and all(str(p.attributes.get(k)).lower() == str(v).lower() for k, v in (where or {}).items())]
     if not pool:
-        return f"no products with {attribute} to compare ({among})"
+        return "no earlier listing to pick from" if among == "previous" and not c.listing else f"no products with {attribute} to compare"
     best = (min if pick == "min" else max)(p.attributes[attribute] for p in pool)
     if t.cards:
         answer = c.facts.catalog.get(t.cards[0])
@@ -892,7 +892,7 @@ def run_conversation(conv: Conversation, res: Resolved, facts: ShopFacts, assist
                 c.cart.pop(a.get("product_id"), None)
         if t.cards:
             c.shown = t.cards
-            if len(t.cards) >= 2 and not any(name in _ABOUT_LISTING for name, _ in turn["expect"]):
+            if not any(name in _ABOUT_LISTING for name, _ in turn["expect"]):
                 c.listing = t.cards
     return out
 
