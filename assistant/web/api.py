@@ -19,16 +19,20 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 from sse_starlette import EventSourceResponse
+from starlette.routing import Match
 
 from assistant.config import Settings
 from assistant.conversation.contract import ChatReply, ProductCard, event_dict
@@ -45,11 +49,24 @@ DEMO_KEY_PLACEHOLDER = "__SHOPBOT_SITE_KEY__"
 
 # ---------------------------------------------------------------- shapes
 
+# Request bodies take exactly what the OpenAPI schema says: no unknown fields, and no coercion
+# (`"stream": 0` is not a boolean, `"ts": false` is not a time).
+_REQUEST_MODEL = ConfigDict(extra="forbid", strict=True)
+
+
+def _whole(value: object) -> object:
+    """600.0 as 600: JSON Schema's `integer` includes it, strict pydantic does not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInt = Annotated[int, BeforeValidator(_whole)]
+
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _REQUEST_MODEL
 
-    message: str = Field(min_length=1, description="What the customer typed (at most api.max_message_chars).")
+    message: str = Field(min_length=1, description="What the customer typed (at most api.max_message_chars).",
+                         examples=["waterproof hiking boots under 150"])
     session_id: str | None = Field(
         None, max_length=200, description="Continue this session (from a previous reply); omit to start one."
     )
@@ -82,22 +99,54 @@ class RecommendationsResponse(BaseModel):
     items: list[Recommendation]
 
 
-class EventIn(BaseModel):
-    """A behaviour event from the shop's backend (see retrieval.recs.events.Event for the rules)."""
+# Behaviour events from the shop's backend, one shape per kind, so the OpenAPI schema states the rules that
+# retrieval.recs.events.Event checks (a product for all but searches, a query for searches, 1-5 stars for
+# ratings). Second copy of those rules: change both together.
 
-    model_config = ConfigDict(extra="forbid")
 
-    type: Literal["view", "click", "add_to_cart", "purchase", "search", "rate"]
+class _EventFields(BaseModel):
+    model_config = _REQUEST_MODEL
+
     user_id: str = Field(min_length=1, max_length=200)
-    product_id: str | None = Field(None, max_length=200)
-    ts: float | str | None = Field(None, description="Unix seconds or ISO 8601; default now.")
+    # lax for the date-time: FastAPI validates parsed JSON, where a strict datetime takes no string
+    ts: float | Annotated[datetime, Strict(False)] | None = Field(
+        None, description="Unix seconds or an ISO 8601 date-time; default now."
+    )
     session_id: str | None = Field(None, max_length=200)
-    context: str | None = Field(None, max_length=2000)
+    context: str | None = Field(None, max_length=2000, description="Where the event happened.")
     value: float | None = None
 
 
+class ProductEventIn(_EventFields):
+    """A view, click, add to cart or purchase of one product."""
+
+    type: Literal["view", "click", "add_to_cart", "purchase"]
+    product_id: str = Field(min_length=1, max_length=200)
+    value: float | None = Field(None, description="Quantity, for purchases.")
+
+
+class SearchEventIn(_EventFields):
+    """A catalog search."""
+
+    type: Literal["search"]
+    product_id: str | None = Field(None, max_length=200)
+    # not blank: str.strip(), which Event applies, also strips the separators \x1c-\x1f
+    context: str = Field(max_length=2000, pattern=r"[^\s\x1c-\x1f]", description="The query (not blank).")
+
+
+class RateEventIn(_EventFields):
+    """A star rating of one product."""
+
+    type: Literal["rate"]
+    product_id: str = Field(min_length=1, max_length=200)
+    value: float = Field(ge=1, le=5, description="Stars, 1 to 5.")
+
+
+EventIn = Annotated[ProductEventIn | SearchEventIn | RateEventIn, Field(discriminator="type")]
+
+
 class EventsRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _REQUEST_MODEL
 
     events: list[EventIn] = Field(min_length=1, max_length=1000)
 
@@ -107,7 +156,7 @@ class EventsAccepted(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _REQUEST_MODEL
 
     session_id: str = Field(max_length=200, description="The session whose reply is rated.")
     rating: Literal["up", "down"]
@@ -122,16 +171,17 @@ class FeedbackAccepted(BaseModel):
 
 
 class CopyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _REQUEST_MODEL
 
-    product_id: str = Field(min_length=1, max_length=200, description="A product of the indexed catalog.")
+    product_id: str = Field(min_length=1, max_length=200, description="A product of the indexed catalog.",
+                            examples=["TH-BOOT-001"])
 
 
 class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _REQUEST_MODEL
 
     user_id: str = Field(min_length=1, max_length=200)
-    ttl_s: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    ttl_s: JsonInt = Field(3600, ge=60, le=7 * 24 * 3600)
 
 
 class TokenResponse(BaseModel):
@@ -148,6 +198,32 @@ class Health(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class FieldError(BaseModel):
+    """One problem with one part of the request, as pydantic reports it."""
+
+    type: str = Field(description="What is wrong, e.g. 'missing' or 'string_too_short'.")
+    loc: list[str | int] = Field(description="Where, e.g. ['body', 'events', 0, 'value'].")
+    msg: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationErrorBody(BaseModel):
+    """A request that does not match the schema (every 422 of this API has this shape)."""
+
+    detail: str = Field(description="Every problem, in one sentence.")
+    errors: list[FieldError]
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error codes a route can answer besides the router's 401, 403 and 429."""
+    known = {400: ("The body is not readable JSON.", ErrorBody), 404: ("Not found.", ErrorBody),
+             413: ("Request body or message too large.", ErrorBody),
+             422: ("The request does not match the schema.", ValidationErrorBody),
+             502: ("The model failed to produce a result.", ErrorBody)}
+    return {code: {"description": known[code][0], "model": known[code][1]} for code in codes}
 
 
 def _components(request: Request) -> Components:
@@ -269,16 +345,41 @@ def health(settings: Annotated[Settings, Depends(get_settings_dep)]) -> Health:
     return Health(status="ok", version=_version(), llm_provider=settings.llm.provider)
 
 
+def _sse_event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI schema of one Server-Sent Event of `kind` whose `data:` line is JSON matching `data`."""
+    return {"type": "object", "required": ["event", "data"], "properties": {
+        "event": {"const": kind},
+        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
+    }}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_CHAT_EVENTS = {"oneOf": [  # assistant.conversation.contract: the events of one turn
+    _sse_event("token", {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}),
+    _sse_event("products", {"type": "object", "required": ["products"],
+                            "properties": {"products": {"type": "array", "items": _ref("ProductCard")}}}),
+    _sse_event("citation", {"type": "object", "required": ["citations"],
+                            "properties": {"citations": {"type": "array", "items": _ref("Citation")}}}),
+    _sse_event("action", {"type": "object"}),
+    _sse_event("handoff", {"type": "object"}),
+    _sse_event("done", _ref("ChatReply")),
+    _sse_event("error", _ref("ErrorBody")),
+]}
+
+
 @router.post(
     "/chat",
     tags=["chat"],
     response_model=None,
     responses={200: {
         "description": "`text/event-stream` of assistant events (token, products, citation, action, handoff, done, "
-        "error), or with `stream: false` one ChatReply JSON object.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}},
-                    "application/json": {"schema": {"$ref": "#/components/schemas/ChatReply"}}},
-    }},
+        "error; the schema describes one event), or with `stream: false` one ChatReply JSON object.",
+        "model": ChatReply,
+        "content": {"text/event-stream": {"schema": _CHAT_EVENTS}},
+    }, **_responses(400, 404, 413, 422)},
 )
 def chat(
     body: ChatRequest,
@@ -359,11 +460,11 @@ def chat(
     return EventSourceResponse(stream(), ping=settings.api.sse_ping_s, sep="\n", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/search", response_model=SearchResponse, tags=["catalog"])
+@router.get("/search", response_model=SearchResponse, tags=["catalog"], responses=_responses(422))
 def search(
     caller: Annotated[Caller, Depends(any_key)],
     searcher: Annotated[Any, Depends(get_searcher)],
-    q: Annotated[str, Query(min_length=1, max_length=500, description="What the shopper typed.")],
+    q: Annotated[str, Query(min_length=1, max_length=500, description="What the shopper typed.", examples=["tent for two"])],
     k: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResponse:
     """Hybrid catalog search; filters (price, size, colour...) are understood from the query."""
@@ -373,9 +474,9 @@ def search(
     return SearchResponse(query=q, filters=filters, hits=hits)
 
 
-@router.get("/products/{product_id}", response_model=ProductCard, tags=["catalog"])
+@router.get("/products/{product_id}", response_model=ProductCard, tags=["catalog"], responses=_responses(404, 422))
 def product(
-    product_id: str,
+    product_id: Annotated[str, PathParam(examples=["TH-BOOT-001"])],
     caller: Annotated[Caller, Depends(any_key)],
     searcher: Annotated[Any, Depends(get_searcher)],
 ) -> ProductCard:
@@ -385,7 +486,7 @@ def product(
     return ProductCard.of(found)
 
 
-@router.get("/recommendations", response_model=RecommendationsResponse, tags=["recommendations"])
+@router.get("/recommendations", response_model=RecommendationsResponse, tags=["recommendations"], responses=_responses(422))
 def recommendations(
     caller: Annotated[Caller, Depends(any_key)],
     tokens: Annotated[CustomerTokens, Depends(get_tokens)],
@@ -407,7 +508,7 @@ def recommendations(
     return RecommendationsResponse(user_id=user, items=items)
 
 
-@router.post("/events", response_model=EventsAccepted, tags=["recommendations"])
+@router.post("/events", response_model=EventsAccepted, tags=["recommendations"], responses=_responses(400, 413, 422))
 def events(
     body: EventsRequest,
     caller: Annotated[Caller, Depends(secret_key)],
@@ -416,16 +517,20 @@ def events(
     """Ingest behaviour events (views, carts, purchases...) from the shop's backend; recommendations use them at once."""
     from retrieval.recs.events import Event
 
-    try:
-        parsed = [Event(**e.model_dump(exclude_none=True)) for e in body.events]
-    except ValueError as exc:
-        raise HTTPException(422, f"Invalid event: {exc}") from exc
+    parsed = []
+    for i, event in enumerate(body.events):
+        try:
+            parsed.append(Event(**event.model_dump(exclude_none=True)))
+        except ValidationError as exc:  # a rule of Event that EventIn does not state: answer 422 all the same
+            raise RequestValidationError(
+                [{**e, "loc": ("body", "events", i, *e["loc"])} for e in exc.errors(include_url=False)]
+            ) from exc
     for event in parsed:
         recommender.record(event)
     return EventsAccepted(accepted=len(parsed))
 
 
-@router.post("/feedback", response_model=FeedbackAccepted, tags=["chat"])
+@router.post("/feedback", response_model=FeedbackAccepted, tags=["chat"], responses=_responses(400, 404, 413, 422))
 def feedback(
     body: FeedbackRequest,
     caller: Annotated[Caller, Depends(any_key)],
@@ -445,7 +550,7 @@ def feedback(
     return FeedbackAccepted(id=saved.id)
 
 
-@router.post("/copy", tags=["catalog"])
+@router.post("/copy", tags=["catalog"], responses=_responses(400, 404, 413, 422, 502))
 def copy(
     body: CopyRequest,
     caller: Annotated[Caller, Depends(secret_key)],
@@ -462,7 +567,7 @@ def copy(
     return record.model_dump(mode="json", by_alias=True)
 
 
-@router.post("/customer-tokens", response_model=TokenResponse, tags=["security"])
+@router.post("/customer-tokens", response_model=TokenResponse, tags=["security"], responses=_responses(400, 413, 422))
 def customer_token(
     body: TokenRequest,
     caller: Annotated[Caller, Depends(secret_key)],
@@ -474,7 +579,14 @@ def customer_token(
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
-def not_found(path: str) -> None:
+def not_found(path: str, request: Request) -> None:
+    """404 for unknown paths; 405 with `Allow` for a known path called with a method it does not take."""
+    allowed = sorted({method for route in router.routes
+                      if isinstance(route, APIRoute) and route.matches(request.scope)[0] is Match.PARTIAL
+                      for method in route.methods})  # PARTIAL: the path matches, the method does not
+    if allowed:
+        raise HTTPException(405, f"/v1/{path} does not take {request.method}; use {' or '.join(allowed)}.",
+                            headers={"Allow": ", ".join(allowed)})
     raise HTTPException(404, f"No API route /v1/{path}; see /docs for the routes.")
 
 

@@ -275,6 +275,77 @@ def test_errors_are_json_with_a_clear_message(api):
     assert missing.status_code == 404 and "/v1/nope" in missing.json()["detail"]
 
 
+def test_known_path_with_another_method_is_405_with_allow(api):
+    base, keys, *_ = api
+    for method, path, allow in [("PUT", "/v1/health", "GET"), ("GET", "/v1/chat", "POST"),
+                                ("DELETE", "/v1/products/p1", "GET"), ("PATCH", "/v1/customer-tokens", "POST")]:
+        response = httpx.request(method, f"{base}{path}", headers={"X-Shopbot-Key": keys["secret"]})
+        assert response.status_code == 405 and response.headers["allow"] == allow, (method, path, response.text)
+        assert method in response.json()["detail"]
+    assert httpx.put(f"{base}/v1/nope").status_code == 404
+
+
+def test_422_bodies_match_the_documented_schema(api):
+    base, keys, *_ = api
+    schema = httpx.get(f"{base}/openapi.json").json()
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if operation.get("parameters") or operation.get("requestBody"):
+                documented = operation["responses"]["422"]["content"]["application/json"]["schema"]
+                assert documented == {"$ref": "#/components/schemas/ValidationErrorBody"}, (method, path)
+    headers = {"X-Shopbot-Key": keys["secret"]}
+    for response in [httpx.post(f"{base}/v1/chat", json={"message": "hi", "stream": 0}, headers=headers),  # no coercion
+                     httpx.post(f"{base}/v1/customer-tokens", json={"user_id": "c1", "ttl_s": "600"}, headers=headers),
+                     httpx.post(f"{base}/v1/feedback", json={"session_id": "s", "rating": "meh"}, headers=headers)]:
+        body = response.json()
+        assert response.status_code == 422 and set(body) == {"detail", "errors"}, response.text
+        assert body["detail"].startswith("Invalid request: ") and {"type", "loc", "msg"} <= set(body["errors"][0])
+    # JSON Schema's integer includes 600.0
+    assert httpx.post(f"{base}/v1/customer-tokens", json={"user_id": "c1", "ttl_s": 600.0}, headers=headers).status_code == 200
+
+
+def test_event_rules_are_in_the_schema_and_agree_with_the_store():
+    """EventIn states retrieval.recs.events.Event's rules (second copy): both accept and refuse the same events."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from assistant.web.api import EventIn
+    from retrieval.recs.events import Event
+
+    api_event = TypeAdapter(EventIn)
+    cases = [
+        {"type": "view", "user_id": "c1", "product_id": "p1"},
+        {"type": "view", "user_id": "c1"},
+        {"type": "purchase", "user_id": "c1", "product_id": "p1", "value": 2, "ts": "2025-01-01T10:00:00Z"},
+        {"type": "purchase", "user_id": "c1", "product_id": "", "value": 2},
+        {"type": "search", "user_id": "c1", "context": "boots"},
+        {"type": "search", "user_id": "c1", "context": " \t"},
+        {"type": "search", "user_id": "c1", "context": "\x1c"},
+        {"type": "search", "user_id": "c1"},
+        {"type": "rate", "user_id": "c1", "product_id": "p1", "value": 5},
+        {"type": "rate", "user_id": "c1", "product_id": "p1", "value": 6},
+        {"type": "rate", "user_id": "c1", "product_id": "p1"},
+        {"type": "rate", "user_id": "c1", "value": 3},
+        {"type": "click", "user_id": "", "product_id": "p1"},
+    ]
+    for case in cases:
+        try:
+            Event(**case)
+            stored = True
+        except ValidationError:
+            stored = False
+        try:
+            api_event.validate_python(case)
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert accepted == stored, case
+    schema = api_event.json_schema()
+    rate = schema["$defs"]["RateEventIn"]
+    assert set(rate["required"]) >= {"type", "user_id", "product_id", "value"}
+    assert (rate["properties"]["value"]["minimum"], rate["properties"]["value"]["maximum"]) == (1, 5)
+
+
 def test_secret_only_endpoints_refuse_site_keys(api):
     base, keys, *_ = api
     site = {"X-Shopbot-Key": keys["site"], "Origin": SHOP}
