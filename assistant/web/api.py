@@ -59,7 +59,7 @@ def _whole(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-JsonInt = Annotated[int, BeforeValidator(_whole)]
+_JsonInt = Annotated[int, BeforeValidator(_whole)]
 
 
 class ChatRequest(BaseModel):
@@ -181,7 +181,7 @@ class TokenRequest(BaseModel):
     model_config = _REQUEST_MODEL
 
     user_id: str = Field(min_length=1, max_length=200)
-    ttl_s: JsonInt = Field(3600, ge=60, le=7 * 24 * 3600)
+    ttl_s: _JsonInt = Field(3600, ge=60, le=7 * 24 * 3600)
 
 
 class TokenResponse(BaseModel):
