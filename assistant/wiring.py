@@ -14,6 +14,7 @@ from typing import Any
 from assistant.conversation.engine import Assistant
 from assistant.conversation.intents import IntentRouter
 from assistant.conversation.memory import SessionStore
+from assistant.shop.cart import CartStore
 from assistant.shop.orders import OrderStore
 from assistant.shop.tickets import TicketStore
 from assistant.tools import orders as order_tools
@@ -69,7 +70,8 @@ def build_assistant(
         chat_model = build_chat_model(settings)
     return Assistant(
         chat_model=chat_model, router=router, searcher=searcher, documents=documents, orders=orders,
-        sessions=SessionStore(settings.db_path), tickets=TicketStore(settings.db_path), profile=profile,
+        sessions=SessionStore(settings.db_path), tickets=TicketStore(settings.db_path), carts=CartStore(settings.db_path),
+        profile=profile,
         catalog=catalog, recommender=recommender, return_window_days=order_tools.return_window_days([p.text for p in policies if "return" in p.doc_id]),
         use_llm=use_llm,
     )

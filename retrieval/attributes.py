@@ -55,13 +55,16 @@ class Synonyms(BaseModel):
     """Words for attribute dimensions; the defaults cover common catalogs, a shop adds its own.
 
     `dimensions` maps a dimension to attribute names, first match wins per product set (so "roomiest" means
-    persons for tents and litres for packs). `superlatives` maps a word to (dimension, "asc"|"desc"): the
-    order that puts the best product first.
+    persons for tents and litres for packs); a leading "-" marks an attribute that runs the other way from
+    the dimension's first one. `superlatives` maps a word to (dimension, "asc"|"desc"): the order that puts
+    the best product first.
     """
 
     dimensions: dict[str, list[str]] = Field(default_factory=lambda: {
         "weight": ["weight_g", "weight_kg", "weight"],
-        "warmth": ["temperature_rating_c", "temperature_rating_f", "temperature_rating", "fill_power", "insulation_g"],
+        # "-name": the attribute runs the other way (a higher R-value is warmer, a lower comfort rating is)
+        "warmth": ["temperature_rating_c", "temperature_rating_f", "temperature_rating", "-r_value", "-fill_power",
+                   "-insulation_g"],
         "brightness": ["lumens"],
         "capacity": ["capacity_persons", "capacity_l", "volume_l", "floor_area_m2", "capacity"],
         "volume": ["capacity_l", "volume_l"],
@@ -133,10 +136,13 @@ class Constraint(BaseModel, frozen=True):
             return None
         if self.op == "is":
             return bool(have) is bool(self.value)
+        if isinstance(self.value, str):  # a word of the catalog: "women's" is not "men's"
+            values = have if isinstance(have, (list, tuple)) else [have]
+            if self.op == "==":  # every word of the value: "hiking" fits "day hiking", "women's" not "men's"
+                return any(_words(self.value) <= _words(str(h)) for h in values)
+            return any(self.value.lower() in str(h).lower() for h in values)
         if isinstance(have, (list, tuple)):
-            return any(str(self.value).lower() in str(h).lower() for h in have)
-        if isinstance(self.value, str):
-            return self.value.lower() in str(have).lower()
+            return None
         try:
             number = float(have)
         except (TypeError, ValueError):
@@ -205,6 +211,10 @@ class AttributeSchema:
         self.attributes = attributes
         self.synonyms = synonyms or Synonyms()
         self._bool_patterns = [(a, _bool_pattern(a.name)) for a in attributes.values() if a.kind == "bool"]
+        # text attributes with a small vocabulary are enumerations: "for women" -> gender == "Women's"
+        self._enum_values = [(a, v, _words(v)) for a in attributes.values()
+                             if a.kind == "text" and a.count >= MIN_ENUM_COUNT and len(a.values) <= MAX_ENUM_VALUES
+                             for v in a.values if _words(v) and not _words(v) <= _NOT_VALUES]
         self._number_patterns = [(a, _number_pattern(a)) for a in attributes.values() if a.kind == "number" and a.unit_words]
 
     @classmethod
@@ -239,22 +249,28 @@ class AttributeSchema:
 
     def dimension_attribute(self, dimension: str, products: Iterable[Product]) -> str | None:
         """The attribute that measures `dimension` for these products: the first synonym most of them state."""
-        products = list(products)
-        for name in self.synonyms.dimensions.get(dimension, [dimension]):
+        found = self._dimension(dimension, list(products))
+        return found[0] if found else None
+
+    def _dimension(self, dimension: str, products: list[Product]) -> tuple[str, bool] | None:
+        """(attribute, runs the other way) for `dimension` on these products."""
+        for entry in self.synonyms.dimensions.get(dimension, [dimension]):
+            name, reverse = entry.lstrip("-"), entry.startswith("-")
             if name in ("price", "rating") or name in self.attributes:
                 have = sum(value_of(p, name) is not None for p in products)
                 if products and have * 2 >= len(products):
-                    return name
+                    return name, reverse
         return None
 
     def order(self, products: list[Product], sort: Sort) -> list[Product]:
         """`products` best first by `sort`; those without the attribute keep their order, after the others."""
-        name = self.dimension_attribute(sort.dimension, products)
-        if name is None:
+        found = self._dimension(sort.dimension, products)
+        if found is None:
             return products
+        name, reverse = found
         known = [p for p in products if isinstance(value_of(p, name), (int, float))]
         rest = [p for p in products if p not in known]
-        known.sort(key=lambda p: float(value_of(p, name)), reverse=sort.descending)
+        known.sort(key=lambda p: float(value_of(p, name)), reverse=sort.descending != reverse)
         return known + rest
 
     def understand(self, text: str) -> Understood:
@@ -288,6 +304,12 @@ class AttributeSchema:
             taken.append(span)
             out.constraints.append(max(options, key=lambda o: (o[0], o[1]))[2])
         out.spans += taken
+        said = _words(lowered)
+        enums: dict[str, Constraint] = {}
+        for attribute, value, value_words in self._enum_values:
+            if value_words <= said and (attribute.name not in enums or len(value_words) > len(_words(str(enums[attribute.name].value)))):
+                enums[attribute.name] = Constraint(attribute=attribute.name, op="==", value=value, phrase=value)
+        out.constraints += list(enums.values())
         for attribute, pattern in self._bool_patterns:
             m = pattern.search(lowered)
             if m and not any(s <= m.start() < e for s, e in out.spans):
@@ -303,9 +325,11 @@ class AttributeSchema:
         if groups.get("neg" + alt):
             value = -value
         word = (groups.get("cmp" + alt) or groups.get("sl") or "").strip()
-        if re.match(r"(under|below|less|lighter|at most|max|up to|no more|not more|<)", word):
+        post = re.sub(r"\s+", " ", (groups.get("post") or "").strip())
+        if re.match(r"(under|below|less|lighter|at most|max|up to|no more|not more|<)", word) or re.match(
+                r"or (less|under|below|smaller|lighter)|max|at most|tops", post):
             op: Op = "<="
-        elif re.match(r"(over|above|more|at least|min|>|plus)", word) or (groups.get("post") or "").strip() in ("+", "or more", "plus"):
+        elif re.match(r"(over|above|more|at least|min|>|plus)", word) or re.match(r"\+|or (more|over|above|bigger|larger)|plus|min|at least", post):
             op = ">="
         else:
             op = self.synonyms.bound.get(attribute.unit, "~")
@@ -351,6 +375,23 @@ class AttributeSchema:
         return f"{label}: {value}"
 
 
+MIN_ENUM_COUNT = 4  # products that must state a text attribute before its words count as values
+MAX_ENUM_VALUES = 30  # more distinct words than this and an attribute is free text, not an enumeration
+_NOT_VALUES = {"down", "up", "in", "on", "out", "off", "none", "other", "no", "yes", "regular", "standard", "one", "all"}
+
+
+def _words(text: str) -> set[str]:
+    """A text's words, singular and without "'s" or "-ing", for matching catalog values ("camping" ~ "camp")."""
+    out = set()
+    for w in re.findall(r"[a-z]+", text.lower().replace("'s", "")):
+        if len(w) > 4 and w.endswith("ing"):
+            w = w[:-3]
+        elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        out.add(w)
+    return out
+
+
 def _unit_of(name: str) -> tuple[str, tuple[tuple[str, float], ...]]:
     if name in _NAMED_UNITS:
         unit, words = _NAMED_UNITS[name]
@@ -381,7 +422,8 @@ def _number_pattern(attribute: Attribute) -> re.Pattern[str]:
             rf"(?P<num_u>\d+(?:\.\d+)?)\s*(?P<unit_u>{unit}))(?![a-z²])"
         )
     return re.compile(
-        rf"{lead}{cmp}(?P<neg>-|minus\s+|−)?(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>{unit})(?![a-z²])(?P<post>\s*(?:\+|or\s+more|plus))?"
+        rf"{lead}{cmp}(?P<neg>-|minus\s+|−)?(?P<num>\d+(?:\.\d+)?)[\s-]*(?P<unit>{unit})(?![a-z²])"
+        rf"(?P<post>\s*(?:\+|or\s+(?:more|over|above|bigger|larger|less|under|below|smaller|lighter)|plus|max(?:imum)?|at\s+most|tops|min(?:imum)?|at\s+least))?"
     )
 
 

@@ -47,9 +47,10 @@ SERVICE_WORDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(missing|never (?:arrived|came|got)|didn'?t (?:arrive|get|receive)|lost|wrong item)\b", re.I),
      "missing lost parcel"),
     (re.compile(r"\b(swap|different size|other size|bigger size|smaller size)\b", re.I), "exchange"),
+    (re.compile(r"\b(window|period|deadline|time limit|until when)\b", re.I), "within days"),
 ]
 _WANTS_TIME = re.compile(r"\b(how long|how soon|how many days|when|by when|deadline|time limit|until when)\b", re.I)
-_WANTS_MONEY = re.compile(r"\b(how much|cost\w*|price|fee|charge\w*)\b", re.I)
+_WANTS_MONEY = re.compile(r"\b(how much|cost\w*|price|fee|charge\w*|free|pay)\b", re.I)
 _TIME = re.compile(r"\b\d+\s*(?:(?:business|working|calendar)\s+)?(?:days?|weeks?|months?|years?|hours?)\b|\bnext day\b", re.I)
 _MONEY = re.compile(r"[$€£]\s?\d|\bfree\b", re.I)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")

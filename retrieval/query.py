@@ -65,7 +65,8 @@ _MAX_AFTER = re.compile(
     rf"(?<![\w.]){_amount(1)}\s*(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?|tops|at\s+most|(?:price\s+)?(?:limit|budget|cap))\b", re.I)
 # "around 90", "about $90", "roughly 90 euros", "budget is around 90": a small margin above, said in the reply
 _AROUND = re.compile(
-    rf"{_LEAD}\b(?:(?:my\s+)?budget(?:\s+(?:is|of|=|:))?\s+)?(?:around|about|approximately|approx\.?|roughly|circa|ca\.|~)\s*{_amount(1)}"
+    rf"{_LEAD}\b(?:(?:my\s+)?budget(?:\s+(?:is|of|=|:))?\s+)?(?:around|about|approximately|approx\.?|roughly|circa|ca\.|~|"
+    rf"like(?=\s*(?:[$€£]|\d+(?:[.,]\d\d)?\s*(?:\$|bucks|dollars?|euros?|quid))))\s*{_amount(1)}"
     rf"(?:\s*(?:ish|or\s+so))?{_NOT_UNIT}", re.I)
 # how far above an "around" budget a product may be
 AROUND_MARGIN = 0.10
@@ -136,6 +137,9 @@ class Filters(BaseModel):
                 return False, [], 0
         for constraint in self.attributes:
             ok = constraint.check(product)
+            if not strict and constraint.op == "==" and isinstance(constraint.value, str):
+                preferred += bool(ok)  # a catalog word ("women's", "camping") in a query is a preference, like a colour
+                continue
             if ok is False or (ok is None and (strict or constraint.op != "is")):
                 return False, [], 0  # a product that does not state a measured attribute cannot promise it
             if ok:

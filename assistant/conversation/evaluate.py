@@ -808,6 +808,15 @@ def unsupported_claims(reply: str, done: dict, message: str, catalog: dict, orde
     allowed_money = {p.price for p in cards.values() if p.price is not None}
     for o in mine.values():
         allowed_money |= {o.total} | {i.unit_price for i in o.items}
+    # the customer's own figures (a budget, an order value, in digits or words) and the documented 10% margin of
+    # an "around" budget; amounts the engine's stores report in action events (a cart's total)
+    from retrieval.attributes import normalise_numbers
+
+    said = [float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", normalise_numbers(message))]
+    allowed_money |= set(said) | {round(n * 1.1, 2) for n in said}
+    for e in events:
+        if e["type"] == "action":
+            allowed_money |= {float(v) for v in e["data"].values() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     for m in re.finditer(r"\$(\d[\d,]*(?:\.\d+)?)", reply):
         value = float(m.group(1).replace(",", ""))
         if value not in allowed_money and m.group(0) not in cited and m.group(0) not in message:

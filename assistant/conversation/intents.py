@@ -141,8 +141,10 @@ def extract_slots(text: str) -> Slots:
             slots.order_ids.append(oid)
     # Plain 5-digit numbers said in an order context ("where is 10023") count as order numbers too.
     if not slots.order_ids and re.search(r"\b(order|cancel|track|return|parcel|package|refund)\b", text, re.I):
-        for digits in re.findall(r"(?<![$€£\d.])\b(\d{5})\b(?!\s*(?:%|days?|\$|usd|eur|dollars?))", text, re.I):
-            slots.order_ids.append(normalise_order_id(digits))
+        for m in re.finditer(r"(?<![$€£\d.])\b(\d{5})\b(?!\s*(?:%|days?|\$|usd|eur|dollars?))", text, re.I):
+            if re.search(r"\b[A-Z]{2},?\s*$|\b(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr),?\s+\w+,?\s*$", text[: m.start()]):
+                continue  # a postal code after a state or street ("Burlington, VT 05401") is no order number
+            slots.order_ids.append(normalise_order_id(m.group(1)))
     for m in _ORDINAL_REF.finditer(text):
         if m.group(1):
             slots.refs.append(ProductRef(index=_ORDINALS[m.group(1).lower()]))
@@ -174,7 +176,7 @@ def extract_slots(text: str) -> Slots:
 # ---------------------------------------------------------------- rules
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("human_handoff", re.compile(r"\b(talk|speak|chat|connect|transfer)\w*\b.{0,30}\b(human|person|agent|someone|somebody|representative|operator|manager|staff)\b|\b(real|live|human) (person|agent|support)\b|^\s*(agent|operator|human)\s*[.!?]*$", re.I)),
+    ("human_handoff", re.compile(r"\b(talk|speak|chat|connect|transfer|put me through)\w*\b.{0,30}\b(human|person|agent|someone|somebody|representative|operator|manager|staff|support|customer service)\b|\b(real|live|human) (person|agent|support)\b|^\s*(agent|operator|human)\s*[.!?]*$|\b(can|could)\s+(someone|somebody|a person|a human|an agent)\b", re.I)),
     ("cancel_order", re.compile(r"\bcancel\w*\b.{0,40}\b(order|SB-?\d+|purchase)\b|\b(order|SB-?\d+)\b.{0,30}\bcancel", re.I)),
     ("return_refund", re.compile(r"\b(return|refund|send (it|them) back)\b.{0,30}\b(SB-?\d+|order \d+)", re.I)),
     ("change_order", re.compile(r"\b(change|update|modify|correct)\b.{0,30}\b(address|delivery address|shipping address)\b.{0,40}\b(SB-?\d+|order)", re.I)),

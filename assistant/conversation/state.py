@@ -32,8 +32,12 @@ class ProductRequest(BaseModel):
         def _money(amount: float) -> str:
             return f"{symbol}{amount:,.2f}".replace(".00", "")
 
-        parts = [_plural(self.type_words) if self.type_words else (self.text or "products")]
-        parts += [c.phrase for c in f.attributes if c.phrase and c.op != "is"]
+        kinds = [c for c in f.attributes if c.op == "==" and isinstance(c.value, str) and c.attribute == "type"]
+        noun = str(kinds[0].value) if kinds else self.type_words or (self.text if len(self.text.split()) <= 3 else "")
+        parts = [_plural(noun.lower()) if noun else "products"]
+        parts += [c.phrase for c in f.attributes if c.phrase and c.op not in ("is", "==")]
+        words = [str(c.value) for c in f.attributes if c.op == "==" and isinstance(c.value, str) and c not in kinds
+                 and str(c.value).lower() not in parts[0]]
         if f.price_around is not None:
             parts.append(f"around {_money(f.price_around)}")
         elif f.price_min is not None and f.price_max is not None:
@@ -50,7 +54,8 @@ class ProductRequest(BaseModel):
             parts.append("in stock")
         lead = " ".join(parts)
         bools = [c.phrase for c in f.attributes if c.op == "is" and c.value is True and c.phrase.lower() not in lead.lower()]
-        return (" ".join(bools) + " " + lead).strip() if bools else lead
+        lead = (" ".join(bools) + " " + lead).strip() if bools else lead
+        return lead + (f" ({', '.join(words)})" if words else "")
 
 
 class DialogueState(BaseModel):
@@ -61,6 +66,7 @@ class DialogueState(BaseModel):
     focus: str | None = Field(None, description="The product the conversation is about ('it').")
     orders: list[str] = Field(default_factory=list, description="Orders in focus, most recent first.")
     pending: dict[str, Any] | None = Field(None, description="An order action awaiting the customer's yes.")
+    topic: str = Field("", description="What the last turn was about: 'list', 'product', 'order', 'policy:<question>'.")
 
     @classmethod
     def load(cls, raw: dict[str, Any]) -> DialogueState:

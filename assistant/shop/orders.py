@@ -181,9 +181,10 @@ class OrderStore:
             return ActionResult(ok=True, order=_view(record), message=f"The shipping address of order {record['id']} is updated.")
 
     def start_return(
-        self, order_id: str, customer_id: str | None, window_days: int, *, now: datetime | None = None
+        self, order_id: str, customer_id: str | None, window_days: int, *, now: datetime | None = None,
+        exchange: bool = False,
     ) -> ActionResult:
-        """Open a return for a delivered order within `window_days` of delivery."""
+        """Open a return (or, with `exchange`, an exchange) for a delivered order within `window_days` of delivery."""
         with self._db.transaction() as db:
             record = self._record(order_id, customer_id)
             if record is None:
@@ -202,14 +203,15 @@ class OrderStore:
                     message=f"Order {record['id']} was delivered on {delivered.date().isoformat()}, more than "
                     f"{window_days} days ago, so it is outside the {window_days}-day return window.",
                 )
-            record.setdefault("return_requested_at", moment.isoformat())
+            record.setdefault("exchange_requested_at" if exchange else "return_requested_at", moment.isoformat())
             db.execute(
                 "UPDATE orders SET record = ?, updated_at = ? WHERE id = ?",
                 (json.dumps(record), moment.isoformat(), record["id"]),
             )
             return ActionResult(
                 ok=True, order=_view(record),
-                message=f"A return is started for order {record['id']}; the prepaid label and steps are in Your Account > Order History.",
+                message=f"{'An exchange' if exchange else 'A return'} is started for order {record['id']}; the prepaid label and "
+                "steps are in Your Account > Order History.",
             )
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from assistant.shop.orders import ActionResult, OrderStore, OrderView
 
-ACTIONS = ("cancel", "change_address", "start_return")
+ACTIONS = ("cancel", "change_address", "start_return", "exchange")
 DEFAULT_RETURN_DAYS = 30
 
 
@@ -96,16 +96,18 @@ def propose(
         return Proposal(action=action, order_id=order.id, allowed=True, address=address,
                         message=f"I can change the shipping address of order {order.id} to the new address you gave. "
                         f"Reply \"yes, change {order.id}\" to confirm.")
-    if action == "start_return":
+    if action in ("start_return", "exchange"):
+        what = "a return" if action == "start_return" else "an exchange"
         if order.status != "delivered":
             return Proposal(action=action, order_id=order.id, allowed=False,
-                            message=f"Order {order.id} is {order.status}; a return can only start once it is delivered.")
+                            message=f"Order {order.id} is {order.status}; {what} can only start once it is delivered.")
         result = _window_check(order, window_days, now or datetime.now(UTC))
         if result:
             return Proposal(action=action, order_id=order.id, allowed=False, message=result)
+        verb = "return" if action == "start_return" else "exchange"
         return Proposal(action=action, order_id=order.id, allowed=True,
                         message=f"Order {order.id} is delivered and within the {window_days}-day return window. "
-                        f"Reply \"yes, return {order.id}\" to start the return.")
+                        f"Reply \"yes, {verb} {order.id}\" to start {what}.")
     raise ValueError(f"Unknown order action '{action}'; expected one of {list(ACTIONS)}.")
 
 
@@ -127,6 +129,7 @@ def execute(
         return store.cancel(proposal.order_id, user_id, now=now)
     if proposal.action == "change_address":
         return store.change_address(proposal.order_id, user_id, proposal.address or {}, now=now)
-    if proposal.action == "start_return":
-        return store.start_return(proposal.order_id, user_id, window_days, now=now)
+    if proposal.action in ("start_return", "exchange"):
+        return store.start_return(proposal.order_id, user_id, window_days, now=now,
+                                  exchange=proposal.action == "exchange")
     raise ValueError(f"Unknown order action '{proposal.action}'; expected one of {list(ACTIONS)}.")

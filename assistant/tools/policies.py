@@ -15,31 +15,46 @@ class PolicyOutput(BaseModel):
     citations: list[Citation]
 
 
-_QUANTITY_QUESTION = re.compile(r"\b(how (many|long|much|soon|fast)|when|days?|weeks?|cost|fees?|price|charge|percent|minimum|maximum)\b", re.I)
+_QUANTITY_QUESTION = re.compile(r"\b(how (many|long|much|soon|fast|quick)|when|days?|weeks?|cost|fees?|price|charge|percent|minimum|maximum|free|pay)\b", re.I)
 _FIGURE = re.compile(r"\$\d|\d+\s*(%|days?|business days|hours?|weeks?|months?|years?)", re.I)
+_MONEY_QUESTION = re.compile(r"\b(how much|cost\w*|price|fees?|charge\w*|free|pay|refund amount)\b", re.I)
+_MONEY = re.compile(r"[$€£]\s?\d|\d+\s*%", re.I)
+_TIME = re.compile(r"\d+\s*(?:business |working )?(?:days?|hours?|weeks?|months?|years?)|next (?:business )?day", re.I)
 
 
 def _stems(text: str) -> set[str]:
     return {w.rstrip("s") for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
 
 
-def _best_sentences(text: str, query: str, n: int = 2) -> str:
-    """The `n` sentences sharing most words with the question (figures first for "how many/long/much"),
-    in document order."""
-    text = re.sub(r"\n(?![\n#*-]|\d+\.)", " ", text)  # re-join lines wrapped inside a paragraph
-    sentences = [re.sub(r"\s+", " ", s) for s in split_sentences(text)]  # bullet markers already dropped
-    sentences = [s for s in sentences if len(s) > 20 and not s.startswith("#")]
-    if not sentences:
-        return text.strip()[:300]
+def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2) -> str:
+    """The `n` sentences that answer the question, in document order: the best sentence (most words shared
+    with the question, figures first for "how many/long/much"), then the best other one of the same passage,
+    since a rule and its exception usually sit together ("free for exchanges ... For other refunds, a $5.95 fee").
+    `passages` are (kind, text); a table row is one sentence ("Option: Overnight. ... Cost: $29.95.")."""
+    scored: list[tuple[int, str]] = []  # (passage, sentence)
+    for n_passage, (kind, text) in enumerate(passages):
+        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("|"))  # rows are passages too
+        text = re.sub(r"\n(?![\n#]|[*-]\s|\d+\.)", " ", text)  # re-join lines wrapped inside a paragraph
+        for sentence in [text] if kind == "row" else split_sentences(text):  # bullet markers already dropped
+            sentence = re.sub(r"\s+", " ", sentence)
+            if len(sentence) > 20 and not sentence.startswith("#") and sentence not in {x for _, x in scored}:
+                scored.append((n_passage, sentence))
+    if not scored:
+        return (passages[0][1] if passages else "").strip()[:300]
     q = _stems(query)
-    wants_figure = bool(_QUANTITY_QUESTION.search(query))
+    # the figure the question asks for: an amount for "how much / is it free", a time for "how long / when"
+    figure = _MONEY if _MONEY_QUESTION.search(query) else _TIME if _QUANTITY_QUESTION.search(query) else None
 
     def score(i: int) -> float:
-        s = sentences[i]
-        return len(q & _stems(s)) + (2.5 if wants_figure and _FIGURE.search(s) else 0) - i * 0.01
+        s = scored[i][1]
+        return len(q & _stems(s)) + (2.5 if figure is not None and figure.search(s) else 0) - i * 0.01
 
-    keep = sorted(sorted(range(len(sentences)), key=lambda i: -score(i))[:n])
-    return " ".join(re.sub(r"[*_`]+", "", sentences[i]) for i in keep)
+    ranked = sorted(range(len(scored)), key=lambda i: -score(i))
+    keep = ranked[:1]
+    same = [i for i in ranked[1:] if scored[i][0] == scored[ranked[0]][0] and score(i) > 0]
+    keep += same[:1] or ranked[1:2]
+    keep = sorted(keep[:n])
+    return " ".join(re.sub(r"[*_`]+", "", scored[i][1]) for i in keep)
 
 
 def search_policies(documents, query: str, k: int = 3) -> PolicyOutput:
@@ -50,7 +65,7 @@ def search_policies(documents, query: str, k: int = 3) -> PolicyOutput:
     for hit in hits:
         pooled.setdefault(hit.doc_id, []).append(hit)
     citations = [
-        Citation(doc_id=doc_id, title=group[0].title, snippet=_best_sentences("\n\n".join(h.text for h in group), query))
+        Citation(doc_id=doc_id, title=group[0].title, snippet=_best_sentences([(getattr(h, "kind", "section"), h.text) for h in group], query))
         for doc_id, group in list(pooled.items())[:k]
     ]
     return PolicyOutput(query=query, citations=citations)

@@ -20,7 +20,8 @@ def demo_schema() -> AttributeSchema:
 
 
 def _constraints(schema: AttributeSchema, text: str) -> list[tuple[str, str, object]]:
-    return [(c.attribute, c.op, c.value) for c in schema.understand(normalise_numbers(text)).constraints]
+    """Measured and yes/no conditions (catalog words, the enumerations, are tested on their own)."""
+    return [(c.attribute, c.op, c.value) for c in schema.understand(normalise_numbers(text)).constraints if c.op != "=="]
 
 
 def test_schema_reads_kinds_and_units_from_the_catalog(demo_schema):
@@ -138,3 +139,17 @@ def test_attribute_words_leave_the_search_text_but_yes_no_words_stay(demo_schema
     assert "3" not in parsed.text and "lightest" not in parsed.text
     assert "waterproof" in parsed.text and "tent" in parsed.text
     assert parsed.filters.sort is not None and len(parsed.filters.attributes) == 2
+
+
+@pytest.mark.parametrize("text, attribute, value", [
+    ("what about for women", "gender", "women's"),
+    ("for men", "gender", "men's"),
+    ("kettle for camping", "type", "camp kettle"),
+    ("I'm looking for a quilt", "type", "quilt"),
+])
+def test_catalog_words_of_small_vocabularies_are_enumerations(demo_schema, text, attribute, value):
+    found = {(c.attribute, c.value) for c in demo_schema.understand(text).constraints if c.op == "=="}
+    assert (attribute, value) in found
+    women = Constraint(attribute="gender", op="==", value="women's")
+    assert women.check(Product(id="w", title="t", attributes={"gender": "Women's"})) is True
+    assert women.check(Product(id="m", title="t", attributes={"gender": "men's"})) is False  # "men's" is inside "women's"

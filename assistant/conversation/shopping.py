@@ -1,0 +1,480 @@
+"""The shopping steps of a turn: search and its refinements, questions about shown products (details, an
+attribute, yes/no on a size or colour, "which is the lightest"), comparison, recommendations and the cart.
+
+Every fact in a reply comes from the catalog records; the lead line says what was understood ("4 sleeping
+pads under $70 in blue"), never the shopper's message back.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.conversation.contract import Event, ProductCard
+from assistant.conversation.guardrails import fence
+from assistant.conversation.intents import ProductRef, Slots
+from assistant.conversation.state import DialogueState, ProductRequest
+from assistant.conversation.turn import Deps, Step, fact, money, short, stock_phrase
+from assistant.tools.cart import choose_variant
+from assistant.tools.products import ProductFacts, availability, compare
+from assistant.tools.recommend import recommend
+from prompts.loader import render
+from retrieval.attributes import Sort, value_of
+from retrieval.catalog import Product
+from retrieval.query import COLOURS
+
+SHOWN = 5  # products a list answer shows
+
+# Questions about one attribute of the product in focus -> the dimension they ask about.
+_ASKED: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(weigh\w*|weight|how heavy|how light)\b", re.I), "weight"),
+    (re.compile(r"\b(how warm|temperature|comfort rating|rated (?:to|for)|degrees)\b", re.I), "warmth"),
+    (re.compile(r"\b(how bright|lumens|brightness)\b", re.I), "brightness"),
+    (re.compile(r"\b(how many (?:people|persons)|sleeps? how many|how many does it sleep|capacity|how big|how much room|"
+                r"volume|how many (?:litres|liters))\b", re.I), "capacity"),
+    (re.compile(r"\b(runtime|battery life|how long does (?:it|the battery) last)\b", re.I), "runtime"),
+    (re.compile(r"\b(warranty|guarantee)\b", re.I), "warranty"),
+]
+_VERBS = {"weight": "weighs", "warmth": "is", "brightness": "gives", "runtime": "runs", "warranty": "has a warranty of"}
+_YES_NO = re.compile(r"^\s*(?:does|do|is|are|can i (?:get|have|buy)|have you got|got|any chance|is there|are there)\b|"
+                     r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b.*\?\s*$", re.I)
+_CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
+                       r"\b(?:i'?ll|i will|let me) (?:take|buy|get|grab) (?:it|that|this|them|one|the \w+(?: one)?)\b|"
+                       r"^\s*add (?:it|that|this|them|the \w+(?: one)?|\d+)\b", re.I)
+_CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
+                          r"^\s*(?:remove|delete) (?:it|that|this|them|the \w+(?: one)?)\b", re.I)
+_CART_VIEW = re.compile(r"\b(what'?s|what is|show|view|see|check|open|look at)\b.{0,20}\b(cart|basket|trolley)\b|"
+                        r"^\s*(?:my )?(?:cart|basket)\s*\??\s*$", re.I)
+_QTY_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a couple of": 2, "a pair of": 2}
+
+
+def cart_intent(message: str) -> str | None:
+    """"add_to_cart", "remove_from_cart", "view_cart" or None."""
+    if _CART_REMOVE.search(message):
+        return "remove_from_cart"
+    if _CART_VIEW.search(message):
+        return "view_cart"
+    if _CART_ADD.search(message):
+        return "add_to_cart"
+    return None
+
+
+# ---------------------------------------------------------------- search
+
+
+def search(d: Deps, step: Step, state: DialogueState, request: ProductRequest, changed: str) -> Step:
+    """Products for the active request: its constraints are hard, its type keeps the topic, in-stock first."""
+    f = request.filters
+    if request.leaves and f.attributes:  # "insulated" names bottles' attribute, not a condition on jackets
+        kind = [p for p in d.catalog.values() if set(p.category) & set(request.leaves)]
+        f = f.model_copy(update={"attributes": [c for c in f.attributes
+                                                if sum(c.attribute in p.attributes for p in kind) * 3 >= len(kind)]})
+        request.filters = f
+    hard = f.model_copy(update={"categories": [], "sort": None, "price_around": None})
+    query = request.text or request.type_words
+    products, reasons = _find(d, query, hard, request)
+    what = request.describe() if request.type_words or request.leaves else "some options"
+    lead = render("reply_products_lead", what=what).strip()
+    if not products:
+        # nothing meets every constraint: say so, and show the closest of the type, cheapest first on a budget
+        relaxed = f.model_copy(update={"categories": [], "sort": None, "price_around": None, "price_min": None,
+                                       "price_max": None, "attributes": [a for a in f.attributes if a.op == "is"]})
+        products, reasons = _find(d, query, relaxed, request)
+        if f.price_max is not None:
+            products.sort(key=lambda p: (value_of(p, "price") is None, value_of(p, "price") or 0))
+        if not products:
+            step.template = render("reply_no_products", what=request.describe())
+            state.shown, state.focus = [], None
+            return step
+        lead = render("reply_products_none", what=request.describe(), type=_type_name(request)).strip()
+    elif f.price_around is not None and f.price_max is not None:
+        lead = lead.rstrip(":") + f" (up to {money(f.price_max, f.currency or products[0].currency)}):"
+    if products and f.sort is not None:
+        lead = lead.rstrip(":") + f", {f.sort.phrase} first:"
+    shown = products[:SHOWN]
+    _show(step, state, shown, reasons)
+    lines = _lines(shown, reasons)
+    step.template = lead + "\n" + lines
+    step.listing = lines
+    step.data = fence(_data_products(shown[:3], reasons))
+    step.task = "task_products"
+    step.required = [[short(p.title) for p in shown[:3]]]
+    step.evidence.texts.append(request.describe())
+    return step
+
+
+def _find(d: Deps, query: str, filters, request: ProductRequest) -> tuple[list[Product], dict[str, str]]:
+    result = d.searcher.search(query, k=40, filters=filters)
+    hits = [h for h in result.hits if not request.leaves or set(h.product.category) & set(request.leaves)]
+    products = [h.product for h in hits]
+    reasons = {h.product.id: _reason(d, h.product, request, h.reason) for h in hits}
+    if request.filters.sort is not None:
+        word = request.type_words.split()[-1] if request.type_words else ""
+        named = [p for p in products if word and word in p.title.lower()]
+        if len(named) >= 2:  # "the brightest headlamp": among headlamps, not the lanterns of the same category
+            products = named
+        products = d.schema.order(products, request.filters.sort)
+    if request.filters.in_stock:
+        products = [p for p in products if p.in_stock]
+    products = [p for p in products if p.in_stock is not False] + [p for p in products if p.in_stock is False]
+    return products, reasons
+
+
+def _reason(d: Deps, p: Product, request: ProductRequest, attributes: str) -> str:
+    """Why this product, in the shopper's terms: the attributes the request is about, its size and colour."""
+    # an attribute word the title already says ("type: quilt" for a quilt) tells the shopper nothing
+    title = p.title.lower()
+    said = [c for c in request.filters.attributes if not (c.op == "==" and str(c.value).lower() in title)
+            and not (c.op == "is" and c.attribute.replace("_", " ") in title)]
+    bits = [d.schema.reason(p, said, request.filters.sort)]
+    f = request.filters
+    for size in f.sizes:
+        have = [v for v in p.variants if (v.size or "").lower() == size.lower()]
+        if have:
+            bits.append(f"size {size} " + ("in stock" if any(v.stock > 0 for v in have) else "sold out"))
+    for colour in f.colours:
+        if any(colour.lower() in c.lower() for c in p.colours):
+            bits.append(next(c for c in p.colours if colour.lower() in c.lower()))
+    return " · ".join(b for b in bits if b)
+
+
+def _type_name(request: ProductRequest) -> str:
+    words = request.type_words or (request.leaves[0].lower() if request.leaves else "products")
+    return words if words.endswith("s") else words + "s"
+
+
+def _show(step: Step, state: DialogueState, products: list[Product], reasons: dict[str, str]) -> None:
+    step.cards = [ProductCard.of(p, reasons.get(p.id, "")) for p in products]
+    step.evidence.products = [fact(p) for p in products]
+    state.shown = [p.id for p in products]
+    state.focus = products[0].id if products else None
+
+
+def _lines(products: list[Product], reasons: dict[str, str] | None = None) -> str:
+    lines = []
+    for i, p in enumerate(products, 1):
+        parts = [money(p.price, p.currency)]
+        if reasons and reasons.get(p.id):
+            parts.append(reasons[p.id])
+        line = f"{i}. {p.title}: {' · '.join(parts)}"
+        if p.in_stock is False:
+            line += " (out of stock)"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _data_products(products: list[Product], reasons: dict[str, str] | None = None) -> str:
+    rows = []
+    for i, p in enumerate(products, 1):
+        f = ProductFacts.of(p)
+        row = f"[{i}] name: {p.title}; price: {money(p.price, p.currency)}"
+        stock = stock_phrase(p)
+        if stock:
+            row += f"; {stock}"
+        if f.rating is not None:
+            row += f"; rating: {f.rating}/5"
+        if reasons and reasons.get(p.id):
+            row += f"; why: {reasons[p.id]}"
+        rows.append(row)
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------- questions about shown products
+
+
+def shown_products(d: Deps, state: DialogueState) -> list[Product]:
+    return [d.catalog[i] for i in state.shown if i in d.catalog]
+
+
+def resolve(d: Deps, refs: list[ProductRef], state: DialogueState) -> list[Product]:
+    """Products referred to as "the second one", "the cheaper boots", "that jacket"."""
+    shown = shown_products(d, state)
+    picked: list[Product] = []
+    for ref in refs:
+        pool = shown
+        if ref.noun:
+            stem = ref.noun.rstrip("s")
+            pool = [p for p in shown if stem in p.title.lower() or any(stem in c.lower() for c in p.category)] or shown
+        choice = None
+        if ref.index is not None and pool:
+            if -len(pool) <= ref.index < len(pool):
+                choice = pool[ref.index]
+        elif ref.comparative and pool:
+            priced = [p for p in pool if p.price is not None]
+            if ref.comparative.startswith("cheap") and priced:
+                choice = min(priced, key=lambda p: p.price)
+            elif ref.comparative in {"expensive", "more expensive", "pricier", "priciest", "most expensive"} and priced:
+                choice = max(priced, key=lambda p: p.price)
+            elif "rated" in ref.comparative:
+                choice = max(pool, key=lambda p: p.rating or 0)
+        elif pool:
+            choice = next((p for p in pool if p.id == state.focus), pool[0]) if not ref.noun else pool[0]
+        if choice is not None and choice not in picked:
+            picked.append(choice)
+    return picked
+
+
+def pick(d: Deps, step: Step, state: DialogueState, sort: Sort) -> Step | None:
+    """"Which of those is the lightest?": the best of the shown products on that dimension, or None when the
+    shown products do not state it."""
+    shown = shown_products(d, state)
+    name = d.schema.dimension_attribute(sort.dimension, shown) if shown else None
+    if name is None:
+        return None
+    best = d.schema.order(shown, sort)[0]
+    value = value_of(best, name)
+    said = money(value, best.currency) if name == "price" else f"rated {value}/5" if name == "rating" else d.schema.describe(name, value)
+    step.template = render("reply_pick", phrase=sort.phrase, title=best.title, value=said).strip()
+    step.cards = [ProductCard.of(best, said)]
+    step.evidence.products = [fact(best)]
+    step.evidence.texts.append(f"{best.title} {said}")
+    state.focus = best.id
+    return step
+
+
+def asked_dimension(message: str) -> str | None:
+    for pattern, dimension in _ASKED:
+        if pattern.search(message):
+            return dimension
+    return None
+
+
+def is_yes_no(message: str) -> bool:
+    return bool(_YES_NO.search(message))
+
+
+def wanted_variant(message: str, product: Product | None, slots: Slots) -> tuple[str | None, str | None]:
+    """(size, colour) a message names, read against the product's own sizes and colours."""
+    lowered = message.lower()
+    size = slots.size
+    colour = None
+    if product is not None:
+        for c in sorted(product.colours, key=len, reverse=True):
+            if re.search(rf"\b{re.escape(c.lower())}\b", lowered):
+                colour = c
+                break
+        if size is None:
+            for s in sorted(product.sizes, key=len, reverse=True):
+                if re.search(rf"(?:\bin (?:an? )?|\bsize\s*|^\s*){re.escape(s.lower())}\b", lowered):
+                    size = s
+                    break
+    if colour is None:
+        colour = next((w.capitalize() for w in re.findall(r"[a-z]+", lowered) if w in COLOURS), None)
+    return size, colour
+
+
+def details(d: Deps, step: Step, state: DialogueState, message: str, slots: Slots, searched: list[Product] | None = None) -> Step:
+    """The product asked about: an attribute, a yes/no on a size or colour, or its facts."""
+    products = resolve(d, slots.refs, state) if slots.refs else []
+    if not products and state.focus in d.catalog:
+        products = [d.catalog[state.focus]]
+    if not products and searched:
+        products = searched[:1]
+    if not products:
+        step.template = render("reply_need_products")
+        return step
+    p = products[0]
+    step.cards = [ProductCard.of(x) for x in products]
+    step.evidence.products = [fact(x) for x in products]
+    state.focus = p.id
+    if p.id not in state.shown:
+        state.shown = [x.id for x in products]
+    size, colour = wanted_variant(message, p, slots)
+    if len(products) == 1 and is_yes_no(message) and (size or colour):
+        _, sentence = availability(p, size, colour)
+        step.template = sentence
+        step.evidence.texts.append(sentence)
+        return step
+    dimension = asked_dimension(message)
+    if len(products) == 1 and dimension is not None:
+        name = d.schema.dimension_attribute(dimension, [p])
+        if name is not None:
+            said = d.schema.describe(name, value_of(p, name))
+            verb = _VERBS.get(dimension, "has")
+            if dimension == "capacity" and said.startswith("sleeps"):
+                verb, said = "", said
+            step.template = f"{short(p.title)} {verb + ' ' if verb else ''}{said}.".replace("  ", " ")
+            step.evidence.texts.append(step.template)
+            return step
+    lines, data = [], []
+    for x in products:
+        f = ProductFacts.of(x)
+        facts = [f"{x.title} costs {money(x.price, x.currency)}"]
+        stock = stock_phrase(x)
+        if stock:
+            facts[0] += f" and is {stock}"
+        facts[0] += "."
+        if f.sizes:
+            facts.append(f"Sizes: {', '.join(f.sizes)}.")
+        if f.colours:
+            facts.append(f"Colours: {', '.join(f.colours)}.")
+        if f.rating is not None:
+            facts.append(f"Rated {f.rating}/5" + (f" by {x.rating_count} customers." if x.rating_count else "."))
+        if f.highlights:
+            facts.append("Highlights: " + "; ".join(f.highlights[:3]) + ".")
+        lines.append(" ".join(facts))
+        data.append(" ".join(facts) + " " + fence(x.description, 400))
+        step.evidence.texts.append(" ".join(facts) + " " + x.description + " " + " ".join(x.bullets) + " " + str(x.attributes))
+    step.template = render("reply_product_details", lines="\n".join(lines))
+    step.data = "\n".join(data)
+    step.task = "task_product_question"
+    step.required = [[short(x.title) for x in products]]
+    return step
+
+
+def compare_shown(d: Deps, step: Step, state: DialogueState, slots: Slots, searched: list[Product]) -> Step:
+    products = resolve(d, slots.refs, state) if len(slots.refs) >= 2 else []
+    if len(products) < 2:
+        products = shown_products(d, state)[:2]
+    if len(products) < 2:
+        products = searched[:2]
+    if len(products) < 2:
+        step.template = render("reply_need_products")
+        return step
+    result = compare(products)
+    step.cards = [ProductCard.of(p) for p in products]
+    step.evidence.products = [fact(p) for p in products]
+    lines = []
+    for f in result.products:
+        bits = [money(f.price, f.currency)]
+        if f.in_stock is not None:
+            bits.append("in stock" if f.in_stock else "out of stock")
+        if f.rating is not None:
+            bits.append(f"rated {f.rating}/5")
+        lines.append(f"- {f.title}: {', '.join(bits)}")
+    by_id = {f.id: f for f in result.products}
+    if result.cheapest:
+        lines.append(f"The cheaper one is {by_id[result.cheapest].title}.")
+    if result.best_rated:
+        lines.append(f"The best rated is {by_id[result.best_rated].title}.")
+    step.template = render("reply_compare", lines="\n".join(lines))
+    step.listing = "\n".join(lines)
+    step.data = fence(_data_products(products))
+    step.task = "task_compare"
+    step.required = [[short(products[0].title)], [short(products[1].title)]]
+    return step
+
+
+def recommend_for(d: Deps, step: Step, state: DialogueState, message: str, user_id: str | None) -> Step:
+    out = recommend(d.recommender, d.searcher, user_id, message, k=4)
+    _show(step, state, out.products, out.reasons)
+    if not out.products:
+        step.template = render("reply_no_products", what="recommendations")
+        return step
+    lines = []
+    for i, p in enumerate(out.products, 1):
+        reason = out.reasons.get(p.id)
+        lines.append(f"{i}. {p.title}: {money(p.price, p.currency)}" + (f" ({reason})" if reason else ""))
+        if reason:
+            step.evidence.texts.append(reason)
+    step.template = render("reply_recommend", lines="\n".join(lines))
+    step.listing = "\n".join(lines)
+    step.data = fence(_data_products(out.products[:3], out.reasons))
+    step.task = "task_products"
+    step.required = [[short(p.title) for p in out.products[:3]]]
+    return step
+
+
+# ---------------------------------------------------------------- cart
+
+
+def _quantity(message: str, slots: Slots) -> int:
+    if slots.quantity:
+        return slots.quantity
+    m = re.search(r"\b(a couple of|a pair of|two|three|four|five|\d{1,2})\s+(?:of\b|x\b|pairs?|units?|pieces?|more\b)",
+                  message, re.I)
+    if m:
+        word = m.group(1).lower()
+        return int(word) if word.isdigit() else _QTY_WORDS.get(word, 1)
+    return 1
+
+
+def cart_add(d: Deps, step: Step, state: DialogueState, session_id: str, message: str, slots: Slots,
+             product: Product | None = None, quantity: int | None = None) -> Step:
+    """Add the product referred to; ask for a size or colour it needs; the action event tells the shop's page."""
+    if product is None:
+        refs = resolve(d, slots.refs, state) if slots.refs else []
+        product = refs[0] if refs else d.catalog.get(state.focus or "") or (shown_products(d, state) or [None])[0]
+    if product is None:
+        step.template = render("reply_need_products")
+        return step
+    quantity = quantity or _quantity(message, slots)
+    size, colour = wanted_variant(message, product, slots)
+    pending = state.pending or {}
+    if pending.get("action") == "add_to_cart" and pending.get("product_id") == product.id:
+        size, colour = size or pending.get("size"), colour or pending.get("colour")
+    choice = choose_variant(product, size, colour, quantity)
+    step.cards = [ProductCard.of(product)]
+    step.evidence.products = [fact(product)]
+    state.focus = product.id
+    if choice.line is None:
+        if choice.ask:
+            state.pending = {"action": "add_to_cart", "product_id": product.id, "quantity": quantity, "size": size, "colour": colour}
+            step.template = render("reply_cart_choose", problem=(choice.problem + ". ") if choice.problem else "",
+                                   choice=choice.ask, title=short(product.title), options=", ".join(choice.options)).strip()
+        else:
+            step.template = choice.problem + "."
+        step.events.append(Event(type="action", data={"action": "add_to_cart", "status": "needs_choice" if choice.ask else "refused",
+                                                      "product_id": product.id, "choice": choice.ask, "options": choice.options}))
+        return step
+    state.pending = None
+    cart = d.carts.add(session_id, choice.line)
+    line = choice.line
+    variant = ", ".join(x for x in (f"size {line.size}" if line.size else "", line.colour or "") if x)
+    step.events.append(Event(type="action", data={"action": "add_to_cart", "status": "done", "product_id": product.id,
+                                                  "sku": line.sku, "quantity": line.quantity, "cart_count": cart.count,
+                                                  "cart_total": cart.total}))
+    step.template = render("reply_cart_added", quantity=line.quantity, title=product.title,
+                           variant=f" ({variant})" if variant else "", count=cart.count,
+                           total=money(cart.total, line.currency)).strip()
+    step.evidence.texts.append(step.template)
+    return step
+
+
+def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, message: str, slots: Slots) -> Step:
+    cart = d.carts.get(session_id)
+    if not cart.lines:
+        step.template = render("reply_cart_empty").strip()
+        return step
+    lowered = message.lower()
+    line = None
+    for ref in slots.refs:
+        if ref.index is not None and -len(cart.lines) <= ref.index < len(cart.lines):
+            line = cart.lines[ref.index]
+    if line is None:
+        words = {w for w in re.findall(r"[a-z]{4,}", lowered)} - {"remove", "delete", "cart", "basket", "from", "please", "that", "this"}
+        scored = [(len(words & set(re.findall(r"[a-z]{4,}", ln.title.lower()))), i) for i, ln in enumerate(cart.lines)]
+        best = max(scored)
+        if best[0] > 0:
+            line = cart.lines[best[1]]
+    if line is None:
+        focus = [ln for ln in cart.lines if ln.product_id == state.focus]
+        line = focus[-1] if focus else cart.lines[-1]
+    quantity = slots.quantity
+    after = d.carts.remove(session_id, line.sku, quantity)
+    if line.product_id in d.catalog:
+        step.cards = [ProductCard.of(d.catalog[line.product_id])]
+    step.events.append(Event(type="action", data={"action": "remove_from_cart", "status": "done", "product_id": line.product_id,
+                                                  "sku": line.sku, "quantity": quantity or line.quantity,
+                                                  "cart_count": after.count, "cart_total": after.total}))
+    step.template = render("reply_cart_removed", title=line.title, count=after.count,
+                           total=money(after.total, line.currency)).strip()
+    step.evidence.texts.append(step.template)
+    return step
+
+
+def cart_view(d: Deps, step: Step, session_id: str) -> Step:
+    cart = d.carts.get(session_id)
+    step.events.append(Event(type="action", data={"action": "view_cart", "status": "done", "cart_count": cart.count,
+                                                  "cart_total": cart.total}))
+    if not cart.lines:
+        step.template = render("reply_cart_empty").strip()
+        return step
+    currency = cart.lines[0].currency
+    step.cards = [ProductCard.of(d.catalog[ln.product_id]) for ln in cart.lines if ln.product_id in d.catalog]
+    lines = "\n".join(
+        f"- {ln.quantity} x {ln.title}" + (f" ({', '.join(x for x in (ln.size and f'size {ln.size}', ln.colour) if x)})"
+                                          if ln.size or ln.colour else "") + f": {money((ln.unit_price or 0) * ln.quantity, ln.currency)}"
+        for ln in cart.lines)
+    step.template = render("reply_cart", lines=lines, count=cart.count, total=money(cart.total, currency)).strip()
+    step.evidence.texts.append(step.template)
+    return step
