@@ -2,7 +2,8 @@
 
 Runs the `schemathesis run` CLI, the command a person runs by hand (all its phases: examples, coverage,
 fuzzing, stateful), against the real engine with the tiny LLM behind a real uvicorn server, with a few
-examples per operation. Its settings are in `schemathesis.toml` beside this file.
+examples per operation. Its settings are in the repository root's `schemathesis.toml`, which the plain
+`schemathesis run` command also finds there.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from assistant.web.api import create_app
 from assistant.web.keys import KeyStore
 
-CONFIG = Path(__file__).with_name("schemathesis.toml")
+CONFIG = Path(__file__).resolve().parents[3] / "schemathesis.toml"
 
 
 @pytest.mark.slow
