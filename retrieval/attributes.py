@@ -377,7 +377,8 @@ class AttributeSchema:
 
 MIN_ENUM_COUNT = 4  # products that must state a text attribute before its words count as values
 MAX_ENUM_VALUES = 30  # more distinct words than this and an attribute is free text, not an enumeration
-_NOT_VALUES = {"down", "up", "in", "on", "out", "off", "none", "other", "no", "yes", "regular", "standard", "one", "all"}
+_NOT_VALUES = {"down", "up", "in", "on", "out", "off", "none", "other", "no", "yes", "regular", "standard", "one", "all",
+               "got", "get", "any", "max", "min", "top", "best", "new", "more", "less", "like", "just", "only", "very"}
 
 
 def _words(text: str) -> set[str]:

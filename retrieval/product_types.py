@@ -17,6 +17,8 @@ _STOP = {"the", "and", "with", "for", "men", "women", "mens", "womens", "unisex"
 
 
 def _singular(word: str) -> str:
+    if len(word) > 5 and word.endswith("ing") and word not in ("sleeping", "running", "hiking", "string", "ring"):
+        return word[:-3]  # "cooking" ~ "cook"; the adjectives of product names stay whole
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("es") and word[-3] in "sxz":
@@ -64,6 +66,13 @@ class ProductTypes:
                 covered += n
             if covered >= coverage * total and len(kept) <= 3 and len(kept) < len({p.category[-1] for p in products}):
                 words[gram] = frozenset(kept)
+        kinds: dict[tuple[str, ...], set[str]] = {}  # a catalog's own product-type attribute ("frying pan")
+        for p in products:
+            kind = p.attributes.get("type")
+            if isinstance(kind, str) and _tokens(kind):
+                kinds.setdefault(tuple(_tokens(kind)), set()).add(p.category[-1])
+        for gram, leaves in kinds.items():
+            words.setdefault(gram, frozenset(leaves))
         for leaf in {p.category[-1] for p in products}:
             tokens = tuple(_tokens(leaf))
             if tokens:

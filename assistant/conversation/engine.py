@@ -75,6 +75,9 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
                      r"(?:what|how) about|have you got|any|find me|get me|search for)?\s*(?:some|a|an|the)?\s*", re.I)
 _EXCHANGE = re.compile(r"\b(exchange|swap)\b", re.I)
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
+_ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b", re.I)
+_QUESTION = re.compile(r"^\s*(?:and |also |plus )?(?:how|what|when|why|which|do you|does|is there|are there|can i|could i|will i|"
+                       r"what's|whats|how's)\b", re.I)
 _ARRIVAL = re.compile(r"\b(arriv\w*|deliver\w*|when will (?:it|they|that)|where is (?:it|my)|track\w*|ship(?:ped)? yet)\b", re.I)
 _PICK = re.compile(r"^\s*(which|what)\b|\b(of (?:those|these|them)|among (?:those|these|them)|out of (?:those|these))\b", re.I)
 _ATTRIBUTE_Q = re.compile(r"^\s*(how|what|which|does|do|is|are)\b", re.I)
@@ -265,21 +268,27 @@ class Assistant:
         families = [self._family(p) for p in pieces]
         parts: list[str] = []
         last = None
+        lead = ""  # "ok." or "thanks!" before a request belongs to it
         for piece, family in zip(pieces, families, strict=True):
+            if not parts and family == "other":
+                lead = f"{lead} {piece}".strip()
+                continue
             if parts and (family == last or family == "other" or len(parts) >= 3):
                 parts[-1] += " " + piece
             else:
-                parts.append(piece)
+                parts.append(f"{lead} {piece}".strip() if lead and not parts else piece)
                 last = family
-        return parts
+        return parts or [message]
 
     def _family(self, text: str) -> str:
         if shopping.cart_intent(text):
             return "cart"
         slots = extract_slots(text)
         intent = self.router.route(text)[0]
-        if slots.order_ids or intent in _ORDER_INTENTS - {"return_refund"}:
+        if slots.order_ids or (intent in _ORDER_INTENTS - {"return_refund"} and not _QUESTION.search(text)):
             return "order"
+        if _QUESTION.search(text) and intent not in ("product_search", "product_question", "compare", "recommendation"):
+            return "policy"
         if intent in _POLICY_INTENTS or intent == "human_handoff":
             return "policy"
         if intent in ("product_search", "product_question", "compare", "recommendation"):
@@ -306,8 +315,13 @@ class Assistant:
             return shopping.cart_view(d, Step(cart, "cart.view"), session.id)
         intent, confidence, source = self.router.route(message)
         logger.info("intent %s (%.2f, %s)", intent, confidence, source)
-        if intent == "return_refund" and _EXCHANGE.search(message) and (slots.order_ids or user_id):
+        if _EXCHANGE.search(message) and user_id and intent in {"return_refund", "order_status", "change_order", "product_question",
+                                                               "policy_question", "chit_chat"} and (
+                slots.order_ids or state.orders or _refers_to_order(d, message, user_id)):
             intent = "exchange"
+        # "start a return for it": the order in focus
+        if intent == "return_refund" and user_id and state.orders and _ACT_ON_IT.search(message):
+            return service.orders(d, Step(intent, "orders"), state, message, slots, user_id)
         if service.DAMAGE.search(message) and intent not in {"cancel_order", "change_order"} and not _asks_person(message):
             return service.damaged(d, Step("return_refund", "policies"), state, message, slots, user_id)
         if intent == "human_handoff":
@@ -328,19 +342,20 @@ class Assistant:
         # shopping: the dialogue state decides what the classifier cannot see
         parsed = self._parse(message)
         found = d.types.find(parsed.text)
-        if found is not None:  # "hiking boots" names a type; its words are no condition on an attribute as well
+        if found is not None:  # "hiking boots" names a type; its words are no condition on another attribute too
             type_words = set(found[1].split())
-            parsed.filters.attributes = [c for c in parsed.filters.attributes
-                                         if not (c.op == "==" and set(str(c.value).lower().split()) <= type_words)]
+            parsed.filters.attributes = [c for c in parsed.filters.attributes if not (
+                c.op == "==" and c.attribute != "type" and set(str(c.value).lower().split()) <= type_words)]
         shown = shopping.shown_products(d, state)
         named = self._named_product(message)
         if named is not None:  # "is the Cairn Sawtooth 1-Person Tent in stock?", "got the Timberline bag in green?"
             state.focus = named.id
             if named.id not in state.shown:
                 state.shown = [named.id]
-            return shopping.details(d, Step("product_question", "product_details"), state, message, Slots())
-        if parsed.filters.sort is not None and shown and (_PICK.search(message) or found is None or
-                                                          set(found[0]) <= {c for p in shown for c in p.category}):
+            return shopping.details(d, Step("product_question", "product_details"), state, message, extract_slots(message))
+        names_shown = found is None or any(found[1].split()[-1] in p.title.lower() for p in shown)
+        if parsed.filters.sort is not None and shown and names_shown and (
+                _PICK.search(message) or found is None or set(found[0]) <= {c for p in shown for c in p.category}):
             if not (found is not None and re.search(r"\b(show|find|looking|need|want)\b", message, re.I)):
                 picked = shopping.pick(d, Step("product_question", "product_details"), state, parsed.filters.sort)
                 if picked is not None:
@@ -350,7 +365,7 @@ class Assistant:
             size, colour = shopping.wanted_variant(message, focus, slots)
             follow_up = state.topic == "product" and len(message.split()) <= 7
             if (size or colour) and (shopping.is_yes_no(message) or follow_up):
-                return shopping.details(d, Step("product_question", "product_details"), state, message, slots)
+                return shopping.details(d, Step("product_question", "product_details"), state, message, slots, yes_no=True)
             if shopping.asked_dimension(message) and _ATTRIBUTE_Q.search(message) and found is None:
                 return shopping.details(d, Step("product_question", "product_details"), state, message, slots)
         if len(slots.refs) >= 2 and shown:

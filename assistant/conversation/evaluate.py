@@ -873,7 +873,7 @@ def _fill(text: str, values: dict[str, str]) -> tuple[str, list[str]]:
 
 def run_conversation(conv: Conversation, res: Resolved, facts: ShopFacts, assistant, orders) -> list[dict]:
     """Chat `conv` with `assistant` (a fresh one, on the shop's original orders); one result per turn."""
-    c, session, out = Context(facts, res, orders), None, []
+    c, session, out, said = Context(facts, res, orders), None, [], []
     for n, turn in enumerate(conv.turns, 1):
         values = {**res.values, **_dynamic(c, turn)}
         say, missing = _fill(turn["say"], values)
@@ -887,7 +887,8 @@ def run_conversation(conv: Conversation, res: Resolved, facts: ShopFacts, assist
             problem = CHECKS[name](t, c, **params)
             if problem:
                 failed.append(f"{name}: {problem}")
-        unsupported = unsupported_claims(t.reply, {"products": [], "citations": [], **t.done}, say, facts.catalog,
+        said.append(say)  # a figure the customer gave earlier (a budget) may be restated later
+        unsupported = unsupported_claims(t.reply, {"products": [], "citations": [], **t.done}, "\n".join(said), facts.catalog,
                                          orders, res.customer, events, facts.known_text)
         out.append({"turn": n, "say": say, "reply": t.reply, "answer_source": t.done.get("answer_source"),
                     "failed": failed, "unsupported": unsupported, "passed": not failed and not unsupported})

@@ -253,7 +253,7 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
     if not out.citations:
         step.template = render("reply_no_policy", support_hours=d.profile.support_hours)
         return step
-    citations = sorted(out.citations, key=lambda c: _abroad(d, c, message))  # home rules first, unless abroad is asked
+    citations = sorted(out.citations, key=lambda c: _abroad(d, c, f"{message} {context}"))  # home rules first, unless abroad is asked
     best = citations[0]
     best.snippet = fill_placeholders(best.snippet, d.placeholders)[0]
     step.citations = citations
@@ -263,7 +263,8 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
         value = _number(amount.group(1) or amount.group(2))
         for hit in d.documents.search(f"{message} {context}".strip(), k=8):
             fee = fee_for(hit.text, value)
-            if fee is None or _ABROAD_DOC.search(hit.title) and not _ABROAD_ASKED.search(message):
+            if fee is None or _ABROAD_DOC.search(hit.title) and _abroad(d, Citation(doc_id=hit.doc_id, title=hit.title),
+                                                                        f"{message} {context}"):
                 continue
             label = re.match(r"^[^:.]{1,40}:\s*([^.]{1,40})\.", hit.text) if hit.kind == "row" else None
             rule = _FREE_OVER.search(hit.text)
@@ -299,7 +300,7 @@ def _abroad(d: Deps, citation: Citation, message: str) -> bool:
     if _ABROAD_ASKED.search(message):
         return False
     text = " ".join(c.text for c in getattr(d.documents, "chunks", {}).values() if c.doc_id == citation.doc_id)
-    names = {w for w in re.findall(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]{3,}\b", message)}
+    names = {w for w in re.findall(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][a-z]{3,}|[A-Z]{2,3})\b", message)} - {"US", "USA", "ET", "PO"}
     return not any(re.search(rf"\b{re.escape(n)}\b", text) for n in names)
 
 

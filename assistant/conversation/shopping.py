@@ -37,6 +37,9 @@ _ASKED: list[tuple[re.Pattern[str], str]] = [
 _VERBS = {"weight": "weighs", "warmth": "is", "brightness": "gives", "runtime": "runs", "warranty": "has a warranty of"}
 _YES_NO = re.compile(r"^\s*(?:does|do|is|are|can i (?:get|have|buy)|have you got|got|any chance|is there|are there)\b|"
                      r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b.*\?\s*$", re.I)
+_STOCK_Q = re.compile(r"\b(in stock|available|availability|sold out|have (?:it|any|one)|left)\b", re.I)
+_SIZE_SAID = re.compile(r"(?:\bin (?:an? )?|\bsize\s*|^\s*(?:and |what about |how about )?(?:an? |in )?)(\d{1,2}(?:\.5)?|xxs|xs|s|m|l|xl|xxl|xxxl)\b"
+                        r"(?=\s*(?:then|instead|please|too)?\s*\??\s*$|\s)", re.I)
 _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
                        r"\b(?:i'?ll|i will|let me) (?:take|buy|get|grab) (?:it|that|this|them|one|the \w+(?: one)?)\b|"
                        r"^\s*add (?:it|that|this|them|the \w+(?: one)?|\d+)\b", re.I)
@@ -66,8 +69,7 @@ def search(d: Deps, step: Step, state: DialogueState, request: ProductRequest, c
     f = request.filters
     if request.leaves and f.attributes:  # "insulated" names bottles' attribute, not a condition on jackets
         kind = [p for p in d.catalog.values() if set(p.category) & set(request.leaves)]
-        f = f.model_copy(update={"attributes": [c for c in f.attributes
-                                                if sum(c.attribute in p.attributes for p in kind) * 3 >= len(kind)]})
+        f = f.model_copy(update={"attributes": [c for c in f.attributes if _applies(c, kind)]})
         request.filters = f
     hard = f.model_copy(update={"categories": [], "sort": None, "price_around": None})
     query = request.text or request.type_words
@@ -100,6 +102,18 @@ def search(d: Deps, step: Step, state: DialogueState, request: ProductRequest, c
     step.required = [[short(p.title) for p in shown[:3]]]
     step.evidence.texts.append(request.describe())
     return step
+
+
+def _applies(c, kind: list[Product]) -> bool:
+    """A condition fits products of this type when some of them state the attribute; a catalog word must also
+    narrow them ("quilt" among bedding) without excluding all (a misread word)."""
+    stating = [p for p in kind if c.attribute in p.attributes]
+    if len(stating) < min(2, len(kind)):
+        return False
+    if c.op == "==" and isinstance(c.value, str):
+        fits = sum(bool(c.check(p)) for p in stating)
+        return 0 < fits < len(kind)
+    return True
 
 
 def _find(d: Deps, query: str, filters, request: ProductRequest) -> tuple[list[Product], dict[str, str]]:
@@ -257,13 +271,19 @@ def wanted_variant(message: str, product: Product | None, slots: Slots) -> tuple
                 if re.search(rf"(?:\bin (?:an? )?|\bsize\s*|^\s*){re.escape(s.lower())}\b", lowered):
                     size = s
                     break
+    if size is None:  # a size the product may not have: "in a 13" (the answer is then no)
+        m = _SIZE_SAID.search(message)
+        if m:
+            size = m.group(1).upper() if m.group(1).isalpha() else m.group(1)
     if colour is None:
         colour = next((w.capitalize() for w in re.findall(r"[a-z]+", lowered) if w in COLOURS), None)
     return size, colour
 
 
-def details(d: Deps, step: Step, state: DialogueState, message: str, slots: Slots, searched: list[Product] | None = None) -> Step:
-    """The product asked about: an attribute, a yes/no on a size or colour, or its facts."""
+def details(d: Deps, step: Step, state: DialogueState, message: str, slots: Slots, searched: list[Product] | None = None,
+            yes_no: bool = False) -> Step:
+    """The product asked about: an attribute, a yes/no on a size or colour (or a follow-up "and in L?" when
+    `yes_no`), whether it is in stock, or its facts."""
     products = resolve(d, slots.refs, state) if slots.refs else []
     if not products and state.focus in d.catalog:
         products = [d.catalog[state.focus]]
@@ -279,7 +299,8 @@ def details(d: Deps, step: Step, state: DialogueState, message: str, slots: Slot
     if p.id not in state.shown:
         state.shown = [x.id for x in products]
     size, colour = wanted_variant(message, p, slots)
-    if len(products) == 1 and is_yes_no(message) and (size or colour):
+    asks = yes_no or is_yes_no(message)
+    if len(products) == 1 and asks and (size or colour or _STOCK_Q.search(message)):
         _, sentence = availability(p, size, colour)
         step.template = sentence
         step.evidence.texts.append(sentence)

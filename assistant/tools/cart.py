@@ -50,7 +50,7 @@ def choose_variant(product: Product, size: str | None, colour: str | None, quant
     if not available:
         what = " in ".join(x for x in (f"size {size}" if size else "", colour or "") if x)
         return VariantChoice(problem=f"{product.title}{' in ' + what if what else ''} is sold out")
-    v = available[0]
+    v = next((x for x in available if x.stock >= quantity), max(available, key=lambda x: x.stock))
     return VariantChoice(line=CartLine(
         product_id=product.id, sku=v.sku, title=product.title, size=v.size, colour=v.colour,
         quantity=min(quantity, v.stock), unit_price=v.price if v.price is not None else product.price, currency=product.currency,

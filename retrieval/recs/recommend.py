@@ -298,8 +298,9 @@ class Recommender:
                 return None
             a = int(np.argmax(sim))
             return f"because you {_VERBS[h.last_kind[a]]} the {self.products[h.items[a]].title}"
-        if source == "content" and h.queries:
-            return f"matches your search for '{h.queries[-1]}'"
+        if source == "content" and h.queries:  # a whole sentence quoted back reads like a program
+            query = h.queries[-1]
+            return f"matches your search for '{query}'" if len(query.split()) <= 4 else "matches what you searched for"
         if source == "trending":
             p = self.products[j]
             where = f" in {p.category[0]}" if p.category else ""
