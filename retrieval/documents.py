@@ -186,6 +186,7 @@ class DocumentIndex:
         self.embedder = embedder
         self.chunks: dict[str, Chunk] = {}
         self._lexical: LexicalIndex | None = None
+        self._sentence_vectors: dict[str, np.ndarray] = {}
         self.load()
 
     def load(self) -> None:
@@ -219,6 +220,16 @@ class DocumentIndex:
         report = {"documents": len(docs), "chunks": len(chunks), "embedded": len(todo), "removed": len(gone)}
         logger.info("indexed documents: %s", report)
         return report
+
+    def similarities(self, query: str, sentences: list[str]) -> np.ndarray:
+        """Cosine similarity of the question to each sentence (policy sentences are embedded once, then cached)."""
+        todo = [t for t in dict.fromkeys(sentences) if t not in self._sentence_vectors]
+        if todo:
+            for text, vector in zip(todo, self.embedder.encode(todo), strict=True):
+                self._sentence_vectors[text] = np.asarray(vector, dtype=np.float32)
+        if not sentences:
+            return np.zeros(0, np.float32)
+        return np.stack([self._sentence_vectors[t] for t in sentences]) @ np.asarray(self.embedder.encode_query(query), np.float32)
 
     def search(self, query: str, k: int = 4) -> list[DocHit]:
         """Best passages for the query, best first; score = reciprocal-rank fusion of bm25 and dense."""

@@ -17,26 +17,33 @@ class PolicyOutput(BaseModel):
 
 _QUANTITY_QUESTION = re.compile(r"\b(how (many|long|much|soon|fast|quick)|when|days?|weeks?|cost|fees?|price|charge|percent|minimum|maximum|free|pay)\b", re.I)
 _FIGURE = re.compile(r"\$\d|\d+\s*(%|days?|business days|hours?|weeks?|months?|years?)", re.I)
+DENSE_WEIGHT = 5.0  # a sentence's cosine similarity to the question (about 0.2-0.8) next to shared words (0-5)
 _MONEY_QUESTION = re.compile(r"\b(how much|cost\w*|price|fees?|charge\w*|free|pay|refund amount)\b", re.I)
 _MONEY = re.compile(r"[$€£]\s?\d|\d+\s*%", re.I)
 _TIME = re.compile(r"\d+\s*(?:business |working )?(?:days?|hours?|weeks?|months?|years?)|next (?:business )?day", re.I)
 
 
+_STOP = {"the", "and", "for", "you", "your", "our", "are", "can", "what", "whats", "how", "does", "with", "that", "this",
+         "have", "from", "there", "they", "will", "any", "all", "not", "get", "its", "it's", "was", "were", "has"}
+
+
 def _stems(text: str) -> set[str]:
-    return {w.rstrip("s") for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
+    return {w.rstrip("s") for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in _STOP}
 
 
-def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2) -> str:
+def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, similar=None) -> str:
     """The `n` sentences that answer the question, in document order: the best sentence (most words shared
     with the question, figures first for "how many/long/much"), then the best other one of the same passage,
     since a rule and its exception usually sit together ("free for exchanges ... For other refunds, a $5.95 fee").
-    `passages` are (kind, text); a table row is one sentence ("Option: Overnight. ... Cost: $29.95.")."""
+    `passages` are (kind, text); a table row is one sentence ("Option: Overnight. ... Cost: $29.95.").
+    `similar(query, sentences)`, when given, adds the embedder's reading ("the return window" is "return
+    within 30 days", though they share one word)."""
     scored: list[tuple[int, str]] = []  # (passage, sentence)
     for n_passage, (kind, text) in enumerate(passages):
         text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("|"))  # rows are passages too
         text = re.sub(r"\n(?![\n#]|[*-]\s|\d+\.)", " ", text)  # re-join lines wrapped inside a paragraph
         for sentence in [text] if kind == "row" else split_sentences(text):  # bullet markers already dropped
-            sentence = re.sub(r"\s+", " ", sentence)
+            sentence = re.sub(r"\s+", " ", re.sub(r"[*_`]+", "", sentence))
             if len(sentence) > 20 and not sentence.startswith("#") and sentence not in {x for _, x in scored}:
                 scored.append((n_passage, sentence))
     if not scored:
@@ -45,9 +52,12 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2) -> 
     # the figure the question asks for: an amount for "how much / is it free", a time for "how long / when"
     figure = _MONEY if _MONEY_QUESTION.search(query) else _TIME if _QUANTITY_QUESTION.search(query) else None
 
+    dense = similar(query, [x for _, x in scored]) if similar is not None else [0.0] * len(scored)
+
     def score(i: int) -> float:
         s = scored[i][1]
-        return len(q & _stems(s)) + (2.5 if figure is not None and figure.search(s) else 0) - i * 0.01
+        return (len(q & _stems(s)) + (2.5 if figure is not None and figure.search(s) else 0) + DENSE_WEIGHT * float(dense[i])
+                - i * 0.01)
 
     ranked = sorted(range(len(scored)), key=lambda i: -score(i))
     keep = ranked[:1]
@@ -65,7 +75,8 @@ def search_policies(documents, query: str, k: int = 3) -> PolicyOutput:
     for hit in hits:
         pooled.setdefault(hit.doc_id, []).append(hit)
     citations = [
-        Citation(doc_id=doc_id, title=group[0].title, snippet=_best_sentences([(getattr(h, "kind", "section"), h.text) for h in group], query))
+        Citation(doc_id=doc_id, title=group[0].title, snippet=_best_sentences([(getattr(h, "kind", "section"), h.text) for h in group], query,
+                                 similar=getattr(documents, "similarities", None)))
         for doc_id, group in list(pooled.items())[:k]
     ]
     return PolicyOutput(query=query, citations=citations)
