@@ -76,6 +76,8 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
 _EXCHANGE = re.compile(r"\b(exchange|swap)\b", re.I)
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
 _ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b", re.I)
+_POLICY_Q = re.compile(r"^\s*(?:ok\.?\s*|and |also |so )?(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b", re.I)
+_REFERRING = re.compile(r"\b(there|that|it|those|this|then|them)\b|^\s*(?:and|also|what about|how about)\b", re.I)
 _QUESTION = re.compile(r"^\s*(?:and |also |plus )?(?:how|what|when|why|which|do you|does|is there|are there|can i|could i|will i|"
                        r"what's|whats|how's)\b", re.I)
 _ARRIVAL = re.compile(r"\b(arriv\w*|deliver\w*|when will (?:it|they|that)|where is (?:it|my)|track\w*|ship(?:ped)? yet)\b", re.I)
@@ -320,12 +322,17 @@ class Assistant:
                 slots.order_ids or state.orders or _refers_to_order(d, message, user_id)):
             intent = "exchange"
         # "start a return for it": the order in focus
-        if intent == "return_refund" and user_id and state.orders and _ACT_ON_IT.search(message):
+        if intent == "return_refund" and user_id and state.orders and _ACT_ON_IT.search(message) and not _POLICY_Q.search(message):
             return service.orders(d, Step(intent, "orders"), state, message, slots, user_id)
         if service.DAMAGE.search(message) and intent not in {"cancel_order", "change_order"} and not _asks_person(message):
             return service.damaged(d, Step("return_refund", "policies"), state, message, slots, user_id)
+        if intent == "human_handoff" and source == "model" and slots.order_ids:
+            intent = "order_status"  # "check SB-10055 for me": the classifier's guess loses to the order number
         if intent == "human_handoff":
             return service.handoff(d, Step(intent, "handoff"), session.id, message, user_id)
+        # "how fast do I get my money back for a cancelled order?": a question about the rules, not an action
+        if intent in {"cancel_order", "change_order", "return_refund", "exchange"} and not slots.order_ids and _POLICY_Q.search(message):
+            return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
         if slots.order_ids and intent in {"delivery", "product_search", "product_question", "chit_chat", "out_of_scope",
                                           "policy_question", "recommendation", "compare"}:
             intent = "order_status"
@@ -337,7 +344,7 @@ class Assistant:
                 intent == "return_refund" and (slots.order_ids or _refers_to_order(d, message, user_id))):
             return service.orders(d, Step(intent, "orders"), state, message, slots, user_id)
         if intent in _POLICY_INTENTS:
-            return service.policy(d, Step(intent, "policies"), state, message, user_id)
+            return service.policy(d, Step(intent, "policies"), state, message, user_id, context=self._context(state, message))
 
         # shopping: the dialogue state decides what the classifier cannot see
         parsed = self._parse(message)
@@ -421,6 +428,13 @@ class Assistant:
             if len(title) > best_len and title in lowered:
                 best, best_len = product, len(title)
         return best
+
+    @staticmethod
+    def _context(state: DialogueState, message: str) -> str:
+        """The previous policy question, for a follow-up that leans on it ("how much does it cost to ship there?")."""
+        if state.topic.startswith("policy:") and (_REFERRING.search(message) or len(message.split()) <= 5):
+            return state.topic[7:]
+        return ""
 
     def _search_once(self, message: str, k: int) -> list[Product]:
         return [h.product for h in self.searcher.search(message, k=k).hits]

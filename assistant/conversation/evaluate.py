@@ -574,8 +574,10 @@ def check_variant_answer(t, c, size=None, colour=None, position=None) -> str | N
     value = str(size or colour or "")
     sentences = re.split(r"(?<=[.!?])\s+|\n", t.reply)
     about = [s for s in sentences if value and re.search(rf"\b{re.escape(value)}\b", s, re.I)] or sentences[:1]
-    said_no = any(_NEG.search(s) for s in about)
-    said_yes = not said_no and any(_POS.search(s) for s in about)
+    opens = [s.strip().lower()[:4] for s in about]  # "Yes, size M is in stock; Sand is sold out." answers yes
+    said_no = any(o.startswith("no") for o in opens) or (not any(o.startswith("yes") for o in opens)
+                                                        and any(_NEG.search(s) for s in about))
+    said_yes = not said_no and any(o.startswith("yes") or _POS.search(s) for o, s in zip(opens, about, strict=True))
     if truth and not said_yes:
         return f"{p.id} is available{' in ' + value if value else ''}, the reply does not say yes"
     if not truth and not said_no:

@@ -75,9 +75,9 @@ def find_orders(d: Deps, user_id: str, message: str) -> tuple[list[OrderView], b
         referred = True
         orders = [o for o in orders if any(set(d.catalog[i.product_id].category) & leaves
                                            for i in o.items if i.product_id in d.catalog)]
-    words = {w for w in re.findall(r"[a-z]{4,}", message.lower())} - _ITEM_STOP
-    named = [o for o in orders if any(words & set(re.findall(r"[a-z]{4,}", i.title.lower())) - _ITEM_STOP
-                                      and any(w[0].isupper() for w in re.findall(r"[A-Za-z]{4,}", i.title)
+    words = {w for w in re.findall(r"[a-z]{5,}", message.lower())} - _ITEM_STOP  # model and brand names, not "long"
+    named = [o for o in orders if any(words & set(re.findall(r"[a-z]{5,}", i.title.lower())) - _ITEM_STOP
+                                      and any(w[0].isupper() for w in re.findall(r"[A-Za-z]{5,}", i.title)
                                               if w.lower() in words) for i in o.items)]
     if found is None and named:  # a model or brand name: "the Rimrock boots"
         orders, referred = named, True
@@ -301,7 +301,8 @@ def _abroad(d: Deps, citation: Citation, message: str) -> bool:
         return False
     text = " ".join(c.text for c in getattr(d.documents, "chunks", {}).values() if c.doc_id == citation.doc_id)
     names = {w for w in re.findall(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][a-z]{3,}|[A-Z]{2,3})\b", message)} - {"US", "USA", "ET", "PO"}
-    return not any(re.search(rf"\b{re.escape(n)}\b", text) for n in names)
+    initials = {"".join(w[0] for w in m.split()) for m in re.findall(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b", text)}  # "UK"
+    return not any(re.search(rf"\b{re.escape(n)}\b", text) or n in initials for n in names)
 
 
 def _return_deadline(d: Deps, state: DialogueState, message: str, user_id: str | None) -> str:

@@ -130,7 +130,17 @@ def _find(d: Deps, query: str, filters, request: ProductRequest) -> tuple[list[P
     if request.filters.in_stock:
         products = [p for p in products if p.in_stock]
     products = [p for p in products if p.in_stock is not False] + [p for p in products if p.in_stock is False]
+    f = request.filters
+    if f.colours or f.sizes:  # the asked-for colour or size in stock first: "in blue" means a blue one to buy
+        products.sort(key=lambda p: not _variant_in_stock(p, f.sizes, f.colours))
     return products, reasons
+
+
+def _variant_in_stock(p: Product, sizes: list[str], colours: list[str]) -> bool:
+    if not p.variants:
+        return p.in_stock is not False
+    return any(v.stock > 0 and (not sizes or (v.size or "").lower() in {s.lower() for s in sizes})
+               and (not colours or any(c.lower() in (v.colour or "").lower() for c in colours)) for v in p.variants)
 
 
 def _reason(d: Deps, p: Product, request: ProductRequest, attributes: str) -> str:
@@ -147,7 +157,8 @@ def _reason(d: Deps, p: Product, request: ProductRequest, attributes: str) -> st
             bits.append(f"size {size} " + ("in stock" if any(v.stock > 0 for v in have) else "sold out"))
     for colour in f.colours:
         if any(colour.lower() in c.lower() for c in p.colours):
-            bits.append(next(c for c in p.colours if colour.lower() in c.lower()))
+            name = next(c for c in p.colours if colour.lower() in c.lower())
+            bits.append(name if _variant_in_stock(p, f.sizes, [colour]) else f"{name} sold out")
     return " · ".join(b for b in bits if b)
 
 
