@@ -360,6 +360,8 @@ class Assistant:
             if named.id not in state.shown:
                 state.shown = [named.id]
             return shopping.details(d, Step("product_question", "product_details"), state, message, extract_slots(message))
+        if len(slots.refs) >= 2 and shown:  # "which is lighter, the first or the second?": those two, side by side
+            return shopping.compare_shown(d, Step("compare", "compare"), state, slots, [], sort=parsed.filters.sort)
         names_shown = found is None or any(found[1].split()[-1] in p.title.lower() for p in shown)
         if parsed.filters.sort is not None and shown and names_shown and (
                 _PICK.search(message) or found is None or set(found[0]) <= {c for p in shown for c in p.category}):
@@ -386,7 +388,9 @@ class Assistant:
         # a follow-up to a policy answer ("and for overnight?", "what about to Australia?") stays on the policy
         if state.topic.startswith("policy:") and found is None and changed != "refined" and intent not in {"recommendation"}:
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=state.topic[7:])
-        if intent == "recommendation" and changed != "refined" and found is None:
+        if intent == "recommendation" and changed != "refined":  # "recommend me a good backpack"
+            if changed == "new":
+                state.request = request
             return shopping.recommend_for(d, Step(intent, "recommend"), state, message, user_id)
         if changed in ("new", "refined") and (changed == "refined" or intent not in {"chit_chat", "out_of_scope"} or found):
             state.request = request

@@ -95,8 +95,11 @@ _ORDINALS = {
     "fifth": 4, "5th": 4, "last": -1,
 }
 _ORDINAL_REF = re.compile(
-    r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\s+(?:one|item|product|option|result|of them|\w+)"
-    r"|\b(?:option|number|item|#)\s*([1-5])\b",
+    r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\s+(?!(?:month|week|year|time|night|order|purchase|"
+    r"summer|winter|spring|autumn|fall|weekend|day)\b)(?:one|item|product|option|result|of them|\w+)"
+    r"|\b(?:option|number|item|#)\s*([1-5])\b"
+    # "the first or the second?": an ordinal that ends the phrase
+    r"|\bthe\s+(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\b(?=\s*(?:[?.!,]|$|or\b|and\b))",
     re.I,
 )
 _COMPARATIVE = re.compile(r"\b(cheap|cheaper|cheapest|expensive|more expensive|pricier|priciest|most expensive|"
@@ -146,8 +149,8 @@ def extract_slots(text: str) -> Slots:
                 continue  # a postal code after a state or street ("Burlington, VT 05401") is no order number
             slots.order_ids.append(normalise_order_id(m.group(1)))
     for m in _ORDINAL_REF.finditer(text):
-        if m.group(1):
-            slots.refs.append(ProductRef(index=_ORDINALS[m.group(1).lower()]))
+        if m.group(1) or m.group(3):
+            slots.refs.append(ProductRef(index=_ORDINALS[(m.group(1) or m.group(3)).lower()]))
         else:
             slots.refs.append(ProductRef(index=int(m.group(2)) - 1))
     comp = _COMPARATIVE.search(text)

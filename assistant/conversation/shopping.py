@@ -353,7 +353,9 @@ def details(d: Deps, step: Step, state: DialogueState, message: str, slots: Slot
     return step
 
 
-def compare_shown(d: Deps, step: Step, state: DialogueState, slots: Slots, searched: list[Product]) -> Step:
+def compare_shown(d: Deps, step: Step, state: DialogueState, slots: Slots, searched: list[Product],
+                  sort: Sort | None = None) -> Step:
+    """Two or more products side by side; with a comparative ("which is lighter"), which one wins on it."""
     products = resolve(d, slots.refs, state) if len(slots.refs) >= 2 else []
     if len(products) < 2:
         products = shown_products(d, state)[:2]
@@ -374,6 +376,11 @@ def compare_shown(d: Deps, step: Step, state: DialogueState, slots: Slots, searc
             bits.append(f"rated {f.rating}/5")
         lines.append(f"- {f.title}: {', '.join(bits)}")
     by_id = {f.id: f for f in result.products}
+    name = d.schema.dimension_attribute(sort.dimension, products) if sort is not None else None
+    if name is not None and name not in ("price", "rating"):
+        best = d.schema.order(products, sort)[0]
+        lines.append(f"The {sort.phrase} one is {best.title} ({d.schema.describe(name, value_of(best, name))}).")
+        state.focus = best.id
     if result.cheapest:
         lines.append(f"The cheaper one is {by_id[result.cheapest].title}.")
     if result.best_rated:
