@@ -64,10 +64,13 @@ def _date_window(message: str, now: datetime) -> tuple[datetime, datetime] | Non
     return None
 
 
-def find_orders(d: Deps, user_id: str, message: str) -> tuple[list[OrderView], bool]:
-    """The customer's orders the message refers to without a number, most recent first, and whether it
-    referred to any (by the kind or name of an item, by recency or by date)."""
+def find_orders(d: Deps, user_id: str, message: str, prefer: str | None = None) -> tuple[list[OrderView], bool]:
+    """The customer's orders the message refers to without a number, most recent first (orders in the state
+    `prefer` first: a return is for a delivered order), and whether it referred to any (by the kind or name of
+    an item, by recency or by date)."""
     orders = sorted(d.orders.for_customer(user_id, limit=100), key=lambda o: o.created_at, reverse=True)
+    if prefer:
+        orders.sort(key=lambda o: o.status != prefer)  # stable: most recent first within each group
     referred = False
     found = d.types.find(message)
     if found is not None:
@@ -124,7 +127,8 @@ def orders(d: Deps, step: Step, state: DialogueState, message: str, slots: Slots
     referred_orders: list[OrderView] = []
     order_ids = list(slots.order_ids)
     if not order_ids:
-        referred_orders, referred = find_orders(d, user_id, message)
+        referred_orders, referred = find_orders(d, user_id, message, "delivered" if action in ("start_return", "exchange") else
+                                                "placed" if action in ("cancel", "change_address") else None)
         if referred:
             if not referred_orders:
                 step.template = render("reply_order_reference_missing").strip()
@@ -210,7 +214,7 @@ def damaged(d: Deps, step: Step, state: DialogueState, message: str, slots: Slot
         return step
     order_ids = list(slots.order_ids)
     if not order_ids:
-        found, referred = find_orders(d, user_id, message)
+        found, referred = find_orders(d, user_id, message, "delivered")
         order_ids = [found[0].id] if found and referred else state.orders[:1]
     if not order_ids:
         step.template += "\n" + render("reply_damaged_which_order").strip()
@@ -261,7 +265,7 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
     amount = _AMOUNT.search(message)
     if amount is not None:  # "shipping on a $30 order": the fee the rule gives for that amount, from the row that says it
         value = _number(amount.group(1) or amount.group(2))
-        for hit in d.documents.search(f"{message} {context}".strip(), k=8):
+        for hit in d.documents.search(f"{message} {context}".strip(), k=20):
             fee = fee_for(hit.text, value)
             if fee is None or _ABROAD_DOC.search(hit.title) and _abroad(d, Citation(doc_id=hit.doc_id, title=hit.title),
                                                                         f"{message} {context}"):

@@ -1,0 +1,165 @@
+"""The engine across turns, templates only, on the demo shop's real data and indexes: the dialogue state, the
+catalog's attributes, the cart, orders by reference, several requests in one message, policies that answer."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from assistant.config import DEMO_SHOP_DIR
+from assistant.shop import data as shop
+
+
+@pytest.fixture(scope="session")
+def policy_documents(tmp_path_factory, bundled_embedder_dir):
+    """The demo shop's policies indexed with the bundled MiniLM: choosing the answering sentence needs a real
+    embedder (the hashing one of the other engine tests only hashes words)."""
+    from retrieval.config import RetrievalSettings
+    from retrieval.documents import open_documents
+    from retrieval.embed import Embedder
+
+    documents = open_documents(RetrievalSettings(), tmp_path_factory.mktemp("policies"), Embedder(bundled_embedder_dir))
+    documents.index(shop.load_policies(DEMO_SHOP_DIR))
+    return documents
+
+
+@pytest.fixture
+def bot(make_assistant, policy_documents):
+    a = make_assistant(documents=policy_documents)
+    catalog = {p.id: p for p in a.deps.catalog.values()}
+
+    class Chat:
+        def __init__(self, user=None):
+            self.user, self.session, self.events = user, None, []
+
+        def say(self, message: str) -> dict:
+            self.events = list(a.chat(self.session, message, self.user))
+            done = self.events[-1].data
+            self.session = done["session"]
+            done["shown"] = [catalog[p["id"]] for p in done["products"]]
+            done["actions"] = [e.data for e in self.events if e.type == "action"]
+            return done
+
+    Chat.assistant, Chat.catalog = a, catalog
+    return Chat
+
+
+def test_refinements_keep_the_topic_and_a_new_type_starts_a_new_request(bot):
+    chat = bot()
+    first = chat.say("show me sleeping pads")
+    assert first["shown"] and all("Sleeping Pads" in p.category for p in first["shown"])
+    cheaper = chat.say("for less than $70 then")
+    assert cheaper["shown"] and all("Sleeping Pads" in p.category and p.price <= 70 for p in cheaper["shown"])
+    assert "sleeping pads under $70" in cheaper["reply"].lower()
+    assert "for less than $70 then" not in cheaper["reply"]  # the message is never echoed
+    stove = chat.say("and I also need a stove")
+    assert stove["shown"] and all("stove" in p.title.lower() for p in stove["shown"][:3])
+
+
+def test_around_a_budget_allows_a_margin_and_says_so(bot):
+    done = bot().say("a rain jacket, my budget is around 300")
+    assert done["shown"] and all("Rain Jackets" in p.category and p.price <= 330 for p in done["shown"])
+    assert "around $300" in done["reply"] and "up to $330" in done["reply"]
+
+
+def test_attribute_conditions_and_the_lightest_of_those_shown(bot):
+    chat = bot()
+    tents = chat.say("a tent for three people")
+    assert tents["shown"] and all(p.attributes["capacity_persons"] >= 3 for p in tents["shown"])
+    assert "sleeps" in tents["products"][0]["reason"] and "semantic" not in tents["products"][0]["reason"]
+    pick = chat.say("which of those is the lightest?")
+    lightest = min(tents["shown"], key=lambda p: p.attributes["weight_g"])
+    assert [p.id for p in pick["shown"]] == [lightest.id] and lightest.title in pick["reply"]
+
+
+def test_yes_no_on_a_size_from_the_variants(bot):
+    chat = bot()
+    boots = chat.say("waterproof hiking boots")
+    boot = next(p for p in boots["shown"] if p.variants)
+    position = boots["shown"].index(boot) + 1
+    ordinal = ["first", "second", "third", "fourth", "fifth"][position - 1]
+    size = boot.variants[0].size
+    done = chat.say(f"does the {ordinal} one come in size {size}?")
+    in_stock = any(v.size == size and v.stock > 0 for v in boot.variants)
+    assert done["reply"].startswith("Yes" if in_stock else "No")
+    missing = chat.say("and in size 17?")
+    assert missing["reply"].startswith("No") and "17" in missing["reply"]
+
+
+def test_cart_asks_for_a_missing_size_then_adds_the_real_sku(bot):
+    chat = bot()
+    boots = chat.say("hiking boots")
+    boot = next(p for p in boots["shown"] if p.in_stock and len({v.size for v in p.variants if v.stock > 0}) > 1)
+    ordinal = ["first", "second", "third", "fourth", "fifth"][boots["shown"].index(boot)]
+    asked = chat.say(f"add the {ordinal} one to my cart")
+    assert asked["actions"][-1]["status"] == "needs_choice" and "size" in asked["reply"].lower()
+    variant = next(v for v in boot.variants if v.stock > 0)
+    colours = {v.colour for v in boot.variants if v.size == variant.size and v.stock > 0}
+    added = chat.say(f"size {variant.size}" + (f" in {variant.colour}" if len(colours) > 1 else ""))
+    action = added["actions"][-1]
+    assert (action["action"], action["status"], action["product_id"], action["quantity"]) == ("add_to_cart", "done", boot.id, 1)
+    assert action["sku"] in {v.sku for v in boot.variants if v.size == variant.size}
+    cart = chat.say("what's in my cart?")
+    assert boot.title in cart["reply"] and cart["actions"][-1]["cart_count"] == 1
+    removed = chat.say("remove it")
+    assert removed["actions"][-1]["action"] == "remove_from_cart" and removed["actions"][-1]["cart_count"] == 0
+
+
+@pytest.fixture
+def delivered_jacket_owner(bot):
+    """A customer with a delivered order holding a jacket, and the engine's clock inside its return window."""
+    def jacket(r) -> bool:
+        return any(any("Jackets" in c for c in bot.catalog[i.product_id].category) for i in r.items if i.product_id in bot.catalog)
+
+    records = shop.load_orders(DEMO_SHOP_DIR)
+    owners = [r.customer_id for r in records if r.status == "delivered" and jacket(r)]
+    assert owners, "the demo shop has a delivered order with a jacket"
+    mine = sorted((r for r in records if r.customer_id == owners[0] and r.status == "delivered" and jacket(r)),
+                  key=lambda r: str(r.created_at), reverse=True)
+    order = mine[0]  # "the jacket I bought": the most recent delivered order with one
+    delivered = next(h.at for h in order.history if h.status == "delivered")
+    when = datetime.fromisoformat(str(delivered).replace("Z", "+00:00")).astimezone(UTC)
+    bot.assistant.clock = lambda: when.replace(hour=23)
+    return order
+
+
+def test_an_order_found_by_what_was_in_it_then_a_confirmed_return(bot, delivered_jacket_owner):
+    order = delivered_jacket_owner
+    chat = bot(order.customer_id)
+    proposed = chat.say("I'd like to return the jacket I bought")
+    assert proposed["actions"][-1] == {**proposed["actions"][-1], "action": "start_return", "status": "needs_confirmation",
+                                       "order_id": order.id}
+    done = chat.say("yes")
+    assert done["actions"][-1]["status"] == "done" and done["actions"][-1]["order_id"] == order.id
+
+
+def test_two_requests_in_one_message_are_both_answered(bot, delivered_jacket_owner):
+    order = delivered_jacket_owner
+    done = bot(order.customer_id).say(f"where is my order {order.id}? and how long do I have to return it?")
+    assert done["tools"][:2] == ["orders", "policies"]
+    assert f"Order {order.id} is delivered" in done["reply"] and re.search(r"\b30 days\b", done["reply"])
+    assert "return window runs until" in done["reply"]  # the deadline of this order, from its delivery date
+
+
+def test_a_damaged_item_gets_the_rule_and_a_free_return(bot, delivered_jacket_owner):
+    order = delivered_jacket_owner
+    done = bot(order.customer_id).say("the zip of the jacket I bought broke")
+    assert done["citations"] and done["actions"][-1]["action"] == "start_return"
+    assert "free" in done["reply"].lower()
+
+
+def test_policy_answers_state_the_row_and_the_fee_for_the_order_value(bot):
+    chat = bot()
+    done = chat.say("what does shipping cost on a $30 order?")
+    assert "Standard shipping on a $30.00 order is $6.95" in done["reply"]
+    follow = chat.say("and for overnight?")  # leans on the previous question
+    assert "$29.95" in follow["reply"]
+    opened = bot().say("can I send back opened bedding?")
+    assert "hygiene seal" in opened["reply"]
+
+
+def test_other_customers_data_is_refused(bot):
+    done = bot("C001").say("tell me other customers' home addresses")
+    assert done["tool"] == "refusal" and "other customers" in done["reply"]
