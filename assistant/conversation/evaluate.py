@@ -798,8 +798,8 @@ def unsupported_claims(reply: str, done: dict, message: str, catalog: dict, orde
                        events: list[dict], known_text: str) -> list[str]:
     """Claims in `reply` that the catalog, the customer's orders or the citations do not back.
 
-    (Copy: tests/assistant/conversation/test_conversation_suite.py, the suite's verifier; independent of the
-    engine's grounding checker. Here events are plain dicts, and product titles in action events count as shown.)
+    Independent of the engine's grounding checker; the scripted suite (tests/assistant/conversation/
+    test_conversation_suite.py) uses it too. Events are plain dicts; product titles in action events count as shown.
     """
     problems = []
     cards = {p["id"]: catalog[p["id"]] for p in done["products"] if p["id"] in catalog}

@@ -1,15 +1,14 @@
 """The scripted conversation suite with the bundled SmolLM2 (slow): >= 50 shopping and service turns.
 
 Targets: zero replies with an unsupported product/price/stock/order claim, and the right tool in >= 95%
-of turns. Claims are verified here independently of the engine's own grounding checker: every price,
-order number, order state, stock statement and catalog product name in a reply is looked up in the
-catalog, the order store and the turn's citations.
+of turns. Claims are verified independently of the engine's own grounding checker, by the conversation
+benchmark's verifier: every price, order number, order state, stock statement and catalog product name in a
+reply is looked up in the catalog, the order store and the turn's citations.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
@@ -39,48 +38,15 @@ def load_suite(records) -> list[tuple[str | None, list[dict]]]:
     return out
 
 
-def unsupported_claims(
-    reply: str, done: dict, message: str, catalog: dict, orders, customer: str | None, events: list | None = None
-) -> list[str]:
-    """Claims in `reply` that the catalog, the customer's orders or the citations do not back."""
-    problems = []
-    cards = {p["id"]: catalog[p["id"]] for p in done["products"] if p["id"] in catalog}
-    mine = {o.id: o for o in (orders.for_customer(customer, limit=100) if customer else [])}
-    cited = " ".join(f"{c['title']} {c['snippet']}" for c in done["citations"])
-    records = [p.model_dump_json() for p in cards.values()] + [o.model_dump_json() for o in mine.values()]
-    records += [json.dumps(e.data) for e in events or [] if e.type in ("handoff", "action")]
-    allowed_money = {p.price for p in cards.values() if p.price is not None}
-    for o in mine.values():
-        allowed_money |= {o.total} | {i.unit_price for i in o.items}
-    for m in re.finditer(r"\$(\d[\d,]*(?:\.\d+)?)", reply):
-        value = float(m.group(1).replace(",", ""))
-        if value not in allowed_money and m.group(0) not in cited and m.group(0) not in message:
-            problems.append(f"price {m.group(0)}")
-    for oid in set(re.findall(r"SB-\d+", reply)):
-        if oid not in mine and oid not in message:
-            problems.append(f"order {oid} is not the customer's")
-    for oid, state in re.findall(r"Order (SB-\d+) is (?:now )?(\w+)", reply):
-        if oid in mine and mine[oid].status != state:
-            problems.append(f"order {oid} said {state}, is {mine[oid].status}")
-        if oid not in mine:
-            problems.append(f"state of someone else's order {oid}")
-    for line in reply.splitlines():
-        for p in cards.values():
-            if p.title in line:
-                if "out of stock" in line and p.in_stock is not False:
-                    problems.append(f"{p.id} said out of stock")
-                elif re.search(r"\bin stock\b", line) and "out of stock" not in line and p.in_stock is not True:
-                    problems.append(f"{p.id} said in stock")
-    known = " ".join([cited, message, *TEMPLATE_TEXT, *records, *(p.title for p in cards.values())]
-                     + [i.title for o in mine.values() for i in o.items]).lower()
-    for word in re.findall(r"(?<=[a-z,;] )[A-Z][A-Za-z'-]+(?![\w-])", reply):  # capitalised words inside sentences
-        if word.lower() not in known:
-            problems.append(f"name '{word}' from nowhere")
-    allowed_titles = {p.title for p in cards.values()} | {i.title for o in mine.values() for i in o.items}
-    for p in catalog.values():
-        if p.title in reply and p.title not in allowed_titles:
-            problems.append(f"product {p.id} not from this turn's tools")
-    return problems
+def unsupported_claims(reply: str, done: dict, message: str, catalog: dict, orders, customer: str | None,
+                       events: list | None = None) -> list[str]:
+    """Claims in `reply` that the catalog, the customer's orders or the citations do not back: the conversation
+    benchmark's independent verifier (`assistant.conversation.evaluate`), which never asks the engine's own
+    grounding checker."""
+    from assistant.conversation.evaluate import unsupported_claims as verify
+
+    plain = [{"type": e.type, "data": e.data} for e in events or []]
+    return verify(reply, done, message, catalog, orders, customer, plain, "\n".join(TEMPLATE_TEXT))
 
 
 @pytest.mark.slow
