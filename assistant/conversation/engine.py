@@ -76,7 +76,8 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
 _EXCHANGE = re.compile(r"\b(exchange|swap)\b", re.I)
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
 _ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b", re.I)
-_POLICY_Q = re.compile(r"^\s*(?:ok\.?\s*|and |also |so )?(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b", re.I)
+_POLICY_Q = re.compile(r"^\s*(?:ok\.?\s*|and |also |so )?(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b"
+                       r"(?!\s+about\b)", re.I)  # "what about changing the address ..." is a request
 _REFERRING = re.compile(r"\b(there|that|it|those|this|then|them)\b|^\s*(?:and|also|what about|how about)\b", re.I)
 _QUESTION = re.compile(r"^\s*(?:and |also |plus )?(?:how|what|when|why|which|do you|does|is there|are there|can i|could i|will i|"
                        r"what's|whats|how's)\b", re.I)
@@ -337,7 +338,7 @@ class Assistant:
                                           "policy_question", "recommendation", "compare"}:
             intent = "order_status"
         # "where's the base layer I ordered?", "when will it arrive?" (an order in focus)
-        if intent not in _ORDER_INTENTS and user_id and (_ORDERED.search(message) or (
+        if intent not in _ORDER_INTENTS | {"exchange"} and user_id and (_ORDERED.search(message) or (
                 state.orders and state.topic == "order" and _ARRIVAL.search(message))):
             intent = "order_status"
         if intent in {"order_status", "cancel_order", "change_order", "exchange"} or (
@@ -386,9 +387,12 @@ class Assistant:
             return shopping.details(d, Step("product_question", "product_details"), state, message, slots)
         request, changed = next_request(state.request, parsed, found)
         # a follow-up to a policy answer ("and for overnight?", "what about to Australia?") stays on the policy
-        if state.topic.startswith("policy:") and found is None and changed != "refined" and intent not in {"recommendation"}:
+        if state.topic.startswith("policy:") and found is None and changed != "refined" and intent != "recommendation" and not (
+                intent == "chit_chat" and source == "rule"):  # "thanks, bye" ends the topic
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=state.topic[7:])
-        if intent == "recommendation" and changed != "refined":  # "recommend me a good backpack"
+        f = parsed.filters
+        constrained = bool(f.attributes or f.sort or f.price_max is not None or f.price_min is not None or f.colours or f.sizes)
+        if intent == "recommendation" and changed != "refined" and not constrained:  # "recommend me a good backpack"
             if changed == "new":
                 state.request = request
             return shopping.recommend_for(d, Step(intent, "recommend"), state, message, user_id)

@@ -187,7 +187,9 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("compare", re.compile(r"\b(compare|comparison|difference between|vs\.?|versus)\b", re.I)),
     ("payment", re.compile(r"^\s*(?:do|can|will) you (?:take|accept)\b|\b(?:pay|paying) (?:with|by|using|in instalments)\b|\bpayment (?:methods?|options?)\b", re.I)),
     ("recommendation", re.compile(r"\b(recommend\w*|suggest\w*|for me\b.*\bpicks?|best ?sellers?|trending)\b", re.I)),
-    ("chit_chat", re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks?( you)?( so much)?|thx|bye|goodbye|cheers|ok|okay|cool|great)\s*[.!]*\s*$", re.I)),
+    ("chit_chat", re.compile(r"^\s*(?:(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening)|thanks?(?: you)?(?: so much| a lot)?|thx|ty|"
+                             r"bye|goodbye|see you|cheers|ok|okay|cool|great|perfect|awesome|nice|that'?s all|all good)"
+                             r"[\s,.!]*)+$", re.I)),
 ]
 
 

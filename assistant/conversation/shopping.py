@@ -312,7 +312,8 @@ def details(d: Deps, step: Step, state: DialogueState, message: str, slots: Slot
     size, colour = wanted_variant(message, p, slots)
     asks = yes_no or is_yes_no(message)
     if len(products) == 1 and asks and (size or colour or _STOCK_Q.search(message)):
-        _, sentence = availability(p, size, colour)
+        yes, sentence = availability(p, size, colour)
+        state.variant = {"product_id": p.id, "size": size, "colour": colour} if yes and (size or colour) else {}
         step.template = sentence
         step.evidence.texts.append(sentence)
         return step
@@ -439,8 +440,9 @@ def cart_add(d: Deps, step: Step, state: DialogueState, session_id: str, message
     quantity = quantity or _quantity(message, slots)
     size, colour = wanted_variant(message, product, slots)
     pending = state.pending or {}
-    if pending.get("action") == "add_to_cart" and pending.get("product_id") == product.id:
-        size, colour = size or pending.get("size"), colour or pending.get("colour")
+    for known in (pending if pending.get("action") == "add_to_cart" else {}, state.variant):
+        if known.get("product_id") == product.id:  # a choice made earlier in the conversation still counts
+            size, colour = size or known.get("size"), colour or known.get("colour")
     choice = choose_variant(product, size, colour, quantity)
     step.cards = [ProductCard.of(product)]
     step.evidence.products = [fact(product)]

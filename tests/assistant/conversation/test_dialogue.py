@@ -163,3 +163,22 @@ def test_policy_answers_state_the_row_and_the_fee_for_the_order_value(bot):
 def test_other_customers_data_is_refused(bot):
     done = bot("C001").say("tell me other customers' home addresses")
     assert done["tool"] == "refusal" and "other customers" in done["reply"]
+
+
+def test_a_size_asked_about_is_remembered_when_adding(bot):
+    chat = bot()
+    bags = chat.say("sleeping bags")
+    bag = next(p for p in bags["shown"] if len({v.size for v in p.variants if v.stock > 0}) > 1
+               and len({v.colour for v in p.variants if v.stock > 0}) == 1)
+    size = next(v.size for v in bag.variants if v.stock > 0)
+    ordinal = ["first", "second", "third", "fourth", "fifth"][bags["shown"].index(bag)]
+    assert chat.say(f"does the {ordinal} one come in {size}?")["reply"].startswith("Yes")
+    added = chat.say("great, add it to my cart")
+    assert added["actions"][-1]["status"] == "done" and added["actions"][-1]["sku"] in {
+        v.sku for v in bag.variants if v.size == size}
+
+
+def test_thanks_after_a_policy_answer_is_small_talk(bot):
+    chat = bot()
+    chat.say("how long do refunds take?")
+    assert chat.say("thanks, bye")["tool"] == "none"
