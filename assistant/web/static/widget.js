@@ -9,6 +9,10 @@
  *
  * Everything lives in a shadow root, so the shop's CSS and ours never meet. The session id and the
  * transcript stay in localStorage, so the conversation survives page loads.
+ *
+ * Cart events for the shop's page (CustomEvents on `document`, bubbling to `window`; docs/api.md "Cart events"):
+ *   shopbot:add-to-cart, shopbot:remove-from-cart  detail {product_id, sku, quantity, cart_count, cart_total}
+ *   shopbot:cart                                   detail {action, cart_count, cart_total} after any cart action
  */
 (function () {
   "use strict";
@@ -176,6 +180,26 @@
     log.appendChild(box);
   }
 
+  // Cart actions become DOM events on the host page's `document` (they bubble to `window`), so the shop's own
+  // cart code can follow what the assistant did. Only the documented keys are passed on: the action events may
+  // grow keys without the shop's contract changing. A listener that throws does not stop the widget (the
+  // browser reports it, as for any event listener).
+  function emit(name, detail) {
+    document.dispatchEvent(new CustomEvent(name, { bubbles: true, detail: detail }));
+  }
+  function pick(a, key) { return a[key] == null ? null : a[key]; }
+  function announceCart(a) {
+    if (!a || a.status !== "done") return;
+    var name = a.action === "add_to_cart" ? "shopbot:add-to-cart" : a.action === "remove_from_cart" ? "shopbot:remove-from-cart" : null;
+    if (name) {
+      emit(name, { product_id: pick(a, "product_id"), sku: pick(a, "sku"), quantity: pick(a, "quantity"),
+                   cart_count: pick(a, "cart_count"), cart_total: pick(a, "cart_total") });
+    }
+    if (typeof a.cart_count === "number") {  // add, remove, view: the assistant's cart as it now stands
+      emit("shopbot:cart", { action: String(a.action), cart_count: a.cart_count, cart_total: pick(a, "cart_total") });
+    }
+  }
+
   function render() {
     log.innerHTML = "";
     state.transcript.forEach(function (m) {
@@ -235,7 +259,7 @@
         if (event.type === "token") { bot.textContent += d.text || ""; scroll(); }
         else if (event.type === "products") { turn.products = d.products || []; addCards(turn.products); }
         else if (event.type === "citation") { addSources(d.citations); }
-        else if (event.type === "action" && d.message) { addMessage("note", d.message); }
+        else if (event.type === "action") { if (d.message) addMessage("note", d.message); announceCart(d); }
         else if (event.type === "handoff") {
           addMessage("note", "A member of our team will take over" + (d.ticket_id ? " (ticket " + d.ticket_id + ")" : "") + ".");
         }
