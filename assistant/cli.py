@@ -233,16 +233,19 @@ def ask(
 
     assistant = build_assistant(_settings())
     done: dict = {}
+    actions: list[dict] = []
     for event in assistant.chat(session, message, user):
         if event.type == "token" and not as_json:
             typer.echo(event.data["text"], nl=False)
+        elif event.type == "action":
+            actions.append({k: v for k, v in event.data.items() if k != "session"})
         elif event.type == "done":
             done = event.data
     if as_json:
         _print_json({
             "reply": done["reply"], "intent": done["intent"],
             "products": [{"id": p["id"], "title": p["title"], "price": p["price"]} for p in done["products"]],
-            "citations": done["citations"], "session": done["session"],
+            "citations": done["citations"], "actions": actions, "session": done["session"],
         })
     else:
         typer.echo(f"\n[session {done['session']}]", err=True)

@@ -223,10 +223,9 @@ class DocumentIndex:
 
     def similarities(self, query: str, sentences: list[str]) -> np.ndarray:
         """Cosine similarity of the question to each sentence (policy sentences are embedded once, then cached)."""
-        todo = [t for t in dict.fromkeys(sentences) if t not in self._sentence_vectors]
-        if todo:
-            for text, vector in zip(todo, self.embedder.encode(todo), strict=True):
-                self._sentence_vectors[text] = np.asarray(vector, dtype=np.float32)
+        for text in dict.fromkeys(sentences):
+            if text not in self._sentence_vectors:  # one at a time: a batch's padding must not change a sentence's vector
+                self._sentence_vectors[text] = np.asarray(self.embedder.encode([text])[0], dtype=np.float32)
         if not sentences:
             return np.zeros(0, np.float32)
         return np.stack([self._sentence_vectors[t] for t in sentences]) @ np.asarray(self.embedder.encode_query(query), np.float32)

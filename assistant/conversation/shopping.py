@@ -467,6 +467,8 @@ def cart_add(d: Deps, step: Step, state: DialogueState, session_id: str, message
     step.template = render("reply_cart_added", quantity=line.quantity, title=product.title,
                            variant=f" ({variant})" if variant else "", count=cart.count,
                            total=money(cart.total, line.currency)).strip()
+    if line.quantity < quantity:  # the variant has fewer units than asked
+        step.template = f"Only {line.quantity} {'is' if line.quantity == 1 else 'are'} in stock. " + step.template
     step.evidence.texts.append(step.template)
     return step
 
