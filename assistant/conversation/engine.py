@@ -391,7 +391,7 @@ class Assistant:
                 intent == "chit_chat" and source == "rule"):  # "thanks, bye" ends the topic
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=state.topic[7:])
         f = parsed.filters
-        constrained = bool(f.attributes or f.sort or f.price_max is not None or f.price_min is not None or f.colours or f.sizes)
+        constrained = bool([c for c in f.attributes if c.op != "=="] or f.sort or f.price_max is not None or f.price_min is not None or f.colours or f.sizes)
         if intent == "recommendation" and changed != "refined" and not constrained:  # "recommend me a good backpack"
             if changed == "new":
                 state.request = request
