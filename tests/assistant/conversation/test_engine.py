@@ -225,7 +225,8 @@ def test_cli_ask_json_builds_indexes_on_first_use(tmp_path, tiny_llm_dir):
         return json.loads(proc.stdout)
 
     first = ask("show me rain jackets")
-    assert set(first) == {"reply", "intent", "products", "citations", "session"}
+    assert set(first) == {"reply", "intent", "products", "citations", "actions", "session"}
+    assert first["actions"] == []  # a search proposes nothing
     assert first["intent"] == "product_search" and {"id", "title", "price"} == set(first["products"][0])
     second = ask("tell me about the second one", "--session", first["session"])
     assert second["session"] == first["session"] and second["products"][0]["id"] == first["products"][1]["id"]
