@@ -18,7 +18,8 @@ PRELOAD = LD_PRELOAD="$$(ls /usr/lib/*/libtcmalloc_minimal.so.4 2>/dev/null | he
 .PHONY: install system-deps demo test test-fast bench lint clean
 
 # System packages the tests and the demo need: Debian package -> a file that shows it is installed.
-SYSTEM_DEPS := chromium:/usr/bin/chromium libtcmalloc-minimal4:/usr/lib/$(shell uname -m)-linux-gnu/libtcmalloc_minimal.so.4
+SYSTEM_DEPS := chromium:/usr/bin/chromium libtcmalloc-minimal4:/usr/lib/$(shell uname -m)-linux-gnu/libtcmalloc_minimal.so.4 \
+               wamerican:/usr/share/dict/american-english wbritish:/usr/share/dict/british-english
 
 install: $(STAMP)
 

@@ -3,7 +3,13 @@
 A *claim* is something a shopper could hold the shop to: a number with a unit ("450 g", "20 L", "12\""),
 a bare number or model code ("2-person", "XR500"), a size ("XL", "queen"), a material, a colour, a
 certification ("CertiPUR-US", "IPX7"), a named feature ("waterproof", "Bluetooth", "dishwasher safe"; also
-negated: "not waterproof") or a name (a capitalised word mid-sentence: a brand, model or place).
+negated: "not waterproof") or a name (a capitalised word mid-sentence: a brand, model or place). A name introduced as the maker ("by X",
+"made by X", "from X") is a *maker* claim: only the record's brand supports it, so a size, colour or
+material ("by Queen", "from Black") is never a maker even though the record names it.
+Every word of the copy must be English (in the system's `wamerican`/`wbritish` word lists, or a regular
+inflection of a word there) or appear in the record; any other word is a *nonword* ("redemitted").
+Separately, `restatements` finds sentences that repeat the title or a bullet nearly verbatim (the title cut
+into sentences, a bullet copied with a label): not false, but not copy a shop would publish.
 A claim is *supported* when the product record states it: quantities are compared by value after unit
 conversion (within 2 %), so "weighs 0.45 kg" is supported by `weight_g: 450` and "weighs 520 g" is not;
 words and phrases must appear (after spelling normalisation: grey/gray, aluminium/aluminum) in the
@@ -15,18 +21,35 @@ The lexicons are English; numbers and units are checked in any language.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 from pydantic import BaseModel
 
+from assistant.errors import AssistantError
 from retrieval.catalog import Product
 from text import split_sentences  # re-exported: `check_text`'s sentence indexes refer to it
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Claim", "Evidence", "check_text", "drop_unsupported", "extract_claims", "split_sentences"]
+__all__ = [
+    "Claim",
+    "DictionaryMissingError",
+    "Evidence",
+    "check_text",
+    "drop_unsupported",
+    "extract_claims",
+    "is_word",
+    "restatements",
+    "split_sentences",
+]
+
+# Debian's word lists (packages wamerican and wbritish, installed by `make system-deps`)
+WORD_LISTS = (Path("/usr/share/dict/american-english"), Path("/usr/share/dict/british-english"))
 
 # ---------------------------------------------------------------- units: name -> (dimension, factor to base)
 _UNITS: dict[str, tuple[str, float]] = {}
@@ -239,13 +262,16 @@ class Evidence:
     quantities: dict[str, list[float]] = field(default_factory=dict)  # dimension -> values in base units
     true_flags: set[str] = field(default_factory=set)  # boolean attributes that are true, normalised key
     false_flags: set[str] = field(default_factory=set)  # ... and false: naming one in copy is a false claim
+    brand: str = ""  # normalised; the only name a maker claim ("by X") may name
+    sources: list[list[str]] = field(default_factory=list)  # title and each bullet as word lists (restatements)
 
     @classmethod
     def of(cls, product: Product) -> Evidence:
         """Everything the record says: title, brand, category, description, bullets, attributes, variants."""
         parts = [product.title, product.brand or "", " ".join(product.category), product.description]
         parts += product.bullets
-        ev = cls(text="")
+        ev = cls(text="", brand=normalise(product.brand or "").strip())
+        ev.sources = [w for w in (_words(x) for x in [product.title, *product.bullets]) if w]
         for key, value in product.attributes.items():
             name = normalise(key)
             if isinstance(value, bool):
@@ -269,6 +295,7 @@ class Evidence:
                 ev.numbers.add(round(float(number), 2))
         ev.text = normalise(" \n ".join(p for p in parts if p))
         ev.tokens = {t.strip("-") for t in re.findall(r"[\w-]+", ev.text)}
+        ev.tokens |= {w for flag in ev.false_flags for w in flag.split()}  # the record names them too
         ev.numbers |= {round(_to_float(n), 2) for n in _NUMBER.findall(ev.text)}
         for dimension, values in _quantities(ev.text):
             ev.quantities.setdefault(dimension, []).extend(values)
@@ -378,13 +405,187 @@ def _supported(kind: str, text: str, evidence: Evidence) -> bool:
     return False
 
 
+# ---------------------------------------------------------------- makers ("by X"), non-words, restatements
+
+class DictionaryMissingError(AssistantError):
+    """The system word lists the non-word check reads are not installed."""
+
+
+# "by Ashley", "made by Signature Design", "from Motorola": a run of capitalised words after the maker cue
+_MAKER = re.compile(
+    r"(?<![\w'’-])(?P<cue>(?:(?:made|designed|manufactured|crafted|built|brought to you|produced|engineered)\s+)?"
+    r"(?:by|from))\s+(?P<name>[A-Z0-9][\w'’&+.-]*(?:\s+(?:&\s+)?[A-Z0-9][\w'’&+.-]*)*)"
+)
+# "from" that is not about the maker: "choose from Black or Navy", "made from Cotton", "from 5 to 10 ..."
+_FROM_NOT_MAKER = re.compile(
+    r"\b(?:choose|choosing|select|selecting|pick|picking|range|ranging|made|crafted|built|cut|woven|away|far|"
+    r"free|protection|protects?|shield|keeps?|apart|different|inspired|taken|sourced)\s*$", re.IGNORECASE)
+_NEVER_BRANDS = {"size", "colour", "material"}  # lexicon kinds that name a property, never a maker
+
+
+def _maker_supported(name: str, evidence: Evidence) -> bool:
+    """A maker named in copy is the record's brand (all its words in the brand, or the brand then record words)."""
+    words = name.split()
+    brand = evidence.brand.split()
+    if not brand:
+        return False
+    if set(words) <= set(brand):
+        return True
+    return words[: len(brand)] == brand and all(w in evidence.tokens for w in words[len(brand) :])
+
+
+def _maker_claims(sentence: str, evidence: Evidence) -> list[tuple[str, str, bool]]:
+    found = []
+    for m in _MAKER.finditer(sentence):
+        name = normalise(m.group("name")).strip(" .'")
+        name = re.sub(r"'s$", "", name)
+        if not name or name in _NOT_NAMES or re.fullmatch(r"[\d\s.,%-]+", name):
+            continue
+        cue = m.group("cue").lower()
+        if cue == "from" and _FROM_NOT_MAKER.search(sentence[: m.start()]):
+            continue
+        never = _LEXICON.get(name) in _NEVER_BRANDS and name != evidence.brand
+        if cue == "from" and not never and evidence.has_phrase(name) and not _maker_supported(name, evidence):
+            # "from Texas", "from Europe": a place the record states, not a maker
+            continue
+        supported = not never and (_maker_supported(name, evidence) or (
+            cue != "from" and evidence.has_phrase(f"{cue.split()[-1]} {name}")))  # "by Ashley" in the record
+        found.append(("maker", f"{cue.split()[-1]} {name}", supported))
+    return found
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> frozenset[str]:
+    missing = [str(p) for p in WORD_LISTS if not p.is_file()]
+    if missing:
+        raise DictionaryMissingError(
+            f"Word list(s) {missing} not found: the non-word check needs Debian's wamerican and wbritish. "
+            "Install them with `make system-deps` (or `apt-get install wamerican wbritish`)."
+        )
+    words: set[str] = set()
+    for path in WORD_LISTS:
+        for line in path.read_text(encoding="utf-8", errors="ignore").splitlines():
+            word = line.strip().lower().replace("’", "'")
+            if word.endswith("'s"):
+                word = word[:-2]
+            if word:
+                words.add(word)
+    # the checker's own vocabulary (bluetooth, usb, hdmi, certipur, ...) is English for this purpose
+    for phrase in _LEXICON:
+        words.update(phrase.split())
+    return frozenset(words)
+
+
+# regular inflections and derivations, tried when a word is not in the lists as written
+_SUFFIXES = ("'s", "s", "es", "ed", "d", "ing", "er", "ers", "est", "ly", "ness", "able", "ible", "ful", "less",
+             "ity", "ize", "ise", "ized", "ised", "ment", "ments", "ish", "y", "ation", "ations", "ion", "ions", "al",
+             "ally", "ive")
+_PREFIXES = ("un", "non", "pre", "multi", "anti", "over", "under", "super", "ultra", "eco", "micro", "mini", "self",
+             "semi", "extra", "dual", "tri", "bi", "all", "hand")
+
+
+def is_word(word: str) -> bool:
+    """Whether `word` (lowercase letters) is English: in the word lists, or a regular inflection of a word there.
+
+    Raises:
+        DictionaryMissingError: the word lists are not installed.
+    """
+    words = _dictionary()
+    if word in words:
+        return True
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: -len(suffix)]
+            if stem in words or stem + "e" in words or (len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in words):
+                return True
+            if suffix in ("ied", "ies", "ily", "iness") or stem.endswith("i") and stem[:-1] + "y" in words:
+                return True
+    for prefix in _PREFIXES:  # not "re": "redemitted" must not pass as re- + "demitted"
+        if word.startswith(prefix) and len(word) - len(prefix) >= 3 and is_word_plain(word[len(prefix) :]):
+            return True
+    return False
+
+
+def is_word_plain(word: str) -> bool:
+    words = _dictionary()
+    return word in words or any(word.endswith(s) and word[: -len(s)] in words for s in ("s", "es", "ed", "ing", "ly"))
+
+
+# bound prefixes written with a hyphen ("pre-washed", "co-founder"); the lists hold them only inside words
+_HYPHEN_PREFIXES = {"pre", "non", "multi", "anti", "eco", "co", "self", "semi", "mid", "sub", "re", "un", "bi", "tri",
+                    "ultra", "mini", "micro", "inter", "post", "over", "under", "ll", "ve"}
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+def _words(text: str) -> list[str]:
+    """Lowercase words of `text` (normalised spelling), digits and punctuation left out."""
+    return _WORD.findall(normalise(text))
+
+
+def _nonword_claims(sentence: str, evidence: Evidence) -> list[tuple[str, str, bool]]:
+    found = []
+    for m in re.finditer(r"(?<![\w-])[^\W\d_][\w'’-]*", sentence):
+        token = m.group(0).rstrip("'’-")
+        if re.search(r"\d", token):  # model codes are checked as numbers
+            continue
+        token = re.sub(r"n['’]t$", "", token)  # doesn't -> does
+        for part in re.split(r"[\s'’-]+", normalise(token)):
+            if len(part) < 3 or part in _HYPHEN_PREFIXES:
+                continue
+            if part in evidence.tokens or is_word(part):
+                continue
+            found.append(("nonword", part, False))
+    return found
+
+
 def check_text(text: str, evidence: Evidence) -> list[Claim]:
-    """Every claim in `text`, each marked supported or not by `evidence`."""
+    """Every claim in `text`, each marked supported or not by `evidence`.
+
+    Besides the claims `extract_claims` finds: maker claims ("by X", supported only by the record's brand)
+    and non-words (kind "nonword", never supported: a word neither in the word lists nor in the record).
+
+    Raises:
+        DictionaryMissingError: the system word lists are not installed.
+    """
     claims = []
     for index, sentence in enumerate(split_sentences(text)):
+        makers = _maker_claims(sentence, evidence)
+        maker_names = {t.split(" ", 1)[1] for _, t, _ in makers}
         for kind, claim in extract_claims(sentence, evidence.true_flags | evidence.false_flags):
+            if kind == "name" and any(claim in name for name in maker_names):
+                continue  # judged as a maker
             claims.append(Claim(text=claim, kind=kind, supported=_supported(kind, claim, evidence), sentence=index))
+        for kind, claim, supported in makers + _nonword_claims(sentence, evidence):
+            claims.append(Claim(text=claim, kind=kind, supported=supported, sentence=index))
     return claims
+
+
+_LABEL = re.compile(r"^\s*[\w' &/-]{1,30}:\s+")  # "Feature: ...", "MEMORY FOAM MATTRESS: ..."
+
+
+def restatements(text: str, evidence: Evidence, threshold: float = 0.8) -> list[int]:
+    """Indexes of the sentences of `text` that repeat the title or one bullet nearly verbatim.
+
+    A sentence (a leading "Label:" ignored) restates a source when at least `threshold` of its words, and at
+    least three, appear in the source in the same order (difflib's matching blocks). "Moto G Power by
+    Motorola." restates "Moto G Power | 3-Day Battery | Made for US by Motorola"; a sentence that rephrases
+    a bullet in its own words does not.
+    """
+    out = []
+    for index, sentence in enumerate(split_sentences(text)):
+        words = _words(_LABEL.sub("", sentence))
+        if len(words) < 3:
+            words = _words(sentence)
+        if not words:
+            continue
+        for source in evidence.sources:
+            matcher = difflib.SequenceMatcher(None, words, source, autojunk=False)
+            same = sum(block.size for block in matcher.get_matching_blocks())
+            if same >= 3 and same >= threshold * len(words):
+                out.append(index)
+                break
+    return out
 
 
 def drop_unsupported(text: str, claims: list[Claim]) -> tuple[list[str], int]:

@@ -9,6 +9,7 @@ from assistant.copywriting.claims import (
     check_text,
     drop_unsupported,
     extract_claims,
+    restatements,
     split_sentences,
 )
 from retrieval.catalog import Product, Variant
@@ -78,7 +79,7 @@ def test_quantities_are_compared_by_value_after_unit_conversion(daypack, text, c
         ("Available in XXL.", {"xxl": False}),
         ("Backed by a lifetime warranty.", {"lifetime warranty": False}),
         ("The Trail 20 carries your kit.", {"20": True, "trail": True}),
-        ("A pack from Peakline, made by Samsung in Germany.", {"peakline": True, "samsung": False, "germany": False}),
+        ("A pack from Peakline, made by Samsung in Germany.", {"from peakline": True, "by samsung": False, "germany": False}),
         ("Model TR-2000 carries your kit.", {"2000": False}),
         ("Great value at 59.", {"59": True}),
     ],
@@ -143,3 +144,91 @@ def test_the_demo_catalog_supports_its_own_text():
         if not c.supported
     ]
     assert unsupported == []
+
+
+# ---------------------------------------------------------------- issue 20: the stricter checker, on real ESCI records
+
+ESCI_MATTRESS = Product(
+    id="B0777K9RGX",
+    title='Signature Design by Ashley Chime 12" Medium Firm Memory Foam Mattress - CertiPUR-US Certified, Queen',
+    brand="Signature Design by Ashley",
+    attributes={"colour": "White"},
+    bullets=["MEMORY FOAM MATTRESS: For sound sleep you've always dreamed of. This body contouring memory foam "
+             "mattress delivers amazing support, pressure relief and comfort"],
+)
+ESCI_GIFT_CARD = Product(
+    id="B06ZY43PDR",
+    title="Amazon.com Gift Card in a Birthday Pop-Up Box",
+    brand="Amazon",
+    bullets=["Gift Card is affixed inside a box", "Gift Card has no fees and no expiration date",
+             "Gift Card is redeemable towards millions of items store-wide at Amazon.com"],
+)
+ESCI_MOTO = Product(
+    id="B084D89DBF",
+    title="Moto G Power | 3-Day Battery1 | Unlocked | Made for US by Motorola | 4/64GB | 16MP Camera | 2020 | Black",
+    brand="Motorola",
+    attributes={"colour": "Black"},
+    bullets=["Unlocked for the freedom to choose your carrier. Compatible with AT&T, Sprint, T-Mobile, and Verizon."],
+)
+ESCI_KINDLE = Product(
+    id="B07CXG6C9W",
+    title="Kindle Paperwhite – Now Waterproof with 2x the Storage – Ad-Supported",
+    brand="Amazon",
+    attributes={"colour": "Black"},
+    bullets=["Now waterproof, so you’re free to read and relax at the beach, by the pool, or in the bath. Your "
+             "Kindle has been tested to withstand accidental immersion in water.",
+             "A single battery charge lasts weeks, not hours."],
+)
+
+
+def _unsupported(text: str, product: Product) -> list[tuple[str, str]]:
+    return [(c.kind, c.text) for c in check_text(text, Evidence.of(product)) if not c.supported]
+
+
+def test_a_size_named_as_the_maker_is_unsupported_though_the_record_names_the_size():
+    # "Queen" is the mattress size; the brand is Signature Design by Ashley (issue 20, passed before)
+    assert ("maker", "by queen") in _unsupported('This product is a 12" medium firm foam mattress by Queen.',
+                                                  ESCI_MATTRESS)
+    assert _unsupported('A 12" memory foam mattress by Ashley.', ESCI_MATTRESS) == []
+    assert _unsupported("A memory foam mattress from Signature Design by Ashley.", ESCI_MATTRESS) == []
+
+
+def test_colours_and_materials_are_never_makers_and_other_brands_are_wrong():
+    assert ("maker", "by white") in _unsupported("A queen mattress by White.", ESCI_MATTRESS)
+    assert ("maker", "by memory foam") in _unsupported("A mattress by Memory Foam.", ESCI_MATTRESS)
+    assert ("maker", "by samsung") in _unsupported("A 3-day battery phone by Samsung.", ESCI_MOTO)
+    assert ("maker", "from apple") in _unsupported("An unlocked phone from Apple.", ESCI_MOTO)
+    assert _unsupported("An unlocked phone from Motorola.", ESCI_MOTO) == []
+
+
+def test_from_that_is_not_about_the_maker_is_not_a_maker_claim():
+    kinds = [c.kind for c in check_text("Choose from Black for a classic look.", Evidence.of(ESCI_MOTO))]
+    assert "maker" not in kinds
+
+
+def test_a_word_in_no_dictionary_and_not_in_the_record_is_a_nonword():
+    # issue 20: "can be redemitted to your Amazon.com account"
+    bad = _unsupported("This product is a gift card that can be redemitted to your Amazon.com account.", ESCI_GIFT_CARD)
+    assert ("nonword", "redemitted") in bad
+    assert _unsupported("This gift card can be redeemed towards millions of items at Amazon.com.", ESCI_GIFT_CARD) == []
+
+
+def test_record_words_british_spellings_and_inflections_are_words():
+    product = Product(id="x", title="Zorbix Flexi-Grip Hydrobottle", brand="Zorbix")
+    # "hydrobottle" and "zorbix" are the record's own words; "colourful", "organised", "recharged" are English
+    text = "The Zorbix Hydrobottle is colourful, organised and easily recharged."
+    assert [c for c in check_text(text, Evidence.of(product)) if c.kind == "nonword"] == []
+    assert ("nonword", "flurbishly") in _unsupported("It is flurbishly useful.", product)
+
+
+def test_the_title_cut_into_sentences_is_a_restatement():
+    # issue 20: "Moto G Power by Motorola. 3-Day Battery1. Unlocked. Made for US by Motorola. Available in Black."
+    text = "Moto G Power by Motorola. 3-Day Battery1 and 16MP Camera. This phone lasts three days on a charge."
+    assert restatements(text, Evidence.of(ESCI_MOTO)) == [0, 1]
+
+
+def test_a_bullet_copied_with_a_label_is_a_restatement_and_a_rephrasing_is_not():
+    # issue 20: "Feature: Now waterproof, so you're free to read ..."
+    copied = "Feature: Now waterproof, so you're free to read and relax at the beach, by the pool, or in the bath."
+    own = "Read by the pool without worry: the Kindle Paperwhite is waterproof and one charge lasts for weeks."
+    assert restatements(f"{copied} {own}", Evidence.of(ESCI_KINDLE)) == [0]
