@@ -4,8 +4,10 @@ Protocol: train on events before the split date; the test set of a customer acti
 distinct items they bought from the split on. Mode `new` counts only items the customer had not bought
 before (and every recommender is asked for unbought items); mode `all` counts repeat purchases too.
 Metrics: Recall@20, nDCG@10 (binary gains), and catalog coverage = share of the catalog that appears in at
-least one customer's top 20. Baselines in the same run: popularity (distinct buyers before the split) and
-implicit ALS (64 factors, plain counts, implicit's defaults otherwise).
+least one customer's top 20. Baselines in the same run: popularity (distinct buyers before the split),
+implicit ALS (64 factors, plain counts, implicit's defaults otherwise), EASE (Steck 2019: dense closed form on
+the binary buyers matrix, ridge `settings.ease_lambda`) and item-kNN (cosine between items' buyer sets, each
+item's top `settings.neighbours` neighbours, a customer's score = summed similarity to what they bought).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from retrieval.config import RecsSettings
 from retrieval.errors import RetrievalError
 from retrieval.recs.events import EventRow, EventStore, read_online_retail
-from retrieval.recs.model import build_histories, train_model
+from retrieval.recs.model import build_histories, ease_weights, top_per_row, train_model
 from retrieval.recs.profiles import ProfileStore
 from retrieval.recs.recommend import Recommender, RecsContext, TextEncoder, embed_products
 
@@ -69,6 +71,54 @@ def _als_baseline(train: Sequence[EventRow], index: dict[str, int], users: list[
     return scores
 
 
+def _date(value: str, flag: str) -> float:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    except ValueError as exc:
+        raise RetrievalError(f"{flag} '{value}' is not a date; use YYYY-MM-DD, e.g. 2011-11-01.") from exc
+
+
+def _buyers_matrix(train: Sequence[EventRow], index: dict[str, int]):
+    """(user -> row, binary csr users x items of purchases)."""
+    import scipy.sparse as sp
+
+    uidx: dict[str, int] = {}
+    r, c = [], []
+    for e in train:
+        if e.type == "purchase" and e.product_id in index:
+            r.append(uidx.setdefault(e.user_id, len(uidx)))
+            c.append(index[e.product_id])
+    m = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(len(uidx), len(index)))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return uidx, m
+
+
+def _ease_baseline(train: Sequence[EventRow], index: dict[str, int], users: list[str], lam: float):
+    """Plain EASE: dense B from the binary buyers matrix; a customer's scores are x_u @ B."""
+    uidx, x = _buyers_matrix(train, index)
+    b = ease_weights(x, lam, dense=True)
+    rows = x[[uidx[u] for u in users]]
+    scores = np.asarray(rows @ b)
+    return {u: scores[n] for n, u in enumerate(users)}
+
+
+def _itemknn_baseline(train: Sequence[EventRow], index: dict[str, int], users: list[str], k: int):
+    """Item-kNN: cosine between items' buyer sets, top `k` neighbours per item, summed over the customer's items."""
+    import scipy.sparse as sp
+
+    uidx, x = _buyers_matrix(train, index)
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    norm = sp.diags(1.0 / np.sqrt(np.maximum(counts, 1.0)))
+    sim = (norm @ (x.T @ x) @ norm).tocsr()
+    sim.setdiag(0)
+    sim.eliminate_zeros()
+    sim = top_per_row(sim, k)
+    rows = x[[uidx[u] for u in users]]
+    scores = (rows @ sim).toarray()
+    return {u: scores[n] for n, u in enumerate(users)}
+
+
 def evaluate_recs(
     transactions: Path,
     split_date: str,
@@ -77,22 +127,22 @@ def evaluate_recs(
     *,
     cache_dir: Path | None = None,
     max_customers: int | None = None,
+    until: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the protocol above; returns the `eval recs --json` object.
 
     `max_customers` evaluates a deterministic sample of the test customers (the models still train on
-    everyone). `embedder` None leaves out the content source.
+    everyone). `until` (YYYY-MM-DD, exclusive) ends the test window, so a tuning split can stop where a later
+    check split starts. `embedder` None leaves out the content source.
     """
     say = progress or (lambda msg: logger.info(msg))
-    try:
-        split = datetime.strptime(split_date, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
-    except ValueError as exc:
-        raise RetrievalError(f"--split-date '{split_date}' is not a date; use YYYY-MM-DD, e.g. 2011-11-01.") from exc
+    split = _date(split_date, "--split-date")
+    end = _date(until, "--until") if until else float("inf")
     data = read_online_retail(Path(transactions))
     say(f"read {len(data.events)} purchases, {len(data.products)} items ({data.stats})")
     train = [e for e in data.events if e.ts < split]
-    test = [e for e in data.events if e.ts >= split]
+    test = [e for e in data.events if split <= e.ts < end]
     if not train or not test:
         raise RetrievalError(
             f"--split-date {split_date} leaves {len(train)} events before and {len(test)} after; "
@@ -144,19 +194,26 @@ def evaluate_recs(
             say(f"default {mode}: {out[mode]}")
 
     pop_order = np.argsort(-model.popularity, kind="stable")
-    als_scores = _als_baseline(train, index, users, factors=64)
-    out["baselines"] = {"popularity": {}, "als": {}}
+    scored = {
+        "als": _als_baseline(train, index, users, factors=64),
+        "ease": _ease_baseline(train, index, users, settings.ease_lambda),
+        "itemknn": _itemknn_baseline(train, index, users, settings.neighbours),
+    }
+    out["baselines"] = {"popularity": {}, **{name: {} for name in scored}}
     for mode in ("new", "all"):
-        pop_lists, als_lists = {}, {}
+        pop_lists = {}
         for u in truth[mode]:
             skip = bought_before[u] if mode == "new" else set()
             pop_lists[u] = [i for i in pop_order[: K_RECALL + len(skip)].tolist() if i not in skip][:K_RECALL]
-            s = als_scores[u].copy()
-            if skip:
-                s[list(skip)] = -np.inf
-            als_lists[u] = np.argsort(-s, kind="stable")[:K_RECALL].tolist()
         out["baselines"]["popularity"][mode] = _metrics(pop_lists, truth[mode], len(item_ids))
-        out["baselines"]["als"][mode] = _metrics(als_lists, truth[mode], len(item_ids))
-        say(f"popularity {mode}: {out['baselines']['popularity'][mode]}; als {mode}: {out['baselines']['als'][mode]}")
+        for name, scores in scored.items():
+            lists = {}
+            for u in truth[mode]:
+                s = scores[u].copy()
+                if mode == "new":
+                    s[list(bought_before[u])] = -np.inf
+                lists[u] = np.argsort(-s, kind="stable")[:K_RECALL].tolist()
+            out["baselines"][name][mode] = _metrics(lists, truth[mode], len(item_ids))
+        say(f"baselines {mode}: " + "; ".join(f"{name} {out['baselines'][name][mode]}" for name in out["baselines"]))
     logger.info("ranker weights: all=%s new=%s", model.ranker_all, model.ranker_new)
     return out

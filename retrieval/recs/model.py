@@ -1,6 +1,6 @@
 """The trained side of recommendations: what `shopbot recs train` learns, and per-shopper scoring.
 
-`train_model` fits five sources on the event log, each a score for every catalog item (dense arrays:
+`train_model` fits seven sources on the event log, each a score for every catalog item (dense arrays:
 catalogs here are thousands of items):
 
 * `repurchase`  - the shopper's own purchases, by decayed frequency, for items people do buy again;
@@ -8,7 +8,11 @@ catalogs here are thousands of items):
 * `als`         - implicit ALS item factors; the user vector is re-solved from the live history per request;
 * `content`     - cosine between the shopper's real-time profile (`retrieval.recs.profiles`) and item embeddings,
                   so a brand-new product is recommendable the moment it has a vector;
-* `trending`    - decayed recent popularity (plus a slower "popular" feature).
+* `trending`    - decayed recent popularity (plus a slower "popular" feature);
+* `ease`        - EASE (Steck 2019): closed-form ridge regression of each item on all others over the buyers
+                  matrix, B = -P / diag(P) with P = (X'X + lambda I)^-1, zero diagonal, top neighbours per row;
+* `seq`         - the order of baskets: what was bought in the same basket as X or in the shopper's next
+                  basket after one holding X, scored from the shopper's latest baskets first.
 
 and a logistic-regression ranker on the last 30 days of the log (one for "anything", one for "only items
 not bought yet"). `Scorer.features` turns a shopper's `History` into the (items x features) matrix the ranker
@@ -33,16 +37,20 @@ from retrieval.recs.profiles import Profile, event_weight
 
 logger = logging.getLogger(__name__)
 
-SOURCES = ("repurchase", "cooc", "als", "content", "trending")
-FEATURES = (*SOURCES, "popular", "bought")  # popular: slower-decaying popularity; bought: already bought
+SOURCES = ("repurchase", "cooc", "als", "content", "trending", "ease", "seq")
+# Besides the sources (each scaled to at most 1 per shopper) the ranker sees: popular (slower-decaying
+# popularity), bought (already bought), ease_raw (the EASE score unscaled: how sure, not only how it ranks),
+# and item facts: log_buyers (all-time distinct buyers), log_week (shoppers this week), repeat_rate and
+# age (log days since the item's first event: new arrivals sell differently).
+FEATURES = (*SOURCES, "popular", "bought", "ease_raw", "log_buyers", "log_week", "repeat_rate", "age")
 DAY = 86_400.0
 REPURCHASE_HALF_LIFE_DAYS = 60.0  # how fast an old purchase stops predicting the next one
 TREND_HALF_LIFE_DAYS = 3.0  # "trending": what shoppers touched in the last days
 POPULAR_HALF_LIFE_DAYS = 30.0  # "popular": the season's sellers
 TREND_WINDOW_DAYS = 7.0  # "this week"
-NEIGHBOURS = 200  # co-occurrence neighbours kept per item
+SEQ_HALF_LIFE_BASKETS = 1.0  # `seq`: each older basket of the shopper counts half as much as the next one
 RANKER_HOLDOUT_DAYS = 30.0
-MODEL_FORMAT = 2  # model.npz layout; 1 (no "format" entry) pickled the item ids
+MODEL_FORMAT = 3  # model.npz layout; 1 pickled the item ids, 2 had no ease/seq sources
 
 # ---------------------------------------------------------------- the trained model
 
@@ -55,7 +63,7 @@ class RecsModel:
     item_factors: np.ndarray  # (n, f) float32; zero rows for items ALS never saw
     als_regularization: float
     als_alpha: float
-    cooc: Any  # scipy.sparse.csr_matrix (n, n): cosine of co-purchase counts, top NEIGHBOURS per row
+    cooc: Any  # scipy.sparse.csr_matrix (n, n): cosine of co-purchase counts, top `neighbours` per row
     popularity: np.ndarray  # (n,) distinct buyers, all time
     trending: np.ndarray  # (n,) decayed distinct shoppers (half-life TREND_HALF_LIFE_DAYS)
     seasonal: np.ndarray  # (n,) decayed distinct shoppers (half-life POPULAR_HALF_LIFE_DAYS)
@@ -64,6 +72,20 @@ class RecsModel:
     ranker_all: dict[str, float]  # feature -> weight, plus "bias"
     ranker_new: dict[str, float]
     trained_at: float  # time of the last training event
+    ease: Any = None  # csr (n, n): EASE weights B[i, j] (item i in the history -> item j), top `neighbours` per row
+    seq: Any = None  # csr (n, n): same-basket and next-basket counts i -> j, cosine-normalised, top per row
+    first_seen: np.ndarray | None = None  # (n,) ts of the item's first event; trained_at for items never seen
+
+    def __post_init__(self) -> None:
+        import scipy.sparse as sp
+
+        n = len(self.item_ids)
+        if self.ease is None:
+            self.ease = sp.csr_matrix((n, n), dtype=np.float32)
+        if self.seq is None:
+            self.seq = sp.csr_matrix((n, n), dtype=np.float32)
+        if self.first_seen is None:
+            self.first_seen = np.full(n, self.trained_at, dtype=np.float64)
 
     def save(self, folder: Path) -> None:
         import scipy.sparse as sp
@@ -81,11 +103,13 @@ class RecsModel:
             seasonal=self.seasonal,
             week=self.week,
             repeat_rate=self.repeat_rate,
+            first_seen=self.first_seen,
             ranker_all=np.array([self.ranker_all.get(f, 0.0) for f in (*FEATURES, "bias")]),
             ranker_new=np.array([self.ranker_new.get(f, 0.0) for f in (*FEATURES, "bias")]),
         )
-        sp.save_npz(folder / "cooc.tmp.npz", self.cooc)
-        (folder / "cooc.tmp.npz").replace(folder / "cooc.npz")
+        for name in ("cooc", "ease", "seq"):
+            sp.save_npz(folder / f"{name}.tmp.npz", getattr(self, name))
+            (folder / f"{name}.tmp.npz").replace(folder / f"{name}.npz")
         tmp.replace(folder / "model.npz")
 
     @classmethod
@@ -100,7 +124,7 @@ class RecsModel:
             if version != MODEL_FORMAT:
                 raise RetrievalError(
                     f"The recommendation model in '{folder}' is in an older format (version {version}, which stored "
-                    f"its ids pickled; this version reads {MODEL_FORMAT}); run `shopbot recs train` again."
+                    f"an older layout; this version reads {MODEL_FORMAT}); run `shopbot recs train` again."
                 )
             z = {name: npz[name] for name in npz.files}
         keys = (*FEATURES, "bias")
@@ -115,9 +139,12 @@ class RecsModel:
             seasonal=z["seasonal"],
             week=z["week"],
             repeat_rate=z["repeat_rate"],
+            first_seen=z["first_seen"],
             ranker_all=dict(zip(keys, map(float, z["ranker_all"]), strict=True)),
             ranker_new=dict(zip(keys, map(float, z["ranker_new"]), strict=True)),
             trained_at=float(z["als"][2]),
+            ease=sp.load_npz(folder / "ease.npz").tocsr(),
+            seq=sp.load_npz(folder / "seq.npz").tocsr(),
         )
 
     def aligned(self, item_ids: Sequence[str]) -> RecsModel:
@@ -138,18 +165,20 @@ class RecsModel:
 
         # cooc: select rows/cols of the known items, then scatter into the new index space
         sel = sp.csr_matrix((np.ones(known.sum()), (np.flatnonzero(known), src[known])), shape=(n, len(self.item_ids)))
-        cooc = (sel @ self.cooc @ sel.T).tocsr().astype(np.float32)
+        cooc, ease, seq = ((sel @ m @ sel.T).tocsr().astype(np.float32) for m in (self.cooc, self.ease, self.seq))
         return RecsModel(
             item_ids=list(item_ids), item_factors=take(self.item_factors), als_regularization=self.als_regularization,
             als_alpha=self.als_alpha, cooc=cooc, popularity=take(self.popularity), trending=take(self.trending),
             seasonal=take(self.seasonal), week=take(self.week), repeat_rate=np.where(known, take(self.repeat_rate), float(np.median(self.repeat_rate))),
-            ranker_all=self.ranker_all, ranker_new=self.ranker_new, trained_at=self.trained_at,
+            ranker_all=self.ranker_all, ranker_new=self.ranker_new, trained_at=self.trained_at, ease=ease, seq=seq,
+            first_seen=np.where(known, take(self.first_seen), self.trained_at),
         )
 
 
 # Until a ranker is fitted (too few events), sources are blended with these weights.
 _DEFAULT_RANKER = {
-    "repurchase": 2.0, "cooc": 1.0, "als": 1.0, "content": 1.0, "trending": 0.3, "popular": 0.3, "bought": 0.0, "bias": 0.0,
+    "repurchase": 2.0, "cooc": 1.0, "als": 1.0, "content": 1.0, "trending": 0.3, "ease": 1.0, "seq": 0.5,
+    "popular": 0.3, "bought": 0.0, "bias": 0.0,  # the raw and item features start at 0
 }
 
 
@@ -206,7 +235,9 @@ def _fit_sources(rows: Sequence[EventRow], item_ids: list[str], settings: RecsSe
     co.eliminate_zeros()
     norm = np.sqrt(np.maximum(counts, 1.0))
     co = sp.diags(1.0 / norm) @ co @ sp.diags(1.0 / norm)
-    co = _top_per_row(co.tocsr(), NEIGHBOURS)
+    co = top_per_row(co.tocsr(), settings.neighbours)
+    ease = ease_weights(b, settings.ease_lambda, settings.neighbours)
+    seq = _basket_transitions(rows, index, settings.neighbours)
     # --- popularity, trending, repeat rate
     shoppers: dict[tuple[str, int], float] = {}  # (user, item) -> last ts
     buys: dict[tuple[str, int], set] = {}
@@ -234,14 +265,92 @@ def _fit_sources(rows: Sequence[EventRow], item_ids: list[str], settings: RecsSe
     prior = repeaters.sum() / max(buyers.sum(), 1.0)
     repeat_rate = ((repeaters + 2 * prior) / (buyers + 2)).astype(np.float32)  # 2 pseudo-buyers at the mean
     last = max((e.ts for e in rows), default=now)
+    first_seen = np.full(n, min(last, now), dtype=np.float64)
+    for e in rows:  # rows are in time order: the first touch of an item wins
+        i = index.get(e.product_id) if e.product_id else None
+        if i is not None and first_seen[i] > e.ts:
+            first_seen[i] = e.ts
     return RecsModel(
         item_ids=list(item_ids), item_factors=factors, als_regularization=reg, als_alpha=alpha, cooc=co,
         popularity=buyers.astype(np.float32), trending=trending, seasonal=seasonal, week=week, repeat_rate=repeat_rate,
-        ranker_all=dict(_DEFAULT_RANKER), ranker_new=dict(_DEFAULT_RANKER), trained_at=min(last, now),
+        ranker_all=dict(_DEFAULT_RANKER), ranker_new=dict(_DEFAULT_RANKER), trained_at=min(last, now), ease=ease,
+        seq=seq, first_seen=first_seen,
     )
 
 
-def _top_per_row(m, k: int):
+def ease_weights(x, lam: float, neighbours: int | None = None, *, dense: bool = False):
+    """EASE item-item weights (Steck 2019, "Embarrassingly Shallow Autoencoders") from a users x items matrix.
+
+    Closed form: P = (X'X + lam I)^-1, B = -P / diag(P) column-wise, diag(B) = 0. Items nobody bought get
+    zero rows. Returns the dense (n, n) float32 array when `dense`, else a csr keeping each row's top
+    `neighbours` positive weights (what a request multiplies; the negative tail only pushes items down).
+    """
+    import scipy.sparse as sp
+
+    n = x.shape[1]
+    seen = np.flatnonzero(np.asarray((x != 0).sum(axis=0)).ravel() > 0)
+    full = np.zeros((n, n), dtype=np.float32)
+    if len(seen) >= 2:
+        xs = x[:, seen]
+        g = (xs.T @ xs).toarray().astype(np.float64)
+        g[np.diag_indices_from(g)] += lam
+        p = np.linalg.inv(g)
+        b = -p / np.diag(p)[None, :]
+        np.fill_diagonal(b, 0.0)
+        full[np.ix_(seen, seen)] = b.astype(np.float32)
+    if dense:
+        return full
+    m = sp.csr_matrix(np.maximum(full, 0.0))
+    return top_per_row(m, neighbours) if neighbours else m
+
+
+def _basket_transitions(rows: Sequence[EventRow], index: dict[str, int], neighbours: int):
+    """Counts of (i, j): j in the same purchase basket as i, or in the same shopper's next basket after one
+    holding i; cosine-normalised by the items' basket counts, diagonal zero, top `neighbours` per row.
+
+    A basket is a purchase's session id (the invoice on Online Retail); purchases without one are grouped by
+    shopper and calendar day.
+    """
+    import scipy.sparse as sp
+
+    baskets: dict[tuple[str, str], tuple[float, set[int]]] = {}
+    for e in rows:
+        if e.type != "purchase" or (e.value is not None and e.value < 0):
+            continue
+        i = index.get(e.product_id) if e.product_id else None
+        if i is None:
+            continue
+        key = (e.user_id, e.session_id or f"day{int(e.ts // DAY)}")
+        ts, items = baskets.get(key, (e.ts, set()))
+        items.add(i)
+        baskets[key] = (min(ts, e.ts), items)
+    by_user: dict[str, list[tuple[float, set[int]]]] = {}
+    for (user, _), basket in baskets.items():
+        by_user.setdefault(user, []).append(basket)
+    n = len(index)
+    ordered: list[set[int]] = []  # every shopper's baskets in time order, shoppers one after another
+    has_next: list[bool] = []
+    for seq in by_user.values():
+        seq.sort(key=lambda b: b[0])
+        ordered += [items for _, items in seq]
+        has_next += [True] * (len(seq) - 1) + [False]
+    if not ordered:
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    rows_ = np.repeat(np.arange(len(ordered)), [len(b) for b in ordered])
+    cols = np.concatenate([np.fromiter(b, dtype=np.int64) for b in ordered])
+    x = sp.csr_matrix((np.ones(len(cols), np.float32), (rows_, cols)), shape=(len(ordered), n))  # baskets x items
+    nxt = sp.vstack([x[1:], sp.csr_matrix((1, n), dtype=np.float32)]).tocsr()
+    nxt = sp.diags(np.array(has_next, dtype=np.float32)) @ nxt  # the row after a shopper's last basket is another's
+    m = (x.T @ x + x.T @ nxt).tocsr()
+    m.setdiag(0)
+    m.eliminate_zeros()
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    norm = np.sqrt(np.maximum(counts, 1.0))
+    m = (sp.diags(1.0 / norm) @ m @ sp.diags(1.0 / norm)).tocsr().astype(np.float32)
+    return top_per_row(m, neighbours)
+
+
+def top_per_row(m, k: int):
     import scipy.sparse as sp
 
     rows, cols, vals = [], [], []
@@ -327,7 +436,7 @@ def _fit_ranker(early, late, item_ids, vectors, settings, cut):
         if y.sum() < 5 or y.sum() == len(y):
             fitted.append(dict(_DEFAULT_RANKER))
             continue
-        lr = LogisticRegression(C=1.0, max_iter=500).fit(x, y)
+        lr = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
         weights = dict(zip(FEATURES, map(float, lr.coef_[0]), strict=True))
         weights["bias"] = float(lr.intercept_[0])
         fitted.append(weights)
@@ -348,6 +457,7 @@ class History:
     purchases: np.ndarray  # (m,) purchase count (distinct days)
     repurchase: np.ndarray  # (m,) decayed purchase frequency
     last_bought: np.ndarray  # (m,) ts of the last purchase, 0 if never
+    baskets_ago: np.ndarray | None = None  # (m,) distinct sessions (baskets) since the item was last touched, 0 = latest
     profile: np.ndarray | None = None  # unit interest vector, or None
     queries: list[str] = field(default_factory=list)  # latest searches, newest last
 
@@ -370,6 +480,8 @@ def history_from_events(
     """Aggregate one shopper's events (any order) into a `History`."""
     hl = settings.half_life_days * DAY
     agg: dict[int, list] = {}  # item -> [strength, kind, purchase days, repurchase, last bought]
+    sessions: dict[str, float] = {}  # session (or day) -> its latest ts
+    last_session: dict[int, tuple[float, str]] = {}  # item -> (ts, session) of its latest touch
     queries = []
     for e in events:
         if e.type == "search":
@@ -380,6 +492,10 @@ def history_from_events(
         if i is None or e.ts > now:
             continue
         a = agg.setdefault(i, [0.0, "view", set(), 0.0, 0.0])
+        key = e.session_id or f"day{int(e.ts // DAY)}"
+        sessions[key] = max(sessions.get(key, 0.0), e.ts)
+        if e.ts >= last_session.get(i, (-1.0, ""))[0]:
+            last_session[i] = (e.ts, key)
         w = event_weight(e.type, e.value)
         cancelled = e.type == "purchase" and e.value is not None and e.value < 0
         a[0] += (-w if cancelled else w) * math.pow(0.5, (now - e.ts) / hl)
@@ -393,6 +509,9 @@ def history_from_events(
             a[4] = max(a[4], e.ts)
     items = np.array(list(agg), dtype=np.int64)
     vals = list(agg.values())
+    session_ts = np.sort(np.array(list(sessions.values()), dtype=np.float64))
+    # baskets after the item's one = sessions whose latest event is later than that session's latest event
+    ago = [len(session_ts) - np.searchsorted(session_ts, sessions[last_session[i][1]], side="right") for i in agg]
     return History(
         user_id=user_id,
         items=items,
@@ -401,6 +520,7 @@ def history_from_events(
         purchases=np.array([len(v[2]) for v in vals], dtype=np.float32),
         repurchase=np.array([v[3] for v in vals], dtype=np.float32),
         last_bought=np.array([v[4] for v in vals], dtype=np.float64),
+        baskets_ago=np.array(ago, dtype=np.float32),
         profile=profile,
         queries=queries[-5:],
     )
@@ -441,6 +561,10 @@ class Scorer:
         self._trend = model.trending / max(float(model.trending.max()), 1e-9)
         log_season = np.log1p(model.seasonal)
         self._season = log_season / max(float(log_season.max()), 1e-9)
+        self._item_facts = np.stack([  # (n, 4): log_buyers, log_week, repeat_rate, age
+            np.log1p(model.popularity), np.log1p(model.week), model.repeat_rate,
+            np.log1p(np.maximum(model.trained_at - model.first_seen, 0.0) / DAY),
+        ], axis=1).astype(np.float32)
 
     def user_factors(self, h: History) -> np.ndarray | None:
         """Solve the ALS user vector from the live history (same normal equations implicit uses)."""
@@ -459,23 +583,33 @@ class Scorer:
         """(n, len(FEATURES)) scores, each source scaled to at most 1 for this shopper."""
         n = len(self.model.item_ids)
         f = np.zeros((n, len(FEATURES)), dtype=np.float32)
+        col = {name: j for j, name in enumerate(FEATURES)}
+
+        def put(name: str, values: np.ndarray) -> None:
+            f[:, col[name]] = values / max(float(values.max()), 1e-9)
+
         if len(h.items):
             rep = np.zeros(n, dtype=np.float32)
             rep[h.items] = h.repurchase * self.model.repeat_rate[h.items]
-            f[:, 0] = rep / max(float(rep.max()), 1e-9)
+            put("repurchase", rep)
             w = np.log1p(h.strength)
-            cooc = np.asarray(self.model.cooc[h.items].T @ w).ravel()
-            f[:, 1] = cooc / max(float(cooc.max()), 1e-9)
+            put("cooc", np.asarray(self.model.cooc[h.items].T @ w).ravel())
             x = self.user_factors(h)
             if x is not None:
-                als = np.maximum(self.model.item_factors @ x.astype(np.float32), 0.0)
-                f[:, 2] = als / max(float(als.max()), 1e-9)
-            bought = h.items[h.purchases > 0]
-            f[bought, 6] = 1.0
+                put("als", np.maximum(self.model.item_factors @ x.astype(np.float32), 0.0))
+            liked = (h.strength > 0).astype(np.float32)
+            ease = np.maximum(np.asarray(self.model.ease[h.items].T @ liked).ravel(), 0.0)
+            put("ease", ease)
+            f[:, col["ease_raw"]] = ease
+            ago = h.baskets_ago if h.baskets_ago is not None else np.zeros(len(h.items), np.float32)
+            recent = liked * np.power(0.5, ago / SEQ_HALF_LIFE_BASKETS)
+            put("seq", np.asarray(self.model.seq[h.items].T @ recent).ravel())
+            f[h.items[h.purchases > 0], col["bought"]] = 1.0
         if h.profile is not None and self.vectors is not None:
-            f[:, 3] = np.maximum(self.vectors @ h.profile, 0.0)
-        f[:, 4] = self._trend
-        f[:, 5] = self._season
+            f[:, col["content"]] = np.maximum(self.vectors @ h.profile, 0.0)
+        f[:, col["trending"]] = self._trend
+        f[:, col["popular"]] = self._season
+        f[:, col["log_buyers"] :] = self._item_facts
         return f
 
     @staticmethod

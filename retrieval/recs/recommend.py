@@ -1,7 +1,7 @@
 """Personalised recommendations served from the trained model (`retrieval.recs.model`) and live events.
 
 `Recommender.record` logs an event and updates the shopper's real-time profile; `Recommender.recommend`
-scores every item with the five sources, blends them with the learned ranker, applies business rules
+scores every item with the seven sources, blends them with the learned ranker, applies business rules
 (stock, bought non-repeatables, category/price from the chat), MMR diversity, and gives each item one true
 reason naming what caused it. `open_recommender` / `train_recommender` wire it to the data home.
 """
@@ -287,6 +287,16 @@ class Recommender:
                 return None
             a = int(np.argmax(row))
             return f"often bought with the {self.products[h.items[a]].title}, which you {_VERBS[h.last_kind[a]]}"
+        if source in ("ease", "seq") and len(h.items):
+            matrix = self.model.ease if source == "ease" else self.model.seq
+            row = matrix[h.items][:, [j]].toarray().ravel() * (h.strength > 0)
+            if row.max() <= 0:
+                return None
+            a = int(np.argmax(row))
+            title, verb = self.products[h.items[a]].title, _VERBS[h.last_kind[a]]
+            if source == "ease":
+                return f"shoppers who bought the {title}, which you {verb}, also buy this"
+            return f"often bought with or right after the {title}, which you {verb}"
         if source in ("als", "content") and len(h.items):
             if source == "als":
                 sim = self.model.item_factors[h.items] @ self.model.item_factors[j]

@@ -58,8 +58,10 @@ def test_evaluation_json_shape_and_sanity(tmp_path):
     csv = _transactions(tmp_path / "tx.csv")
     result = evaluate_recs(csv, "2011-04-01", BagOfWordsEmbedder(), RecsSettings(als_factors=8), cache_dir=tmp_path)
     assert set(result) == {"new", "all", "baselines"}
-    assert set(result["baselines"]) == {"popularity", "als"}
-    blocks = [result["new"], result["all"]] + [result["baselines"][b][m] for b in ("popularity", "als") for m in ("new", "all")]
+    assert set(result["baselines"]) == {"popularity", "als", "ease", "itemknn"}
+    blocks = [result["new"], result["all"]] + [
+        result["baselines"][b][m] for b in ("popularity", "als", "ease", "itemknn") for m in ("new", "all")
+    ]
     for block in blocks:
         assert set(block) == {"recall@20", "ndcg@10", "coverage"}
         assert all(0.0 <= v <= 1.0 for v in block.values())
@@ -68,6 +70,19 @@ def test_evaluation_json_shape_and_sanity(tmp_path):
     assert result["new"]["ndcg@10"] > result["baselines"]["popularity"]["new"]["ndcg@10"]
     assert result["all"]["ndcg@10"] > result["baselines"]["popularity"]["all"]["ndcg@10"]
     assert result["all"]["coverage"] > result["baselines"]["popularity"]["all"]["coverage"]
+    # the item-item baselines learn the themes too
+    for name in ("ease", "itemknn"):
+        assert result["baselines"][name]["new"]["ndcg@10"] > result["baselines"]["popularity"]["new"]["ndcg@10"]
+
+
+def test_test_window_can_end_before_a_later_check_split(tmp_path):
+    """`until` keeps a tuning split's test window clear of the check split's test period."""
+    csv = _transactions(tmp_path / "tx.csv")
+    full = evaluate_recs(csv, "2011-03-01", None, RecsSettings(als_factors=8))
+    capped = evaluate_recs(csv, "2011-03-01", None, RecsSettings(als_factors=8), until="2011-04-01")
+    assert capped["all"] != full["all"]
+    with pytest.raises(RetrievalError, match="--until"):
+        evaluate_recs(csv, "2011-03-01", None, RecsSettings(), until="soon")
 
 
 def test_bad_split_dates_name_the_fix(tmp_path):
