@@ -83,7 +83,17 @@ _QUESTION = re.compile(r"^\s*(?:and |also |plus )?(?:how|what|when|why|which|do 
                        r"what's|whats|how's)\b", re.I)
 _ARRIVAL = re.compile(r"\b(arriv\w*|deliver\w*|when will (?:it|they|that)|where is (?:it|my)|track\w*|ship(?:ped)? yet)\b", re.I)
 _PICK = re.compile(r"^\s*(which|what)\b|\b(of (?:those|these|them)|among (?:those|these|them)|out of (?:those|these))\b", re.I)
+_FRUSTRATED = re.compile(r"\b(?:nobody|no one|noone|no-one)\b.{0,30}\b(?:answer|repl|respond|help|get\w* back|call\w* back|pick\w* up)|"
+                         r"\b(?:fed up|sick of|ridiculous|unacceptable|waste of (?:my )?time|third time|(?:waited|waiting) (?:for )?"
+                         r"(?:days|weeks|ages|hours))\b", re.I)
 _ATTRIBUTE_Q = re.compile(r"^\s*(how|what|which|does|do|is|are)\b", re.I)
+# "any that are waterproof?", "are any of them under 2 kg", "those ones in blue": about the list, not the one in focus
+_ABOUT_LIST = re.compile(r"\bany (?:that|which|of (?:them|those|these))\b|\b(?:those|these|ones)\b|\bwhich of\b", re.I)
+# Words that carry no request of their own: with a budget or a condition they only refine the active request
+# ("actually I can go up to 35", "what about under 200 then")
+_BARE = frozenset("""i me my we can could would go spend pay afford actually then what about how maybe ok okay and or but
+so also just still only please well hmm um is it that are there any ones one those these them something anything options
+let s show have got do you a an the with for of to in on at like instead max maximum budget price less more""".split())
 
 
 class Assistant:
@@ -135,6 +145,8 @@ class Assistant:
         # the catalog's own words for colours and sizes ("Glacier Blue", "Queen"), and titles a message may name
         self._colour_words = sorted({c.lower() for p in catalog for c in p.colours if len(c) > 2}, key=len, reverse=True)
         self._size_words = {s.lower(): s for p in catalog for s in p.sizes if len(s) > 1 and not s.replace(".", "").isdigit()}
+        letters = {s for p in catalog for s in p.sizes}
+        self._size_words.update({w: s for w, s in shopping.SIZE_WORDS.items() if s in letters and w not in self._size_words})
         self._titles = [(" ".join(t.split()), p) for p in catalog for t in {p.title.lower(), p.title.lower().split(" - ")[0]}
                         if len(t) > 12]
         self.deps = Deps(
@@ -224,10 +236,11 @@ class Assistant:
     def _draft(self, step: Step, message: str, history: str) -> str:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        prompt = render(
-            "assistant_answer", history=history, data=step.data, message=fence(message, 500), task=render(step.task).strip()
-        )
-        messages = [SystemMessage(content=self.system_prompt), HumanMessage(content=prompt)]
+        from assistant.conversation.prompting import render_turn
+
+        # the same messages `shopbot finetune build-data` trains on (prompting.render_turn)
+        system, user = render_turn(self.system_prompt, message=message, data=step.data, task=step.task, history=history)
+        messages = [SystemMessage(content=system["content"]), HumanMessage(content=user["content"])]
         # `max_tokens` is LangChain's per-call length cap: ChatOpenAI sends it, LocalChatModel honours it.
         text = "".join(str(chunk.content) for chunk in self.chat_model.stream(messages, max_tokens=self.draft_tokens))
         return fill_placeholders(text.strip(), self.placeholders)[0]
@@ -325,6 +338,9 @@ class Assistant:
         # "start a return for it": the order in focus
         if intent == "return_refund" and user_id and state.orders and _ACT_ON_IT.search(message) and not _POLICY_Q.search(message):
             return service.orders(d, Step(intent, "orders"), state, message, slots, user_id)
+        if _FRUSTRATED.search(message) and intent not in {"product_search", "recommendation", "compare", "product_question"}:
+            # "nobody answers my emails": a person should take this over, not another round with the bot
+            return service.handoff(d, Step("human_handoff", "handoff"), session.id, message, user_id)
         if service.DAMAGE.search(message) and intent not in {"cancel_order", "change_order"} and not _asks_person(message):
             return service.damaged(d, Step("return_refund", "policies"), state, message, slots, user_id)
         if intent == "human_handoff" and source == "model" and slots.order_ids:
@@ -341,6 +357,9 @@ class Assistant:
         if intent not in _ORDER_INTENTS | {"exchange"} and user_id and (_ORDERED.search(message) or (
                 state.orders and state.topic == "order" and _ARRIVAL.search(message))):
             intent = "order_status"
+        if intent in _POLICY_INTENTS | {"chit_chat", "out_of_scope", "compare"} and state.request is not None \
+                and state.topic == "list" and _only_constraints(self._parse(message)):
+            intent = "product_search"  # "actually I can go up to 35": a refinement, whatever the classifier guessed
         if intent in {"order_status", "cancel_order", "change_order", "exchange"} or (
                 intent == "return_refund" and (slots.order_ids or _refers_to_order(d, message, user_id))):
             return service.orders(d, Step(intent, "orders"), state, message, slots, user_id)
@@ -350,6 +369,8 @@ class Assistant:
         # shopping: the dialogue state decides what the classifier cannot see
         parsed = self._parse(message)
         found = d.types.find(parsed.text)
+        if found is None and intent in ("product_search", "recommendation") and not _only_constraints(parsed):
+            found = self._dense_type(parsed.text)  # "head torches": no catalog word, but every neighbour is a headlamp
         if found is not None:  # "hiking boots" names a type; its words are no condition on another attribute too
             type_words = set(found[1].split())
             parsed.filters.attributes = [c for c in parsed.filters.attributes if not (
@@ -376,11 +397,13 @@ class Assistant:
             follow_up = state.topic == "product" and len(message.split()) <= 7
             if (size or colour) and (shopping.is_yes_no(message) or follow_up):
                 return shopping.details(d, Step("product_question", "product_details"), state, message, slots, yes_no=True)
-            if shopping.asked_dimension(message) and _ATTRIBUTE_Q.search(message) and found is None:
+            if shopping.asked_dimension(message) and _ATTRIBUTE_Q.search(message) and found is None \
+                    and not _ABOUT_LIST.search(message):
                 return shopping.details(d, Step("product_question", "product_details"), state, message, slots)
         if len(slots.refs) >= 2 and shown:
             return shopping.compare_shown(d, Step("compare", "compare"), state, slots, [])
-        if intent == "compare" and (len(slots.refs) != 1 or re.search(r"\b(compare|comparison|difference|differ|vs|versus|better)\b",
+        filters_list = bool(shown and parsed.filters.attributes and (_PICK.search(message) or _ABOUT_LIST.search(message)))
+        if intent == "compare" and not filters_list and (len(slots.refs) != 1 or re.search(r"\b(compare|comparison|difference|differ|vs|versus|better)\b",
                                                                        message, re.I)):
             return shopping.compare_shown(d, Step("compare", "compare"), state, slots, self._search_once(message, 2))
         if slots.refs and shown and found is None:
@@ -444,6 +467,19 @@ class Assistant:
             return state.topic[7:]
         return ""
 
+    def _dense_type(self, text: str, k: int = 8) -> tuple[frozenset[str], str] | None:
+        """The product type of a request in words the catalog does not use: the leaf category of all `k` nearest
+        products by meaning, when they agree (a small embedder is often unsure; then no type)."""
+        store = getattr(self.searcher, "store", None)
+        if store is None or not text.strip():
+            return None
+        hits = store.vectors.query(store.embedder.encode_query(text), k)
+        leaves = {self.deps.catalog[pid].category[-1] for pid, _ in hits if pid in self.deps.catalog}
+        if len(hits) < k or len(leaves) != 1:
+            return None
+        leaf = next(iter(leaves))
+        return frozenset({leaf}), leaf.lower()
+
     def _search_once(self, message: str, k: int) -> list[Product]:
         return [h.product for h in self.searcher.search(message, k=k).hits]
 
@@ -452,6 +488,13 @@ def _clean(message: str) -> str:
     """The product words of a request, without the conversational lead ("show me", "I also need a")."""
     cleaned = _FILLER.sub("", message, count=1).strip(" ?!.")
     return cleaned or message
+
+
+def _only_constraints(parsed) -> bool:
+    """A message that states conditions (a budget, an attribute, a size) and nothing else to look for."""
+    f = parsed.filters
+    said = f.price_max is not None or f.price_min is not None or f.attributes or f.sizes or f.colours or f.sort
+    return bool(said) and not (set(re.findall(r"[a-z]+", parsed.text.lower())) - _BARE)
 
 
 def _request_of(parsed) -> ProductRequest:
