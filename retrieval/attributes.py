@@ -215,7 +215,13 @@ class AttributeSchema:
         self._enum_values = [(a, v, _words(v)) for a in attributes.values()
                              if a.kind == "text" and a.count >= MIN_ENUM_COUNT and len(a.values) <= MAX_ENUM_VALUES
                              for v in a.values if _words(v) and not _words(v) <= _NOT_VALUES]
-        self._number_patterns = [(a, _number_pattern(a)) for a in attributes.values() if a.kind == "number" and a.unit_words]
+        numbers = [a for a in attributes.values() if a.kind == "number"]
+        self._number_patterns = [(a, _number_pattern(a)) for a in numbers if a.unit_words]
+        # the attribute's own name as the unit: "an R-value of 4 or more", "fill power 800+", "800 thread count"
+        self._number_patterns += [(a, _named_number_pattern(a)) for a in numbers if _name_phrase(a.name)]
+        # the attribute's name after "most"/"lowest": "the most floor space", "the highest R-value"
+        firsts = [_name_phrase(a.name).split(r"[\s-]*")[0] for a in numbers if _name_phrase(a.name)]
+        self._superlative_names = [(a, _superlative_pattern(a, firsts)) for a in numbers if _name_phrase(a.name)]
 
     @classmethod
     def from_products(cls, products: Iterable[Product], synonyms: Synonyms | None = None, min_count: int = 2) -> AttributeSchema:
@@ -277,9 +283,16 @@ class AttributeSchema:
         """Constraints and a superlative in `text` (which should have had `normalise_numbers` applied)."""
         out = Understood()
         lowered = text.lower()
+        for attribute, pattern in self._superlative_names:  # an attribute named outright beats a generic synonym
+            m = pattern.search(lowered)
+            if m:
+                descending = m.group("dir") in _MOST
+                out.sort = Sort(dimension=attribute.name, descending=descending, phrase=f"one with the {m.group('dir')} {attribute.label}")
+                out.spans.append(m.span())
+                break
         for phrase in sorted(self.synonyms.superlatives, key=len, reverse=True):
             m = re.search(rf"\b{re.escape(phrase)}\b", lowered)
-            if m and not any(s <= m.start() < e for s, e in out.spans):
+            if out.sort is None and m and not any(s <= m.start() < e for s, e in out.spans):
                 dimension, direction = self.synonyms.superlatives[phrase]
                 if dimension in ("price", "rating") or any(n in self.attributes for n in self.synonyms.dimensions.get(dimension, [])):
                     out.sort = Sort(dimension=dimension, descending=direction == "desc", phrase=phrase)
@@ -336,8 +349,11 @@ class AttributeSchema:
         if attribute.unit == "°C" and op == "~":  # a comfort rating is a floor ("to -10" = -10 or colder), a limit a ceiling
             op = "<=" if re.search(r"temperature|comfort|rating", attribute.name) else ">="
         value = round(value, 3)
+        phrase = m.group(0).strip()
+        if _name_phrase(attribute.name) and re.match(_name_phrase(attribute.name), phrase):
+            phrase = "with " + phrase  # "sleeping pads with r-value of 4 or more"
         return Constraint(attribute=attribute.name, op=op, value=int(value) if value.is_integer() else value,
-                          phrase=m.group(0).strip())
+                          phrase=phrase)
 
     def reason(self, product: Product, constraints: Iterable[Constraint] = (), sort: Sort | None = None, limit: int = 3) -> str:
         """A shopper-facing reason from the attributes the request is about ("sleeps 3 · 1.9 kg · 3-season")."""
@@ -426,6 +442,42 @@ def _number_pattern(attribute: Attribute) -> re.Pattern[str]:
         rf"{lead}{cmp}(?P<neg>-|minus\s+|−)?(?P<num>\d+(?:\.\d+)?)[\s-]*(?P<unit>{unit})(?![a-z²])"
         rf"(?P<post>\s*(?:\+|or\s+(?:more|over|above|bigger|larger|less|under|below|smaller|lighter)|plus|max(?:imum)?|at\s+most|tops|min(?:imum)?|at\s+least))?"
     )
+
+
+_MOST = {"most", "highest", "largest", "biggest", "greatest", "max", "maximum", "best", "top", "longest", "more", "higher"}
+_LEAST = {"least", "lowest", "smallest", "fewest", "min", "minimum", "shortest", "less", "lower", "fastest", "quickest"}
+_GENERIC_NAME_WORDS = {"rating", "count", "size", "level", "type", "value", "time"}
+
+
+def _name_phrase(name: str) -> str:
+    """A regex for the words of a numeric attribute's name without its unit ("r_value" -> "r[\\s-]*value")."""
+    tokens = name.split("_")
+    if len(tokens) > 1 and (tokens[-1] in _UNITS or tokens[-1] in ("c", "f", "l")):
+        tokens = tokens[:-1]
+    if not tokens or tokens == ["capacity"] or tokens == ["weight"]:  # said with units, and by the synonyms
+        return ""
+    return r"[\s-]*".join(re.escape(t) for t in tokens)
+
+
+def _named_number_pattern(attribute: Attribute) -> re.Pattern[str]:
+    words = sorted((w for w, _ in attribute.unit_words), key=len, reverse=True)
+    unit = "|".join(re.escape(w) for w in words)
+    unit_group = rf"(?:[\s-]*(?P<unit>{unit}))?" if unit else r"(?P<unit>)"
+    cmp = (r"(?P<cmp>(?:under|below|less\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|not\s+more\s+than|over|"
+           r"above|more\s+than|at\s+least|min(?:imum)?|higher\s+than|lower\s+than)\s+)?")
+    post = (r"(?P<post>\s*(?:\+|or\s+(?:more|over|above|higher|bigger|larger|less|under|below|lower|smaller)|plus|max(?:imum)?|"
+            r"at\s+most|tops|min(?:imum)?|at\s+least))?")
+    return re.compile(rf"\b{_name_phrase(attribute.name)}\s*(?:of|:|=|is|at)?\s*{cmp}(?P<neg>-|minus\s+|−)?"
+                      rf"(?P<num>\d+(?:\.\d+)?){unit_group}(?![a-z²\d]){post}")
+
+
+def _superlative_pattern(attribute: Attribute, firsts: list[str]) -> re.Pattern[str]:
+    """"most/highest ... <name>": the whole name, or its first word when no other attribute starts with it."""
+    phrase = _name_phrase(attribute.name)
+    first = phrase.split(r"[\s-]*")[0]
+    alone = firsts.count(first) == 1 and len(first) >= 4 and first not in _GENERIC_NAME_WORDS
+    words = "|".join(sorted(_MOST | _LEAST, key=len, reverse=True))
+    return re.compile(rf"\b(?P<dir>{words})\s+(?:{phrase}{'|' + first if alone else ''})\b")
 
 
 def _bool_pattern(name: str) -> re.Pattern[str]:

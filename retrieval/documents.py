@@ -40,7 +40,7 @@ SERVICE_WORDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(tore|torn|tear|ripped|rip|broke|broken|break|cracked|snapped|split|fell apart|falling apart|"
                 r"stopped working|doesn'?t work|does not work|leak\w*|defect\w*|faulty|damaged?|dented|scratched)\b", re.I),
      "faulty damaged defect warranty"),
-    (re.compile(r"\b(send (?:it |them |this |that )?back|bring (?:it |them )?back|take (?:it |them )?back)\b", re.I), "return"),
+    (re.compile(r"\b((?:send|bring|take|ship|post|mail) (?:[\w']+ ){0,3}?back)\b", re.I), "return"),
     (re.compile(r"\b(opened|unsealed|used|worn|washed|unwrapped)\b", re.I), "opened seal unused"),
     (re.compile(r"\b(money back|reimburs\w*|repaid|charged back)\b", re.I), "refund"),
     (re.compile(r"\b(how much|cost\w*|price|fee|charge\w*|pay for)\b", re.I), "cost fee"),

@@ -26,7 +26,7 @@ from retrieval.catalog import Product
 CURRENCIES = {
     "$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD",
     "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
-    "£": "GBP", "gbp": "GBP",
+    "£": "GBP", "gbp": "GBP", "quid": "GBP",
 }
 COLOURS = {
     "black", "white", "red", "blue", "green", "yellow", "orange", "purple", "pink", "brown", "grey", "gray",
@@ -38,7 +38,7 @@ _SIZE_WORDS = {"xxs": "XXS", "xs": "XS", "s": "S", "small": "S", "m": "M", "medi
                "xl": "XL", "x-large": "XL", "extra large": "XL", "xxl": "XXL", "2xl": "XXL", "xxxl": "XXXL",
                "3xl": "XXXL", "one size": "ONE SIZE"}
 
-_CUR = r"(?:\$|€|£|usd\b|eur\b|euros?\b|dollars?\b|bucks\b|gbp\b)"
+_CUR = r"(?:\$|€|£|usd\b|eur\b|euros?\b|dollars?\b|bucks\b|gbp\b|quid\b)"
 _NUM = r"(\d+(?:[.,]\d{1,2})?)(?![\d.,]?\d)"
 # A number followed by a unit is a quantity, not a price ("less than 5 lbs", "over 2 inches").
 _NOT_UNIT = (r"(?!\s*(?:lbs?|pounds?|kg|g|oz|ounces?|inch(?:es)?|cm|mm|m\b|ft|feet|foot|gb|tb|mb|w\b|watts?|"
@@ -56,7 +56,9 @@ _BETWEEN = re.compile(rf"{_LEAD}\b(?:between|from)\s+{_amount(1)}\s*(?:and|to|-|
 _RANGE = re.compile(rf"(?<![\w.]){_amount(1)}\s*(?:-|–|to)\s*{_amount(2)}{_NOT_UNIT}", re.I)
 _MAX = re.compile(
     rf"{_LEAD}\b(?:under|below|less\s+th[ae]n|cheaper\s+th[ae]n|lower\s+th[ae]n|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+th[ae]n|"
-    rf"within|not\s+more\s+th[ae]n|not\s+over|no\s+(?:more|higher)\s+than|tops|budget(?:\s+(?:is|of|=|:))?|"
+    rf"within|no\s+(?:more|higher)\s+than|tops|budget(?:\s+(?:is|of|=|:))?|"
+    # "nothing over 40", "not above 60", "none more than 50": a negated lower bound is an upper one
+    rf"(?:nothing|none|not|never)\s+(?:over|above|more\s+th[ae]n|higher\s+th[ae]n|pricier\s+th[ae]n|past|beyond|exceeding)|"
     rf"(?:can|could|want\s+to|would\s+like\s+to|willing\s+to|able\s+to)\s+(?:only\s+)?(?:spend|pay|afford)(?:\s+(?:up\s+to|at\s+most|about|around))?|"
     rf"(?:don'?t|do\s+not|won'?t|can'?t|cannot)\s+(?:want\s+to\s+)?(?:spend|pay|go)\s+(?:more\s+than|over|above|past)|"
     rf"(?:spend|pay)\s+(?:up\s+to|at\s+most|no\s+more\s+than|less\s+than)|<=?)\s*{_amount(1)}{_NOT_UNIT}", re.I)

@@ -369,7 +369,9 @@ class Assistant:
         # shopping: the dialogue state decides what the classifier cannot see
         parsed = self._parse(message)
         found = d.types.find(parsed.text)
-        if found is None and intent in ("product_search", "recommendation") and not _only_constraints(parsed):
+        f = parsed.filters
+        if found is None and intent in ("product_search", "recommendation") and not (f.attributes or f.colours or f.sizes) and (
+                len(set(re.findall(r"[a-z]+", parsed.text.lower())) - _BARE) >= (1 if state.request is None else 2)):
             found = self._dense_type(parsed.text)  # "head torches": no catalog word, but every neighbour is a headlamp
         if found is not None:  # "hiking boots" names a type; its words are no condition on another attribute too
             type_words = set(found[1].split())
@@ -474,10 +476,10 @@ class Assistant:
         if store is None or not text.strip():
             return None
         hits = store.vectors.query(store.embedder.encode_query(text), k)
-        leaves = {self.deps.catalog[pid].category[-1] for pid, _ in hits if pid in self.deps.catalog}
-        if len(hits) < k or len(leaves) != 1:
+        leaves = {tuple(self.deps.catalog[pid].category[-1:]) for pid, _ in hits if pid in self.deps.catalog}
+        if len(hits) < k or len(leaves) != 1 or not next(iter(leaves)):
             return None
-        leaf = next(iter(leaves))
+        leaf = next(iter(leaves))[0]
         return frozenset({leaf}), leaf.lower()
 
     def _search_once(self, message: str, k: int) -> list[Product]:

@@ -104,6 +104,9 @@ _ORDINAL_REF = re.compile(
 )
 _COMPARATIVE = re.compile(r"\b(cheap|cheaper|cheapest|expensive|more expensive|pricier|priciest|most expensive|"
                           r"best rated|highest rated|top rated)\b", re.I)
+# Words after "that/this/those" that do not name a product ("any that are", "those in blue", "this one")
+_NOT_NOUNS = frozenset("""one ones order orders status price same other way store shop are is was were be in on at with
+for of to and or but have has had come comes would will can could do does did i you we they it so as from by than then""".split())
 _DEMONSTRATIVE = re.compile(r"\b(?:that|this|the|those|these)\s+(one|ones|[a-z]+s?)\b", re.I)
 _QUANTITY = re.compile(r"\b(\d{1,2})\s*(?:x\b|pcs\b|pieces\b|units\b|pairs?\b|of (?:them|these|those)\b)|\bqty\s*(\d{1,2})\b", re.I)
 _SIZE = re.compile(r"\bsize\s*([0-9]{1,2}(?:\.5)?|xxs|xs|s|m|l|xl|xxl|xxxl|small|medium|large|extra large)\b", re.I)
@@ -162,7 +165,7 @@ def extract_slots(text: str) -> Slots:
             word = m.group(1).lower()
             if word in {"one", "ones"} and m.group(0).lower().startswith(("that", "this")):
                 slots.refs.append(ProductRef())
-            elif word not in {"one", "ones", "order", "orders", "status", "price", "same", "other", "way", "store", "shop"} and m.group(0).lower().startswith(("that", "this", "those", "these")):
+            elif word not in _NOT_NOUNS and m.group(0).lower().startswith(("that", "this", "those", "these")):
                 slots.refs.append(ProductRef(noun=word))
     q = _QUANTITY.search(text)
     if q:

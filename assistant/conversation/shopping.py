@@ -40,13 +40,21 @@ _YES_NO = re.compile(r"^\s*(?:does|do|is|are|can i (?:get|have|buy)|have you got
 _STOCK_Q = re.compile(r"\b(in stock|available|availability|sold out|have (?:it|any|one)|left)\b", re.I)
 _SIZE_SAID = re.compile(r"(?:\bin (?:an? )?|\bsize\s*|^\s*(?:and |what about |how about )?(?:an? |in )?)(\d{1,2}(?:\.5)?|xxs|xs|s|m|l|xl|xxl|xxxl)\b"
                         r"(?=\s*(?:then|instead|please|too)?\s*\??\s*$|\s)", re.I)
+# "actually, remove it", "ok add the second one": a leading interjection does not change the request
+_LEAD = r"^\s*(?:(?:actually|ok(?:ay)?|oh|hmm+|wait|no|yes|yeah|yep|please|then|and|so|um+|well|great|cool|perfect|nice)[\s,.!]+)*"
+_REF = r"(?:it|that|this|them|these|those|one|the \w+(?: one)?)"
+_QTY_SAID = r"(?:\d{1,2}|a|an|one|two|three|four|five|a couple|a pair)"
 _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
-                       r"\b(?:i'?ll|i will|let me) (?:take|buy|get|grab) (?:it|that|this|them|one|the \w+(?: one)?)\b|"
-                       r"^\s*add (?:it|that|this|them|the \w+(?: one)?|\d+)\b", re.I)
+                       rf"\b(?:i'?ll|i will|let me|i'?d like to|i want to) (?:take|buy|get|grab|order|have)(?: {_QTY_SAID} of)? {_REF}\b|"
+                       rf"{_LEAD}add (?:{_REF}|\d+)\b", re.I)
 _CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
-                          r"^\s*(?:remove|delete) (?:it|that|this|them|the \w+(?: one)?)\b", re.I)
+                          rf"{_LEAD}(?:remove|delete|take out|drop) {_REF}\b|"
+                          rf"{_LEAD}(?:take|put) {_REF} (?:out|back)\b(?! (?:of|to) (?:the )?(?:store|shop|post))", re.I)
 _CART_VIEW = re.compile(r"\b(what'?s|what is|show|view|see|check|open|look at)\b.{0,20}\b(cart|basket|trolley)\b|"
                         r"^\s*(?:my )?(?:cart|basket)\s*\??\s*$", re.I)
+# Letter sizes in words ("in large", "a medium"): read against the product's own sizes
+SIZE_WORDS = {"extra extra large": "XXL", "xx-large": "XXL", "extra large": "XL", "x-large": "XL", "extra small": "XS",
+               "x-small": "XS", "small": "S", "medium": "M", "large": "L"}
 _QTY_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a couple of": 2, "a pair of": 2}
 
 
@@ -282,6 +290,11 @@ def wanted_variant(message: str, product: Product | None, slots: Slots) -> tuple
                 if re.search(rf"(?:\bin (?:an? )?|\bsize\s*|^\s*){re.escape(s.lower())}\b", lowered):
                     size = s
                     break
+    if size is None:
+        for word, letter in SIZE_WORDS.items():  # longest first
+            if re.search(rf"(?:\bin (?:an? |the )?|\bsize\s*|^\s*(?:and |what about |how about )?(?:an? |in )?){word}\b", lowered):
+                size = letter
+                break
     if size is None:  # a size the product may not have: "in a 13" (the answer is then no)
         m = _SIZE_SAID.search(message)
         if m:
@@ -491,6 +504,12 @@ def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, mess
             line = cart.lines[best[1]]
     if line is None:
         focus = [ln for ln in cart.lines if ln.product_id == state.focus]
+        if not focus and state.focus in d.catalog and re.search(r"\b(it|that|this)\b", lowered):
+            # "remove it" about the product in focus (say, an add still waiting for a colour): not another line
+            step.template = render("reply_cart_not_in", title=d.catalog[state.focus].title, count=cart.count,
+                                   total=money(cart.total, cart.lines[0].currency)).strip()
+            step.evidence.texts.append(step.template)
+            return step
         line = focus[-1] if focus else cart.lines[-1]
     quantity = slots.quantity
     after = d.carts.remove(session_id, line.sku, quantity)

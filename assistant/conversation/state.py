@@ -132,6 +132,8 @@ def _refine(active: ProductRequest, parsed: ParsedQuery, *, text: str, leaves: l
 
 
 def _plural(words: str) -> str:
+    if words.endswith(("ware", "wear", "gear", "ing", "equipment")):  # mass nouns: "cookware", "bedding"
+        return words
     if words.endswith(("s", "sh", "ch", "x")):
         return words + "es" if not words.endswith("s") else words
     if words.endswith("y") and words[-2:-1] not in "aeiou":

@@ -54,10 +54,14 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, sim
 
     dense = similar(query, [x for _, x in scored]) if similar is not None else [0.0] * len(scored)
 
+    # a sentence that defines what was asked ("the warranty is 2 years", "standard shipping costs $6.95")
+    defines = re.compile(rf"\b(?:{'|'.join(map(re.escape, sorted(q)))})\w*\b(?:\W+\w+){{0,3}}?\W+(?:is|are|lasts?|runs?|takes?|costs?)"
+                         rf"\b[^.]{{0,40}}\d", re.I) if q else None
+
     def score(i: int) -> float:
         s = scored[i][1]
         return (len(q & _stems(s)) + (2.5 if figure is not None and figure.search(s) else 0) + DENSE_WEIGHT * float(dense[i])
-                - i * 0.01)
+                + (1.5 if defines is not None and defines.search(s) else 0) - i * 0.01)
 
     ranked = sorted(range(len(scored)), key=lambda i: -score(i))
     keep = ranked[:1]
