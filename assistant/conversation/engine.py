@@ -72,7 +72,7 @@ _SPLIT = re.compile(r"(?<=[?.!])\s+(?=\w)|[,;]?\s+(?:and|also|plus)\s+(?=(?:also
 _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|actually|now|then)[\s,]+)*"
                      r"(?:(?:can|could) you (?:please )?(?:show|find|get|recommend) me|(?:please )?show me|i(?:'m| am) (?:looking for|after)|"
                      r"looking for|i (?:also )?(?:need|want|would like|'d like)|do you (?:have|sell|carry|stock)|"
-                     r"(?:what|how) about|have you got|any|find me|get me|search for)?\s*(?:some|a|an|the)?\s*", re.I)
+                     r"(?:what|how) about|have you got|any|find me|get me|search for)?\s*(?:(?:some|a|an|the)\b)?\s*", re.I)
 _EXCHANGE = re.compile(r"\b(exchange|swap)\b", re.I)
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
 _ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b", re.I)
@@ -83,6 +83,9 @@ _QUESTION = re.compile(r"^\s*(?:and |also |plus )?(?:how|what|when|why|which|do 
                        r"what's|whats|how's)\b", re.I)
 _ARRIVAL = re.compile(r"\b(arriv\w*|deliver\w*|when will (?:it|they|that)|where is (?:it|my)|track\w*|ship(?:ped)? yet)\b", re.I)
 _PICK = re.compile(r"^\s*(which|what)\b|\b(of (?:those|these|them)|among (?:those|these|them)|out of (?:those|these))\b", re.I)
+# Words of the shop's service side: a message with them is about a policy, whatever it also says
+_POLICY_WORDS = re.compile(r"\b(ship\w*|deliver\w*|return\w*|refund\w*|exchange\w*|warrant\w*|polic\w*|pay\w*|charge\w*|"
+                           r"fee|fees|order|orders|account|password|gift card|price match|privacy|points|rewards)\b", re.I)
 _FRUSTRATED = re.compile(r"\b(?:nobody|no one|noone|no-one)\b.{0,30}\b(?:answer|repl|respond|help|get\w* back|call\w* back|pick\w* up)|"
                          r"\b(?:fed up|sick of|ridiculous|unacceptable|waste of (?:my )?time|third time|(?:waited|waiting) (?:for )?"
                          r"(?:days|weeks|ages|hours))\b", re.I)
@@ -145,6 +148,7 @@ class Assistant:
         # the catalog's own words for colours and sizes ("Glacier Blue", "Queen"), and titles a message may name
         self._colour_words = sorted({c.lower() for p in catalog for c in p.colours if len(c) > 2}, key=len, reverse=True)
         self._size_words = {s.lower(): s for p in catalog for s in p.sizes if len(s) > 1 and not s.replace(".", "").isdigit()}
+        self._title_words = {w for p in catalog for w in re.findall(r"[a-z]{3,}", p.title.lower())}
         letters = {s for p in catalog for s in p.sizes}
         self._size_words.update({w: s for w, s in shopping.SIZE_WORDS.items() if s in letters and w not in self._size_words})
         self._titles = [(" ".join(t.split()), p) for p in catalog for t in {p.title.lower(), p.title.lower().split(" - ")[0]}
@@ -357,9 +361,13 @@ class Assistant:
         if intent not in _ORDER_INTENTS | {"exchange"} and user_id and (_ORDERED.search(message) or (
                 state.orders and state.topic == "order" and _ARRIVAL.search(message))):
             intent = "order_status"
-        if intent in _POLICY_INTENTS | {"chit_chat", "out_of_scope", "compare"} and state.request is not None \
-                and state.topic == "list" and _only_constraints(self._parse(message)):
-            intent = "product_search"  # "actually I can go up to 35": a refinement, whatever the classifier guessed
+        if intent in _POLICY_INTENTS | {"chit_chat", "out_of_scope", "compare"} and not _POLICY_WORDS.search(message) and (
+                (state.request is not None and state.topic == "list" and _only_constraints(self._parse(message)))
+                or (_only_constraints(self._parse(message)) and self._parse(message).filters.attributes)
+                or (source == "model" and confidence < 0.4 and self._names_catalog_words(message))):
+            # "actually I can go up to 35", "something with a laptop sleeve", "daypacks": a product request,
+            # whatever the classifier guessed
+            intent = "product_search"
         if intent in {"order_status", "cancel_order", "change_order", "exchange"} or (
                 intent == "return_refund" and (slots.order_ids or _refers_to_order(d, message, user_id))):
             return service.orders(d, Step(intent, "orders"), state, message, slots, user_id)
@@ -412,7 +420,8 @@ class Assistant:
             return shopping.details(d, Step("product_question", "product_details"), state, message, slots)
         request, changed = next_request(state.request, parsed, found)
         # a follow-up to a policy answer ("and for overnight?", "what about to Australia?") stays on the policy
-        if state.topic.startswith("policy:") and found is None and changed != "refined" and intent != "recommendation" and not (
+        if state.topic.startswith("policy:") and found is None and changed != "refined" and intent != "recommendation" \
+                and not parsed.filters.attributes and not (
                 intent == "chit_chat" and source == "rule"):  # "thanks, bye" ends the topic
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=state.topic[7:])
         f = parsed.filters
@@ -433,6 +442,15 @@ class Assistant:
             return shopping.recommend_for(d, Step(intent, "recommend"), state, message, user_id)
         if intent == "chit_chat":
             return service.chit_chat(d, Step(intent, "none"), message)
+        active = state.request
+        if found is not None and active is not None and active.leaves and state.topic == "list" \
+                and not set(found[0]) & set(active.leaves) and (_ABOUT_LIST.search(message) or len(message.split()) <= 4):
+            # "the merino ones" after base layers: a word of the shown kind's own titles narrows it, not a new type
+            kind = [p for p in d.catalog.values() if set(p.category) & set(active.leaves)]
+            def says(p: Product) -> str:
+                return " ".join([p.title, *(str(v) for v in p.attributes.values() if isinstance(v, str))]).lower()
+            if any(all(w in says(p) for w in found[1].split()) for p in kind):
+                found = (frozenset(active.leaves), active.type_words or found[1])
         return service.refusal(d, Step("out_of_scope", "refusal"))
 
     def _parse(self, message: str):
@@ -529,6 +547,12 @@ def _history(summary: str, recent: list[Turn]) -> str:
     if not lines:
         return ""
     return "Earlier in this conversation:\n<data>\n" + "\n".join(lines) + "\n</data>\n\n"
+    def _names_catalog_words(self, message: str) -> bool:
+        """A short message (up to three words, no question) whose words are all words of product titles."""
+        words = [w for w in re.findall(r"[a-z]+", message.lower()) if w not in _BARE]
+        return 0 < len(words) <= 3 and not _QUESTION.search(message) and all(
+            w in self._title_words or w.rstrip("s") in self._title_words for w in words)
+
 
 
 __all__ = ["Assistant", "Slots"]

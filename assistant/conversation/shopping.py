@@ -46,11 +46,14 @@ _REF = r"(?:it|that|this|them|these|those|one|the \w+(?: one)?)"
 _QTY_SAID = r"(?:\d{1,2}|a|an|one|two|three|four|five|a couple|a pair)"
 _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
                        rf"\b(?:i'?ll|i will|let me|i'?d like to|i want to) (?:take|buy|get|grab|order|have)(?: {_QTY_SAID} of)? {_REF}\b|"
-                       rf"{_LEAD}add (?:{_REF}|\d+)\b", re.I)
+                       rf"{_LEAD}add (?:{_QTY_SAID} (?:of )?)?(?:{_REF}|\d+)\b", re.I)
+_CART_CLEAR = re.compile(r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|\b(?:remove|delete) (?:everything|all)\b", re.I)
 _CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
+                          r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|"
                           rf"{_LEAD}(?:remove|delete|take out|drop) {_REF}\b|"
                           rf"{_LEAD}(?:take|put) {_REF} (?:out|back)\b(?! (?:of|to) (?:the )?(?:store|shop|post))", re.I)
-_CART_VIEW = re.compile(r"\b(what'?s|what is|show|view|see|check|open|look at)\b.{0,20}\b(cart|basket|trolley)\b|"
+_CART_VIEW = re.compile(r"\b(what'?s|what is|show|view|see|check|open|look at|how much is|how much's|total)\b.{0,20}\b(cart|basket|trolley)\b|"
+                        r"\bwhat (?:do|did) i (?:have|put) in\b.{0,12}\b(?:cart|basket|trolley)\b|"
                         r"^\s*(?:my )?(?:cart|basket)\s*\??\s*$", re.I)
 # Letter sizes in words ("in large", "a medium"): read against the product's own sizes
 SIZE_WORDS = {"extra extra large": "XXL", "xx-large": "XXL", "extra large": "XL", "x-large": "XL", "extra small": "XS",
@@ -492,6 +495,17 @@ def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, mess
         step.template = render("reply_cart_empty").strip()
         return step
     lowered = message.lower()
+    if _CART_CLEAR.search(message):  # "empty my cart": every line goes
+        lines = list(cart.lines)
+        for ln in lines:
+            after = d.carts.remove(session_id, ln.sku, None)
+            step.events.append(Event(type="action", data={"action": "remove_from_cart", "status": "done", "product_id": ln.product_id,
+                                                          "sku": ln.sku, "quantity": ln.quantity, "cart_count": after.count,
+                                                          "cart_total": after.total}))
+        step.template = render("reply_cart_removed", title=", ".join(ln.title for ln in lines), count=after.count,
+                               total=money(after.total, lines[0].currency)).strip()
+        step.evidence.texts.append(step.template)
+        return step
     line = None
     for ref in slots.refs:
         if ref.index is not None and -len(cart.lines) <= ref.index < len(cart.lines):
