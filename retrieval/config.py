@@ -34,7 +34,7 @@ class RecsSettings(BaseModel):
     als_iterations: int = Field(15, description="ALS training iterations.")
     diversity: float = Field(0.2, description="MMR trade-off: 0 = pure relevance, 1 = pure diversity.")
     ease_lambda: float = Field(
-        250.0, gt=0, description="Ridge penalty of the EASE item-item model (Steck 2019); higher = smoother weights.")
+        1000.0, gt=0, description="Ridge penalty of the EASE item-item model (Steck 2019); higher = smoother weights.")
     neighbours: int = Field(200, ge=1, description="Neighbours kept per item by co-occurrence, item-kNN and EASE.")
 
 

@@ -462,13 +462,27 @@ def chat(
 
 @router.get("/search", response_model=SearchResponse, tags=["catalog"], responses=_responses(422))
 def search(
+    request: Request,
     caller: Annotated[Caller, Depends(any_key)],
+    tokens: Annotated[CustomerTokens, Depends(get_tokens)],
     searcher: Annotated[Any, Depends(get_searcher)],
     q: Annotated[str, Query(min_length=1, max_length=500, description="What the shopper typed.", examples=["tent for two"])],
     k: Annotated[int, Query(ge=1, le=50)] = 10,
+    user_id: Annotated[str | None, Query(
+        max_length=200, description="Secret keys only: the customer or session id the shop's events were recorded under.",
+    )] = None,
+    x_customer_token: Annotated[str | None, Header(description="Signed customer token: personalise for that customer.")] = None,
 ) -> SearchResponse:
-    """Hybrid catalog search; filters (price, size, colour...) are understood from the query."""
-    result = searcher.search(q, k=k)
+    """Hybrid catalog search; filters (price, size, colour...) are understood from the query. With a customer token
+    (or `user_id` from a secret key) the relevant hits are reordered by the shopper's behaviour, and each hit that
+    moved says so in `why`; without one the ranking is the same for everyone."""
+    from retrieval.personalise import personalised_search
+
+    if user_id is not None and caller.key.kind != "secret":
+        raise HTTPException(403, "user_id is only accepted with a secret key; from a browser send X-Customer-Token.")
+    user = user_id or _customer(tokens, x_customer_token)
+    recommender = get_recommender(request) if user else None  # anonymous searches never load the recommender
+    result = personalised_search(searcher, recommender, q, k=k, user_id=user)
     filters = result.filters.model_dump(exclude_none=True) if isinstance(result.filters, BaseModel) else dict(result.filters or {})
     hits = [SearchHit(product=ProductCard.of(h.product), score=float(h.score), why=list(h.why)) for h in result.hits]
     return SearchResponse(query=q, filters=filters, hits=hits)

@@ -434,6 +434,33 @@ def test_chat_with_real_engine(serve, engine_settings, engine_assistant):
         assert httpx.get(f"{base}/v1/products/{pid}", headers={"X-Shopbot-Key": secret}).json()["id"] == pid
 
 
+def test_search_is_personalised_by_a_customer_token(serve, engine_settings, engine_assistant):
+    """Anonymous search ranks as before; a customer token reorders the relevant hits and says so in `why`."""
+    store = KeyStore(engine_settings.db_path)
+    _, site = store.create("site", [SHOP])
+    _, secret = store.create("secret")
+    with serve(create_app(engine_settings, engine_assistant, ui=False)) as base:
+        site_headers = {"X-Shopbot-Key": site, "Origin": SHOP}
+        plain = httpx.get(f"{base}/v1/search", params={"q": "tent", "k": 8}, headers=site_headers).json()["hits"]
+        assert len(plain) >= 4 and not any("personalised" in w for h in plain for w in h["why"])
+        # the shopper keeps looking at the plain list's last tents
+        liked = [h["product"]["id"] for h in plain[-2:]]
+        events = [{"type": "view", "user_id": "C001", "product_id": pid, "session_id": "s1"} for pid in liked * 3]
+        assert httpx.post(f"{base}/v1/events", json={"events": events}, headers={"X-Shopbot-Key": secret}).status_code == 200
+        token = httpx.post(f"{base}/v1/customer-tokens", json={"user_id": "C001"},
+                           headers={"X-Shopbot-Key": secret}).json()["token"]
+        mine = httpx.get(f"{base}/v1/search", params={"q": "tent", "k": 8},
+                         headers={**site_headers, "X-Customer-Token": token}).json()["hits"]
+        pool = httpx.get(f"{base}/v1/search", params={"q": "tent", "k": 24}, headers=site_headers).json()["hits"]
+        assert {h["product"]["id"] for h in mine} <= {h["product"]["id"] for h in pool}  # reordered, nothing new
+        assert [h["product"]["id"] for h in mine] != [h["product"]["id"] for h in plain]
+        assert any(w.startswith("personalised: moved up") for h in mine for w in h["why"])
+        again = httpx.get(f"{base}/v1/search", params={"q": "tent", "k": 8}, headers=site_headers).json()["hits"]
+        assert [h["product"]["id"] for h in again] == [h["product"]["id"] for h in plain]
+        refused = httpx.get(f"{base}/v1/search", params={"q": "tent", "user_id": "C001"}, headers=site_headers)
+        assert refused.status_code == 403 and "secret key" in refused.json()["detail"]
+
+
 # ---------------------------------------------------------------- scale-out configuration (docs/scale-out.md)
 
 
