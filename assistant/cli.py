@@ -337,8 +337,12 @@ def finetune_train(
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps.")] = None,
     output: Annotated[Path | None, typer.Option(help="Adapter output folder.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")] = False,
+    task: Annotated[str, typer.Option(help="'chat' (service dialogs) or 'copy' (product descriptions).")] = "chat",
+    catalog: Annotated[Path | None, typer.Option(help="--task copy: catalog whose real descriptions are the "
+                                                      "targets; default: the shop's catalog.")] = None,
+    style: Annotated[Path | None, typer.Option(help="--task copy: the copy style the prompts are rendered in.")] = None,
 ) -> None:
-    """Train a LoRA adapter on service dialogs.
+    """Train a LoRA adapter on service dialogs, or (--task copy) the shop's copywriting adapter.
 
     On GPUs: `accelerate launch -m assistant.cli finetune train --config my.yaml` (same flags).
     """
@@ -346,10 +350,27 @@ def finetune_train(
     from finetune import load_config, train
 
     settings = _settings()
-    cfg = load_config(config)
+    if task not in ("chat", "copy"):
+        typer.echo(f"Unknown --task '{task}'; expected 'chat' or 'copy'.", err=True)
+        raise typer.Exit(1)
     base = resolve_llm_path(settings.llm, settings.models_dir)
-    out = output or settings.adapters_dir / cfg.name
-    result = train(cfg, base, out, data_path=data, max_steps=max_steps, resume=resume)
+    if task == "copy":
+        from assistant.copywriting.training import copy_examples, shop_copy_adapter
+        from assistant.copywriting.writer import load_style
+        from finetune.train import CONFIG_DIR
+        from retrieval.ingest import load_catalog
+
+        cfg = load_config(config or CONFIG_DIR / "copy.yaml")
+        source = catalog or settings.shop_dir / "catalog.jsonl"
+        examples, stats = copy_examples(load_catalog(source, format="auto").products, load_style(style))
+        typer.echo(f"copy examples: {stats['examples']} of {stats['products']} products "
+                   f"(left out: {stats['left_out']})", err=True)
+        out = output or shop_copy_adapter(settings)
+        result = train(cfg, base, out, data_path=source, max_steps=max_steps, resume=resume, copy_examples=examples)
+    else:
+        cfg = load_config(config)
+        out = output or settings.adapters_dir / cfg.name
+        result = train(cfg, base, out, data_path=data, max_steps=max_steps, resume=resume)
     typer.echo(
         f"adapter saved: {result.output_dir} ({result.steps} steps, {result.wall_seconds / 60:.1f} min, "
         f"train loss {result.train_loss:.3f}, validation loss "
@@ -497,13 +518,15 @@ def copy_generate(
     limit: Annotated[int | None, typer.Option(help="At most N products.")] = None,
     workers: Annotated[int, typer.Option(help="Concurrent requests (OpenAI-compatible endpoint).")] = 4,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Products per generation batch (local model).")] = 16,
+    adapter: Annotated[str, typer.Option(help="'auto' (the shop's copy adapter <home>/adapters/<shop>-copy when "
+                                              "present), 'none' (base model), or an adapter folder/name.")] = "auto",
 ) -> None:
     """Write product descriptions from product data."""
     from tqdm import tqdm
 
-    from assistant.conversation.llm import build_chat_model
     from assistant.copywriting import writer as copywriter
     from assistant.copywriting.journal import CopyJournal, pending
+    from assistant.copywriting.training import copy_chat_model
     from retrieval.ingest import load_catalog
 
     settings = _settings()
@@ -513,7 +536,9 @@ def copy_generate(
         typer.echo(f"{len(loaded.rejects)} catalog rows rejected (first: line {loaded.rejects[0].line}, "
                    f"{loaded.rejects[0].field}: {loaded.rejects[0].message})", err=True)
     products = loaded.products[:limit] if limit else loaded.products
-    chat_model = build_chat_model(settings)
+    copywriter.warn_if_unwritable(copy_style, settings.llm.model)
+    chat_model, which = copy_chat_model(settings, adapter)
+    typer.echo(f"writing with {which}", err=True)
     model_name = copywriter.model_name_of(chat_model)
     written = failed = checked = unsupported = 0
     with CopyJournal(out) as journal:
@@ -546,23 +571,47 @@ def copy_eval(
     style: Annotated[Path | None, typer.Option(help="Style YAML (default: the bundled one).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Products per generation batch (local model).")] = 16,
     workers: Annotated[int, typer.Option(help="Concurrent requests (OpenAI-compatible endpoint).")] = 4,
-    out: Annotated[Path | None, typer.Option(help="Also keep the generated copy in this JSONL; a re-run resumes.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also keep the generated copy in this JSONL (with --compare: "
+                                                  "a folder of base.jsonl and adapter.jsonl); a re-run resumes.")] = None,
+    split: Annotated[str, typer.Option(help="'test': products held out from copy training (by a hash of the id); "
+                                            "'train', 'val' or 'all'.")] = "test",
+    adapter: Annotated[str, typer.Option(help="As for `copy generate`: 'auto', 'none' or an adapter folder/name.")] = "auto",
+    compare: Annotated[bool, typer.Option("--compare", help="Score the base model and --adapter on the same "
+                                                            "products in one run (JSON: {base, adapter}).")] = False,
 ) -> None:
-    """ROUGE-L, attribute coverage, unsupported-claim rate and speed of generated copy."""
+    """ROUGE-L against the real descriptions, attribute coverage, unsupported, restatement, non-word and fallback
+    rates, and speed, on held-out products."""
     from tqdm import tqdm
 
-    from assistant.conversation.llm import build_chat_model
     from assistant.copywriting import writer as copywriter
-    from assistant.copywriting.evaluate import evaluate_copy
+    from assistant.copywriting.evaluate import compare_copy, select_split
+    from assistant.copywriting.training import copy_chat_model
     from retrieval.ingest import load_catalog
 
     settings = _settings()
     copy_style = copywriter.load_style(style)
-    products = [p for p in load_catalog(catalog, format="auto").products if p.bullets or p.description][:limit]
-    chat_model = build_chat_model(settings)
+    try:
+        products = select_split(load_catalog(catalog, format="auto").products, split)[:limit]
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    copywriter.warn_if_unwritable(copy_style, settings.llm.model)
+    models, outs = {}, {}
+    if compare:
+        models["base"], _ = copy_chat_model(settings, "none")
+    models["adapter" if compare else "model"], which = copy_chat_model(settings, adapter)
+    if compare and models["adapter"].model_name == models["base"].model_name:
+        typer.echo(f"--compare needs a copy adapter, but --adapter {adapter} gives the {which}; "
+                   "train one with `shopbot finetune train --task copy` or pass --adapter NAME.", err=True)
+        raise typer.Exit(1)
+    if out:
+        outs = {key: out / f"{key}.jsonl" for key in models} if compare else {"model": out}
+    typer.echo(f"{len(products)} products of split '{split}'; {which}", err=True)
     with tqdm(total=len(products), unit="product", desc="copy eval", dynamic_ncols=True) as bar:
-        report = evaluate_copy(products, chat_model, copy_style, batch_size=batch_size, workers=workers,
-                               out=out, progress=bar)
+        reports = compare_copy(products, models, copy_style, batch_size=batch_size, workers=workers, out=outs,
+                               progress=bar)
+    report = reports if compare else reports["model"]
+    report = {"split": split, **report} if not compare else {"split": split, "products": len(products), **reports}
     if as_json:
         _print_json(report)
         return

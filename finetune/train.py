@@ -28,6 +28,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from finetune.copy_data import CopyExample, split_copy_examples
 from finetune.data import DataConfig, prepare_dialogs, system_prompt_text, to_sft_records
 from finetune.errors import FinetuneError
 
@@ -127,6 +128,7 @@ def train(
     data_path: str | Path | None = None,
     max_steps: int | None = None,
     resume: bool = False,
+    copy_examples: list[CopyExample] | None = None,
 ) -> TrainResult:
     """Fine-tune a LoRA adapter on `base_model` and save it (with config and data card) into `output_dir`.
 
@@ -137,6 +139,9 @@ def train(
         data_path: dialog file, overriding `config.data.path`.
         max_steps: optimizer steps, overriding `sft.max_steps`.
         resume: continue from the last checkpoint in `output_dir`.
+        copy_examples: the copywriting task (`finetune.copy_data`): train on these product prompts and real
+            descriptions instead of dialogs (held-out products are dropped by `split_of`); `data_path` is
+            then only recorded as the source.
 
     Raises:
         FinetuneError: no data file, nothing to resume from, or a bad config value.
@@ -151,7 +156,7 @@ def train(
     started = time.perf_counter()
     output_dir = Path(output_dir).expanduser()
     data_path = data_path or config.data.path
-    if not data_path:
+    if not data_path and copy_examples is None:
         raise FinetuneError("No training data: pass --data FILE or set data.path in the training config.")
     checkpoint = _latest_checkpoint(output_dir) if resume else None
     if resume and checkpoint is None:
@@ -160,16 +165,25 @@ def train(
         torch.set_num_threads(config.threads)
 
     config = config.model_copy(deep=True)
-    config.data.path = str(Path(data_path).expanduser().resolve())
+    config.data.path = str(Path(data_path).expanduser().resolve()) if data_path else None
     config.base_model = str(base_model)
     if max_steps is not None:
         config.sft["max_steps"] = max_steps
 
-    prepared = prepare_dialogs(config.data.path, config.data)
-    system = system_prompt_text(config.data.system_prompt)
-    train_ds, val_ds = _to_dataset(to_sft_records(prepared.train, system)), None
-    if prepared.val:
-        val_ds = _to_dataset(to_sft_records(prepared.val, system))
+    if copy_examples is not None:  # the copywriting task: the prompts are already rendered by the caller
+        try:
+            prepared = split_copy_examples(copy_examples, config.data.max_val_examples,
+                                           {"source": config.data.path, "records_read": len(copy_examples)})
+        except ValueError as exc:
+            raise FinetuneError(str(exc)) from exc
+        train_ds = _to_dataset([e.to_sft_record() for e in prepared.train])
+        val_ds = _to_dataset([e.to_sft_record() for e in prepared.val]) if prepared.val else None
+    else:
+        prepared = prepare_dialogs(config.data.path, config.data)
+        system = system_prompt_text(config.data.system_prompt)
+        train_ds, val_ds = _to_dataset(to_sft_records(prepared.train, system)), None
+        if prepared.val:
+            val_ds = _to_dataset(to_sft_records(prepared.val, system))
 
     sft_kwargs = dict(config.sft)
     if val_ds is None:  # nothing to evaluate on: no eval, no best-model selection

@@ -539,11 +539,12 @@ def _nonword_claims(sentence: str, evidence: Evidence) -> list[tuple[str, str, b
     return found
 
 
-def check_text(text: str, evidence: Evidence) -> list[Claim]:
+def check_text(text: str, evidence: Evidence, english: bool = True) -> list[Claim]:
     """Every claim in `text`, each marked supported or not by `evidence`.
 
     Besides the claims `extract_claims` finds: maker claims ("by X", supported only by the record's brand)
-    and non-words (kind "nonword", never supported: a word neither in the word lists nor in the record).
+    and, when `english`, non-words (kind "nonword", never supported: a word neither in the word lists nor
+    in the record; the lists are English, so copy in another language is not checked for them).
 
     Raises:
         DictionaryMissingError: the system word lists are not installed.
@@ -556,7 +557,7 @@ def check_text(text: str, evidence: Evidence) -> list[Claim]:
             if kind == "name" and any(claim in name for name in maker_names):
                 continue  # judged as a maker
             claims.append(Claim(text=claim, kind=kind, supported=_supported(kind, claim, evidence), sentence=index))
-        for kind, claim, supported in makers + _nonword_claims(sentence, evidence):
+        for kind, claim, supported in makers + (_nonword_claims(sentence, evidence) if english else []):
             claims.append(Claim(text=claim, kind=kind, supported=supported, sentence=index))
     return claims
 

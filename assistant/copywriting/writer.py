@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from assistant.copywriting.claims import Claim, Evidence, check_text, normalise, split_sentences
+from assistant.copywriting.claims import Claim, Evidence, check_text, normalise, restatements, split_sentences
 from assistant.errors import AssistantError, ConfigError
 from retrieval.catalog import Product
 
@@ -34,9 +34,15 @@ logger = logging.getLogger(__name__)
 
 STYLES_DIR = Path(__file__).parent / "styles"
 DEFAULT_STYLE = STYLES_DIR / "default.yaml"
-PIPELINE_VERSION = "2"  # part of every input hash: bump it when the output for the same input changes
+PIPELINE_VERSION = "3"  # part of every input hash: bump it when the output for the same input changes
 _WORDS = {"short": 40, "medium": 80, "long": 140}
-_DESCRIPTION_CHARS = 600  # of the record's own description shown to the model
+_LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "nl": "Dutch",
+              "pt": "Portuguese", "sv": "Swedish", "da": "Danish", "nb": "Norwegian", "fi": "Finnish", "pl": "Polish",
+              "cs": "Czech", "tr": "Turkish", "ja": "Japanese", "zh": "Chinese", "ko": "Korean"}
+# models known to write English only: other locales get a warning (the copy would be English or broken)
+_ENGLISH_ONLY_MODELS = ("bundled:smollm2", "smollm2")
+_PROMPT_BULLETS = 5  # of the record's bullets shown to the model, each cut to _BULLET_CHARS at a word
+_BULLET_CHARS = 160  # (a 135M model reads a short prompt better, and each prompt token costs training time)
 _PLACEHOLDER = re.compile(r"\[[^\]]{2,40}\]|\{[^}]{2,40}\}|<[^>]{2,40}>")
 _PREAMBLE = re.compile(r"^(?:sure|certainly|here(?:'s| is)|product description|description|title)\b[^.!?:\"]*[:\"]\s*",
                        re.IGNORECASE)
@@ -56,6 +62,10 @@ class CopyStyle(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     language: str = Field("English", min_length=2, description="Language of the copy, passed to the model.")
+    locale: str = Field(
+        "en", pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$",
+        description="BCP 47 tag of the copy's language (en, en-GB, de-DE, fr); the bundled model writes English only.",
+    )
     tone: str = Field("friendly and clear", min_length=2)
     length: Literal["short", "medium", "long"] = Field("medium", description="~40, ~80 or ~140 words.")
     format: Literal["paragraph", "bullets"] = Field("paragraph", description="bullets: one '- ' sentence a line.")
@@ -67,6 +77,24 @@ class CopyStyle(BaseModel):
         "regenerate", description="Unsupported sentences: regenerate once then drop, drop, or keep and flag."
     )
 
+    @model_validator(mode="after")
+    def _language_of_locale(self) -> CopyStyle:
+        primary = self.locale.replace("_", "-").split("-")[0].lower()
+        if "language" not in self.model_fields_set:  # the language follows the locale unless set too
+            if primary not in _LANGUAGES:
+                raise ValueError(f"locale '{self.locale}': set `language` too (the language's name as the model "
+                                 f"should read it); known without it: {sorted(_LANGUAGES)}")
+            name = _LANGUAGES[primary]
+            if self.locale.replace("_", "-").lower() in ("en-gb", "en-au", "en-ie", "en-nz"):
+                name = "British English"
+            self.language = name
+        return self
+
+    @property
+    def english(self) -> bool:
+        """Whether the copy is English (the claim lexicons and the non-word check are English)."""
+        return self.locale.replace("_", "-").split("-")[0].lower() == "en"
+
     @property
     def words(self) -> int:
         return _WORDS[self.length]
@@ -77,6 +105,17 @@ class CopyStyle(BaseModel):
 
     def digest(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+
+
+def warn_if_unwritable(style: CopyStyle, model: str) -> str | None:
+    """A warning (logged and returned) when `style` asks for a language `model` is known not to write."""
+    if style.english or not any(m in model.lower() for m in _ENGLISH_ONLY_MODELS):
+        return None
+    message = (f"style locale '{style.locale}' asks for {style.language} copy, but {model} writes English only: "
+               "expect English or broken text. Use a multilingual model (SHOPBOT_LLM__MODEL) for this locale. "
+               "The claim checker's word lists are English, so the non-word check is off for this locale.")
+    logger.warning(message)
+    return message
 
 
 def load_style(path: Path | None = None) -> CopyStyle:
@@ -99,7 +138,8 @@ def load_style(path: Path | None = None) -> CopyStyle:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "-"
         known = sorted(CopyStyle.model_fields)
-        hint = f"known keys: {known}" if err["type"] == "extra_forbidden" else f"got {err.get('input')!r}"
+        hint = f"known keys: {known}" if err["type"] == "extra_forbidden" else (
+            f"got {err.get('input')!r}" if err["type"] != "value_error" else "see the locale and language keys")
         raise ConfigError(f"Style file '{path}', key '{key}': {err['msg']} ({hint}).") from exc
 
 
@@ -214,10 +254,15 @@ def _title_fragments(product: Product) -> list[str]:
     return _title_parts(product.title)[1:]
 
 
-def build_messages(product: Product, style: CopyStyle, avoid: Sequence[str] = ()) -> list[Any]:
-    """System + user messages asking for `product`'s description; `avoid` names claims to leave out."""
-    from langchain_core.messages import HumanMessage, SystemMessage
+def prompt_messages(product: Product, style: CopyStyle, avoid: Sequence[str] = ()) -> list[dict[str, str]]:
+    """The system + user turns asking for `product`'s description, as `{"role", "content"}` dicts.
 
+    The one prompt of product copy: `copy generate` sends it (`build_messages`), and the copy adapter is
+    trained on it (`assistant.copywriting.training`), so the adapter sees at run time exactly what it learnt
+    from. It holds the title, brand, category, attributes, variants' sizes and colours and up to 5 bullets;
+    never the record's own description, which is what is being written (and the training target).
+    `avoid` names claims to leave out (the regeneration request).
+    """
     from prompts.loader import render
 
     facts = [f"Name: {product.title}"]
@@ -226,9 +271,7 @@ def build_messages(product: Product, style: CopyStyle, avoid: Sequence[str] = ()
     if product.category:
         facts.append(f"Category: {' > '.join(product.category)}")
     facts += fact_lines(product)
-    facts += [f"Feature: {b[:200]}" for b in product.bullets[:8]]
-    if product.description:
-        facts.append(f"About: {product.description[:_DESCRIPTION_CHARS]}")
+    facts += [f"Feature: {_clip(b, _BULLET_CHARS)}" for b in product.bullets[:_PROMPT_BULLETS]]
     voice = ""
     if style.brand_voice_examples:
         voice = "\nExamples of the shop's voice (tone only, not facts):\n" + "\n".join(
@@ -240,7 +283,20 @@ def build_messages(product: Product, style: CopyStyle, avoid: Sequence[str] = ()
                      avoid=forbidden).strip()
     if avoid:
         request = render("copy_repair", request=request, unsupported=", ".join(f'"{a}"' for a in avoid)).strip()
-    return [SystemMessage(content=system), HumanMessage(content=request)]
+    return [{"role": "system", "content": system}, {"role": "user", "content": request}]
+
+
+def _clip(text: str, chars: int) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0].rstrip(" ,;:-") + " ..."
+
+
+def build_messages(product: Product, style: CopyStyle, avoid: Sequence[str] = ()) -> list[Any]:
+    """`prompt_messages` as LangChain messages (what the chat models take)."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    system, user = prompt_messages(product, style, avoid)
+    return [SystemMessage(content=system["content"]), HumanMessage(content=user["content"])]
 
 
 # ---------------------------------------------------------------- generation
@@ -388,9 +444,12 @@ def _finish(product: Product, style: CopyStyle, evidence: Evidence, drafts: list
         chosen = split_sentences(drafts[0])
     else:
         for draft in drafts:
-            claims = check_text(draft, evidence)
+            claims = check_text(draft, evidence, english=style.english)
             bad = {c.sentence for c in claims if not c.supported}
             kept = [s for i, s in enumerate(split_sentences(draft)) if i not in bad]
+            # a sentence repeating the title or a bullet is not copy a shop would publish: left out when others remain
+            restated = set(restatements(" ".join(kept), evidence))
+            kept = [s for i, s in enumerate(kept) if i not in restated] if len(restated) < len(kept) else kept
             if kept:
                 faith.dropped_sentences = len(bad)
                 chosen = kept
@@ -425,7 +484,7 @@ def write_copy(
     model = model_name_of(chat_model)
     ordered = list(products)
     if hasattr(chat_model, "generate_batch"):  # similar prompt lengths share a batch: less padding
-        ordered.sort(key=lambda p: len(p.title) + len(p.description[:_DESCRIPTION_CHARS]) + sum(map(len, p.bullets[:8])))
+        ordered.sort(key=lambda p: len(p.title) + sum(len(b[:_BULLET_CHARS]) for b in p.bullets[:_PROMPT_BULLETS]))
     for start in range(0, len(ordered), max(1, batch_size)):
         yield _write_batch(ordered[start : start + batch_size], style, chat_model, model, workers)
 
@@ -454,7 +513,7 @@ def _write_batch(batch: list[Product], style: CopyStyle, chat_model: Any, model:
             errors[i] = f"{type(reply).__name__}: {reply}"
             continue
         draft = clean_draft(reply, style, batch[i].title)
-        claims = check_text(draft, evidence[i])
+        claims = check_text(draft, evidence[i], english=style.english)
         faith[i].draft_checked = len(claims)
         faith[i].draft_unsupported = sum(not c.supported for c in claims)
         drafts[i] = [draft]
@@ -480,7 +539,7 @@ def _write_batch(batch: list[Product], style: CopyStyle, chat_model: Any, model:
             record.error = errors[i]
         else:
             text = _finish(product, style, evidence[i], drafts[i], faith[i])
-            claims = check_text(text, evidence[i])
+            claims = check_text(text, evidence[i], english=style.english)
             faith[i].claims = claims
             faith[i].checked = len(claims)
             faith[i].supported = sum(c.supported for c in claims)

@@ -260,14 +260,15 @@ def test_cli_rejects_a_bad_style_file_with_one_line(tmp_path, monkeypatch, capsy
     assert not (tmp_path / "o.jsonl").exists()  # nothing loaded or written before the style was checked
 
 
-def test_score_copy_compares_with_the_hidden_text_and_counts_claims():
+def test_score_copy_compares_with_the_hidden_description_and_counts_claims():
     from assistant.copywriting.claims import Claim
     from assistant.copywriting.evaluate import hide_reference, score_copy
     from assistant.copywriting.writer import Faithfulness
 
-    real = Product(id="a", title="Trail Pack", brand="Peakline", bullets=["A navy pack for day hikes."],
-                   attributes={"colour": "navy", "material": "nylon"})
-    assert hide_reference(real).bullets == [] and hide_reference(real).title == "Trail Pack"
+    real = Product(id="a", title="Trail Pack", brand="Peakline", bullets=["Two side pockets and a padded back."],
+                   description="A navy pack for day hikes.", attributes={"colour": "navy", "material": "nylon"})
+    hidden = hide_reference(real)  # the generator sees the bullets (as `copy generate` does), not the description
+    assert hidden.description == "" and hidden.bullets == real.bullets and hidden.title == "Trail Pack"
     good = CopyRecord(id="a", title="Trail Pack", copy="A navy pack for day hikes.", bullets=["Material: nylon"],
                       faithfulness=Faithfulness(checked=2, supported=2, draft_checked=3, draft_unsupported=1,
                                                 claims=[Claim(text="navy", kind="colour", supported=True)]))
@@ -278,6 +279,44 @@ def test_score_copy_compares_with_the_hidden_text_and_counts_claims():
     assert report["attribute_coverage_copy"] == round(1 / 3, 4)
     assert report["unsupported_claim_rate"] == 0.0 and report["draft_unsupported_claim_rate"] == round(1 / 3, 4)
     assert report["products"] == 2 and report["failed"] == 1
+    assert report["restatement_rate"] == 0.0 and report["nonword_rate"] == 0.0 and report["fallback_rate"] == 0.0
+
+
+def test_score_copy_rates_restatements_nonwords_fallbacks_and_unsupported_facts():
+    from assistant.copywriting.claims import Claim
+    from assistant.copywriting.evaluate import score_copy
+    from assistant.copywriting.writer import Faithfulness
+
+    phone = Product(id="m", title="Moto G Power | 3-Day Battery | Unlocked | Made for US by Motorola", brand="Motorola",
+                    bullets=["Unlocked for the freedom to choose your carrier."], description="A phone that lasts.")
+    # two of four sentences restate the title; one non-word among 28 words; 1 of 4 factual claims unsupported
+    text = ("Moto G Power by Motorola. Unlocked for the freedom to choose your carrier. "
+            "The battery lasts three days between charges. It is frobulated for calls and streaming music.")
+    claims = [Claim(text="motorola", kind="maker", supported=True), Claim(text="3", kind="number", supported=True),
+              Claim(text="unlocked", kind="feature", supported=True), Claim(text="5g", kind="number", supported=False),
+              Claim(text="frobulated", kind="nonword", supported=False)]
+    record = CopyRecord(id="m", title=phone.title, copy=text,
+                        faithfulness=Faithfulness(checked=5, supported=3, claims=claims, fallback=True))
+    report = score_copy([phone], [record])
+    assert report["restatement_rate"] == 0.5
+    assert report["nonword_rate"] == round(1 / 28, 4) and report["nonwords"] == 1
+    assert report["unsupported_rate"] == 0.25 and report["unsupported_claim_rate"] == 0.4
+    assert report["fallback_rate"] == 1.0
+
+
+def test_the_held_out_split_is_fixed_by_the_product_id_and_covers_a_tenth():
+    from assistant.copywriting.evaluate import select_split
+    from finetune.copy_data import split_of
+
+    ids = [f"SKU-{i}" for i in range(4000)]
+    share = sum(split_of(i) == "test" for i in ids) / len(ids)
+    assert 0.085 < share < 0.115
+    assert [split_of(i) for i in ids[:50]] == [split_of(i) for i in ids[:50]]  # no state, no randomness
+    products = [Product(id=i, title="T", description="d" if n % 2 else "") for n, i in enumerate(ids[:400])]
+    test = select_split(products, "test")
+    assert test and all(split_of(p.id) == "test" and p.description for p in test)
+    with pytest.raises(ValueError, match="Unknown split 'held'"):
+        select_split(products, "held")
 
 
 def test_clean_draft_drops_an_echoed_title_and_near_repeats():
