@@ -41,8 +41,15 @@ SOURCES = ("repurchase", "cooc", "als", "content", "trending", "ease", "seq")
 # Besides the sources (each scaled to at most 1 per shopper) the ranker sees: popular (slower-decaying
 # popularity), bought (already bought), ease_raw (the EASE score unscaled: how sure, not only how it ranks),
 # and item facts: log_buyers (all-time distinct buyers), log_week (shoppers this week), repeat_rate and
-# age (log days since the item's first event: new arrivals sell differently).
-FEATURES = (*SOURCES, "popular", "bought", "ease_raw", "log_buyers", "log_week", "repeat_rate", "age")
+# age (log days since the item's first event: new arrivals sell differently); and the shopper's own record of
+# the item, unscaled: log_purchases (distinct days bought), log_days_since (log days since the last purchase;
+# NEVER_BOUGHT_LOG_DAYS for items never bought) and log_baskets_ago (log1p of baskets since last touched).
+FEATURES = (
+    *SOURCES, "popular", "bought", "ease_raw", "log_buyers", "log_week", "repeat_rate", "age",
+    "log_purchases", "log_days_since", "log_baskets_ago",
+)
+NEVER_BOUGHT_LOG_DAYS = math.log1p(365.0)
+NEVER_TOUCHED_LOG_BASKETS = math.log1p(100.0)
 DAY = 86_400.0
 REPURCHASE_HALF_LIFE_DAYS = 60.0  # how fast an old purchase stops predicting the next one
 TREND_HALF_LIFE_DAYS = 3.0  # "trending": what shoppers touched in the last days
@@ -436,9 +443,13 @@ def _fit_ranker(early, late, item_ids, vectors, settings, cut):
         if y.sum() < 5 or y.sum() == len(y):
             fitted.append(dict(_DEFAULT_RANKER))
             continue
-        lr = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
-        weights = dict(zip(FEATURES, map(float, lr.coef_[0]), strict=True))
-        weights["bias"] = float(lr.intercept_[0])
+        # standardised for the solver, then folded back so serving blends the raw features
+        mu, sd = x.mean(axis=0), x.std(axis=0)
+        sd[sd < 1e-9] = 1.0
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit((x - mu) / sd, y)
+        coef = lr.coef_[0] / sd
+        weights = dict(zip(FEATURES, map(float, coef), strict=True))
+        weights["bias"] = float(lr.intercept_[0] - coef @ mu)
         fitted.append(weights)
     return fitted[0], fitted[1]
 
@@ -459,6 +470,7 @@ class History:
     last_bought: np.ndarray  # (m,) ts of the last purchase, 0 if never
     baskets_ago: np.ndarray | None = None  # (m,) distinct sessions (baskets) since the item was last touched, 0 = latest
     profile: np.ndarray | None = None  # unit interest vector, or None
+    now: float | None = None  # the time the history was read at
     queries: list[str] = field(default_factory=list)  # latest searches, newest last
 
     @property
@@ -522,6 +534,7 @@ def history_from_events(
         last_bought=np.array([v[4] for v in vals], dtype=np.float64),
         baskets_ago=np.array(ago, dtype=np.float32),
         profile=profile,
+        now=now,
         queries=queries[-5:],
     )
 
@@ -584,6 +597,8 @@ class Scorer:
         n = len(self.model.item_ids)
         f = np.zeros((n, len(FEATURES)), dtype=np.float32)
         col = {name: j for j, name in enumerate(FEATURES)}
+        f[:, col["log_days_since"]] = NEVER_BOUGHT_LOG_DAYS
+        f[:, col["log_baskets_ago"]] = NEVER_TOUCHED_LOG_BASKETS
 
         def put(name: str, values: np.ndarray) -> None:
             f[:, col[name]] = values / max(float(values.max()), 1e-9)
@@ -604,12 +619,17 @@ class Scorer:
             ago = h.baskets_ago if h.baskets_ago is not None else np.zeros(len(h.items), np.float32)
             recent = liked * np.power(0.5, ago / SEQ_HALF_LIFE_BASKETS)
             put("seq", np.asarray(self.model.seq[h.items].T @ recent).ravel())
-            f[h.items[h.purchases > 0], col["bought"]] = 1.0
+            bought = h.purchases > 0
+            f[h.items[bought], col["bought"]] = 1.0
+            f[h.items, col["log_purchases"]] = np.log1p(h.purchases)
+            f[h.items[bought], col["log_days_since"]] = np.log1p(
+                np.maximum(h.now - h.last_bought[bought], 0.0) / DAY) if h.now is not None else 0.0
+            f[h.items, col["log_baskets_ago"]] = np.log1p(ago)
         if h.profile is not None and self.vectors is not None:
             f[:, col["content"]] = np.maximum(self.vectors @ h.profile, 0.0)
         f[:, col["trending"]] = self._trend
         f[:, col["popular"]] = self._season
-        f[:, col["log_buyers"] :] = self._item_facts
+        f[:, col["log_buyers"] : col["age"] + 1] = self._item_facts
         return f
 
     @staticmethod
