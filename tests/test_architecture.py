@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("assistant", "retrieval", "finetune", "prompts", "text")
+PACKAGES = ("assistant", "retrieval", "finetune", "prompts", "text", "storage")
 
 
 def _module_name(path: Path) -> str:
@@ -48,6 +48,7 @@ def _project(names: set[str]) -> set[str]:
     ("finetune", ("assistant", "retrieval", "gradio", "fastapi")),
     ("prompts", ("assistant", "retrieval", "finetune", "text")),
     ("text", ("assistant", "retrieval", "finetune", "prompts")),
+    ("storage", ("assistant", "retrieval", "finetune", "prompts", "text", "gradio", "fastapi")),
     ("assistant.conversation", ("finetune", "gradio", "fastapi", "assistant.web")),
     ("assistant.tools", ("finetune", "gradio", "fastapi", "assistant.web")),
     ("assistant.shop", ("finetune", "gradio", "fastapi", "assistant.web", "assistant.conversation.engine")),

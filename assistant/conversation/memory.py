@@ -1,4 +1,4 @@
-"""Conversation memory: per-session history and state in SQLite, so a session survives restarts.
+"""Conversation memory: per-session history and state in the shared database (`storage`), so a session survives restarts.
 
 Session ids come from `secrets.token_urlsafe(16)`. An unknown id, or an id that belongs to another
 signed-in customer, starts a fresh session: history is never shown across sessions. Stored messages are
@@ -16,30 +16,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import text
+
 from assistant.conversation.guardrails import redact_pii
-from assistant.shop.db import Database
+from storage import Database
 from text import split_sentences
 
 logger = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    user_id TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    state TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS messages (
-    session_id TEXT NOT NULL REFERENCES sessions(id),
-    seq INTEGER NOT NULL,
-    role TEXT NOT NULL,            -- user | assistant
-    content TEXT NOT NULL,         -- PII-redacted
-    intent TEXT,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (session_id, seq)
-);
-"""
 
 
 @dataclass
@@ -64,33 +48,36 @@ class Session:
 
 
 class SessionStore:
-    """Sessions and their messages in the assistant's SQLite file."""
+    """Sessions and their messages in the shared database, so any worker continues any session.
 
-    def __init__(self, db_path: Path, *, window: int = 8):
-        self.db_path = Path(db_path)
+    `db_path`: a SQLite file or a database URL (`storage.Database`).
+    """
+
+    def __init__(self, db_path: Path | str, *, window: int = 8):
+        self.db_path = db_path
         self.window = window  # turns (messages) given to the model verbatim
-        self._db = Database(self.db_path, _SCHEMA)
+        self._db = Database(db_path)
 
     def open(self, session_id: str | None, user_id: str | None) -> Session:
         """Resume `session_id` when it exists and belongs to this user; otherwise start a new session."""
         if session_id:
-            # one transaction: two customers presenting the same anonymous id at once must not both claim it
+            # one transaction, the row locked: two customers presenting the same anonymous id at once must not both claim it
             with self._db.transaction() as db:
-                row = db.execute("SELECT user_id, state FROM sessions WHERE id = ?", (session_id,)).fetchone()
+                row = db.execute(text("SELECT user_id, state FROM sessions WHERE id = :id" + self._db.for_update),
+                                 {"id": session_id}).fetchone()
                 owner, state = row if row is not None else (None, None)
                 # A session started anonymously may be continued after sign-in; never someone else's.
                 if row is not None and (owner is None or owner == user_id):
                     if owner is None and user_id:
-                        db.execute("UPDATE sessions SET user_id = ? WHERE id = ?", (user_id, session_id))
+                        db.execute(text("UPDATE sessions SET user_id = :user WHERE id = :id"), {"user": user_id, "id": session_id})
                     return Session(session_id, user_id, False, json.loads(state))
             if row is not None:
                 logger.info("session id of another customer presented; starting a new session")
         new_id = secrets.token_urlsafe(16)
         now = time.time()
-        with self._db.locked() as db:
-            db.execute(
-                "INSERT INTO sessions (id, user_id, created_at, updated_at) VALUES (?, ?, ?, ?)", (new_id, user_id, now, now)
-            )
+        with self._db.connect() as db:
+            db.execute(text("INSERT INTO sessions (id, user_id, created_at, updated_at) VALUES (:id, :user, :now, :now)"),
+                       {"id": new_id, "user": user_id, "now": now})
         return Session(new_id, user_id, True, {})
 
     def append(self, session: Session, role: str, content: str, intent: str | None = None) -> None:
@@ -98,19 +85,24 @@ class SessionStore:
         content = redact_pii(content)
         now = time.time()
         with self._db.transaction() as db:  # the next seq and the insert as one unit, across workers too
-            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?", (session.id,)).fetchone()[0]
-            db.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", (session.id, seq, role, content, intent, now))
-            db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session.id))
+            # the UPDATE first: it locks the session's row, so a second append waits and then sees this seq
+            db.execute(text("UPDATE sessions SET updated_at = :now WHERE id = :id"), {"now": now, "id": session.id})
+            seq = db.execute(text("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = :id"),
+                             {"id": session.id}).scalar_one()
+            db.execute(text("INSERT INTO messages (session_id, seq, role, content, intent, created_at) "
+                            "VALUES (:id, :seq, :role, :content, :intent, :now)"),
+                       {"id": session.id, "seq": seq, "role": role, "content": content, "intent": intent, "now": now})
 
     def save_state(self, session: Session) -> None:
-        with self._db.locked() as db:
-            db.execute("UPDATE sessions SET state = ? WHERE id = ?", (json.dumps(session.state), session.id))
+        with self._db.connect() as db:
+            db.execute(text("UPDATE sessions SET state = :state WHERE id = :id"),
+                       {"state": json.dumps(session.state), "id": session.id})
 
     def history(self, session_id: str) -> list[Turn]:
         """Every stored message of the session, oldest first."""
-        with self._db.locked() as db:
+        with self._db.connect() as db:
             rows = db.execute(
-                "SELECT role, content, intent FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+                text("SELECT role, content, intent FROM messages WHERE session_id = :id ORDER BY seq"), {"id": session_id}
             ).fetchall()
         return [Turn(*r) for r in rows]
 

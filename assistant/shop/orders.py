@@ -1,4 +1,4 @@
-"""The order store: the shop's orders in SQLite, seeded idempotently from `orders.jsonl`.
+"""The order store: the shop's orders in the database (`storage`: SQLite or PostgreSQL), seeded idempotently from `orders.jsonl`.
 
 Every read and write takes the customer's id and only ever touches that customer's orders: an order of
 someone else looks exactly like an order that does not exist, so nobody can probe which numbers are
@@ -11,28 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel
+from sqlalchemy import Connection, text
 
-from assistant.shop.db import Database
+from storage import Database
 
 logger = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS orders (
-    id TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    record TEXT NOT NULL,          -- the full order JSON (items, address, carrier, history)
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS orders_customer ON orders(customer_id);
-"""
 
 
 class OrderItemView(BaseModel):
@@ -91,63 +80,76 @@ def _view(record: dict) -> OrderView:
 
 
 class OrderStore:
-    """Orders in the assistant's SQLite file (WAL); safe to share between threads and worker processes: each
-    state change reads, checks and writes the order in one transaction (`assistant.shop.db`)."""
+    """Orders in the shared database; safe to share between threads, worker processes and machines: a state
+    change locks the order's row (SQLite: the file's write lock) and re-checks its status in the same
+    transaction, so a cancel that two workers receive at once happens once.
 
-    def __init__(self, db_path: Path):
-        self.db_path = Path(db_path)
-        self._db = Database(self.db_path, _SCHEMA)
+    `db_path`: a SQLite file or a database URL (`storage.Database`).
+    """
+
+    def __init__(self, db_path: Path | str):
+        self.db_path = db_path
+        self._db = Database(db_path)
 
     def seed(self, orders: Iterable[BaseModel | dict]) -> int:
         """Insert orders not yet stored (by id); existing rows, and changes made to them, are kept."""
         rows = []
         for order in orders:
             record = order.model_dump(mode="json") if isinstance(order, BaseModel) else dict(order)
-            rows.append((record["id"], record["customer_id"], record["status"], str(record["created_at"]),
-                         json.dumps(record), _now().isoformat()))
+            rows.append({"id": record["id"], "customer_id": record["customer_id"], "status": record["status"],
+                         "created_at": str(record["created_at"]), "record": json.dumps(record), "updated_at": _now().isoformat()})
+        count = text("SELECT COUNT(*) FROM orders")
         with self._db.transaction() as db:
-            before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?)", rows)
-            added = db.total_changes - before
-        logger.info("order store %s: %d new of %d seeded", self.db_path, added, len(rows))
+            before = db.execute(count).scalar_one()
+            if rows:
+                db.execute(text(
+                    "INSERT INTO orders (id, customer_id, status, created_at, record, updated_at) "
+                    "VALUES (:id, :customer_id, :status, :created_at, :record, :updated_at) ON CONFLICT (id) DO NOTHING"
+                ), rows)
+            added = db.execute(count).scalar_one() - before
+        logger.info("order store: %d new of %d seeded", added, len(rows))
         return added
 
-    def _record(self, order_id: str, customer_id: str | None) -> dict | None:
+    def _record(self, db: Connection, order_id: str, customer_id: str | None, *, lock: bool = False) -> dict | None:
         if not customer_id:
             return None
-        with self._db.locked() as db:  # re-entrant: also called inside the state changes' transactions
-            row = db.execute(
-                "SELECT record FROM orders WHERE id = ? AND customer_id = ?", (order_id.upper(), customer_id)
-            ).fetchone()
+        row = db.execute(
+            text("SELECT record FROM orders WHERE id = :id AND customer_id = :customer" + (self._db.for_update if lock else "")),
+            {"id": order_id.upper(), "customer": customer_id},
+        ).fetchone()
         return json.loads(row[0]) if row else None
 
     def get(self, order_id: str, customer_id: str | None) -> OrderView | None:
         """The order if it exists AND belongs to `customer_id`; None otherwise (indistinguishable)."""
-        record = self._record(order_id, customer_id)
+        with self._db.connect() as db:
+            record = self._record(db, order_id, customer_id)
         return _view(record) if record else None
 
     def for_customer(self, customer_id: str | None, limit: int = 5) -> list[OrderView]:
         """The customer's most recent orders, newest first."""
         if not customer_id:
             return []
-        with self._db.locked() as db:
+        with self._db.connect() as db:
             rows = db.execute(
-                "SELECT record FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT ?", (customer_id, limit)
+                text("SELECT record FROM orders WHERE customer_id = :customer ORDER BY created_at DESC LIMIT :limit"),
+                {"customer": customer_id, "limit": limit},
             ).fetchall()
         return [_view(json.loads(r[0])) for r in rows]
 
-    def _save(self, db: sqlite3.Connection, record: dict, status: str, now: datetime) -> None:
-        record["status"] = status
-        record.setdefault("history", []).append({"status": status, "at": now.isoformat()})
-        db.execute(
-            "UPDATE orders SET status = ?, record = ?, updated_at = ? WHERE id = ?",
-            (status, json.dumps(record), now.isoformat(), record["id"]),
-        )
+    @staticmethod
+    def _write(db: Connection, record: dict, now: datetime, *, was: str) -> None:
+        """Store `record`; the row must still have status `was` (the lock guarantees it; the WHERE proves it)."""
+        changed = db.execute(
+            text("UPDATE orders SET status = :status, record = :record, updated_at = :now WHERE id = :id AND status = :was"),
+            {"status": record["status"], "record": json.dumps(record), "now": now.isoformat(), "id": record["id"], "was": was},
+        ).rowcount
+        if changed != 1:
+            raise RuntimeError(f"order {record['id']} changed under a row lock; this is a bug")
 
     def cancel(self, order_id: str, customer_id: str | None, *, now: datetime | None = None) -> ActionResult:
         """Cancel an order that has not shipped yet."""
         with self._db.transaction() as db:
-            record = self._record(order_id, customer_id)
+            record = self._record(db, order_id, customer_id, lock=True)
             if record is None:
                 return ActionResult(ok=False, order=None, message=f"I can't find order {order_id} on your account.")
             if record["status"] != "placed":
@@ -155,7 +157,10 @@ class OrderStore:
                     ok=False, order=_view(record),
                     message=f"Order {record['id']} is {record['status']}, so it can no longer be cancelled.",
                 )
-            self._save(db, record, "cancelled", now or _now())
+            moment = now or _now()
+            record["status"] = "cancelled"
+            record.setdefault("history", []).append({"status": "cancelled", "at": moment.isoformat()})
+            self._write(db, record, moment, was="placed")
             return ActionResult(ok=True, order=_view(record), message=f"Order {record['id']} is now cancelled.")
 
     def change_address(
@@ -163,7 +168,7 @@ class OrderStore:
     ) -> ActionResult:
         """Replace the shipping address of an order that has not shipped yet (`address`: line1, city, ...)."""
         with self._db.transaction() as db:
-            record = self._record(order_id, customer_id)
+            record = self._record(db, order_id, customer_id, lock=True)
             if record is None:
                 return ActionResult(ok=False, order=None, message=f"I can't find order {order_id} on your account.")
             if record["status"] != "placed":
@@ -173,11 +178,7 @@ class OrderStore:
                 )
             old = record.get("shipping_address") or {}
             record["shipping_address"] = {**old, **{k: v for k, v in address.items() if v}}
-            moment = now or _now()
-            db.execute(
-                "UPDATE orders SET record = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(record), moment.isoformat(), record["id"]),
-            )
+            self._write(db, record, now or _now(), was="placed")
             return ActionResult(ok=True, order=_view(record), message=f"The shipping address of order {record['id']} is updated.")
 
     def start_return(
@@ -186,7 +187,7 @@ class OrderStore:
     ) -> ActionResult:
         """Open a return (or, with `exchange`, an exchange) for a delivered order within `window_days` of delivery."""
         with self._db.transaction() as db:
-            record = self._record(order_id, customer_id)
+            record = self._record(db, order_id, customer_id, lock=True)
             if record is None:
                 return ActionResult(ok=False, order=None, message=f"I can't find order {order_id} on your account.")
             view = _view(record)
@@ -204,10 +205,7 @@ class OrderStore:
                     f"{window_days} days ago, so it is outside the {window_days}-day return window.",
                 )
             record.setdefault("exchange_requested_at" if exchange else "return_requested_at", moment.isoformat())
-            db.execute(
-                "UPDATE orders SET record = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(record), moment.isoformat(), record["id"]),
-            )
+            self._write(db, record, moment, was="delivered")
             return ActionResult(
                 ok=True, order=_view(record),
                 message=f"{'An exchange' if exchange else 'A return'} is started for order {record['id']}; the prepaid label and "

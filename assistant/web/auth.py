@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import secrets
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
+from sqlalchemy import text
 
-from assistant.shop.db import Database
 from assistant.web.keys import normalise_origin
+from storage import Database
 
 logger = logging.getLogger(__name__)
 
@@ -117,36 +117,50 @@ class CustomerTokens:
 # ---------------------------------------------------------------- rate limits
 
 
-class RateLimiter:
-    """Token buckets per name (`key:<id>`, `ip:<addr>`): `per_minute` requests, refilled continuously.
+# storage URIs that `limits` itself serves; anything else is a database (SQLite path or SQLAlchemy URL)
+LIMITS_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+cluster", "redis+sentinel", "memcached", "mongodb", "etcd")
 
-    In memory, so each worker process counts on its own; behind a load balancer with N workers a client
-    gets at most N x the limit (see docs/scale-out.md).
+
+class RateLimiter:
+    """`per_minute` requests per name (`key:<id>`, `ip:<addr>`) in fixed one-minute windows (the `limits` library).
+
+    Args:
+        per_minute: requests allowed per name and window.
+        storage: where the counters live, shared by every worker that names the same one: a database (a SQLite
+            path or a SQLAlchemy URL, the default being the stores' database), `redis://host:6379/0`, or
+            `memory://` (this process only).
+        clock: Unix seconds, for tests of the database storage.
+
+    Raises:
+        ValueError: a storage URI `limits` cannot open (e.g. `redis://` without the `redis` package installed).
     """
 
-    def __init__(self, per_minute: int, max_names: int = 100_000):
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0  # tokens per second
-        self.max_names = max_names
-        self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, last refill time)
-        self._lock = threading.Lock()
+    def __init__(self, per_minute: int, storage: Path | str = "memory://", *, clock: Callable[[], float] = time.time):
+        from limits import RateLimitItemPerMinute
+        from limits.storage import storage_from_string
+        from limits.strategies import FixedWindowRateLimiter
 
-    def hit(self, name: str, now: float | None = None) -> float:
-        """Take one token; returns 0.0 if allowed, else the seconds to wait before retrying."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, last = self._buckets.get(name, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[name] = (tokens - 1.0, now)
-                wait = 0.0
-            else:
-                self._buckets[name] = (tokens, now)
-                wait = (1.0 - tokens) / self.rate if self.rate > 0 else math.inf
-            if len(self._buckets) > self.max_names:  # forget full buckets first; they carry no state
-                for stale in [n for n, (t, _) in self._buckets.items() if t >= self.capacity][: self.max_names // 10]:
-                    del self._buckets[stale]
-        return wait
+        self.item = RateLimitItemPerMinute(per_minute)
+        self._clock = clock
+        scheme = urlsplit(str(storage)).scheme if "://" in str(storage) else ""
+        if scheme in LIMITS_SCHEMES:
+            try:
+                self.storage = storage_from_string(str(storage))
+            except Exception as exc:  # limits raises ConfigurationError for a missing driver or a bad URI
+                raise ValueError(f"api.rate_limit_storage '{storage}' cannot be opened ({exc}); "
+                                 "install its client (e.g. `pip install redis`) or leave it unset to use the database.") from exc
+        else:
+            from storage.ratelimits import DatabaseStorage
+
+            self.storage = DatabaseStorage(storage, clock=clock)
+        self._limiter = FixedWindowRateLimiter(self.storage)
+
+    def hit(self, name: str) -> float:
+        """Count one request; returns 0.0 if allowed, else the seconds until the window resets."""
+        if self._limiter.hit(self.item, name):
+            return 0.0
+        reset = self._limiter.get_window_stats(self.item, name).reset_time
+        return max(0.0, reset - self._clock()) or 1.0
 
 
 # ---------------------------------------------------------------- body size
@@ -215,31 +229,27 @@ class _BodyTooLarge(Exception):
 
 
 class SessionOwners:
-    """Which key and which customer opened each chat session (table `api_sessions` in the SQLite file).
+    """Which key and which customer opened each chat session (table `api_sessions` in the shared database).
 
     A session can only be continued with the same key and the same customer (or anonymity) it started
     with, so a leaked or guessed session id never reads another person's conversation.
     """
 
-    def __init__(self, db_path: Path):
-        self.db_path = Path(db_path)
-        self._db = Database(
-            self.db_path,
-            "CREATE TABLE IF NOT EXISTS api_sessions (session_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
-            "user_id TEXT, created_at REAL NOT NULL);",
-        )
+    def __init__(self, db_path: Path | str):
+        self.db_path = db_path  # a SQLite file or a database URL
+        self._db = Database(db_path)
 
     def claim(self, session_id: str, key_id: str, user_id: str | None) -> None:
         """Record the owner of a new session (no-op if already recorded)."""
-        with self._db.locked() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO api_sessions (session_id, key_id, user_id, created_at) VALUES (?,?,?,?)",
-                (session_id, key_id, user_id, time.time()),
-            )
+        with self._db.connect() as db:
+            db.execute(text(
+                "INSERT INTO api_sessions (session_id, key_id, user_id, created_at) VALUES (:session, :key, :user, :now) "
+                "ON CONFLICT (session_id) DO NOTHING"), {"session": session_id, "key": key_id, "user": user_id, "now": time.time()})
 
     def owner(self, session_id: str) -> tuple[str, str | None] | None:
-        with self._db.locked() as db:
-            row = db.execute("SELECT key_id, user_id FROM api_sessions WHERE session_id = ?", (session_id,)).fetchone()
+        with self._db.connect() as db:
+            row = db.execute(text("SELECT key_id, user_id FROM api_sessions WHERE session_id = :session"),
+                             {"session": session_id}).fetchone()
         return (row[0], row[1]) if row else None
 
     def may_continue(self, session_id: str, key_id: str, user_id: str | None) -> bool:

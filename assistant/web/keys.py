@@ -11,34 +11,22 @@ import hashlib
 import json
 import logging
 import secrets
-import sqlite3
 import time
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
+from sqlalchemy import RowMapping, text
 
 from assistant.errors import ConfigError
-from assistant.shop.db import Database
+from storage import Database
 
 logger = logging.getLogger(__name__)
 
 KeyKind = Literal["site", "secret"]
 KINDS: tuple[str, ...] = ("site", "secret")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL DEFAULT '',
-    prefix TEXT NOT NULL,
-    key_hash TEXT NOT NULL UNIQUE,
-    origins TEXT NOT NULL DEFAULT '[]',
-    created_at REAL NOT NULL,
-    revoked_at REAL
-);
-"""
 
 
 class ApiKey(BaseModel):
@@ -79,11 +67,11 @@ def _hash(key: str) -> str:
 
 
 class KeyStore:
-    """Keys in the assistant's SQLite file (table `api_keys`)."""
+    """Keys in the shared database (table `api_keys`; `db_path`: a SQLite file or a database URL)."""
 
-    def __init__(self, db_path: Path):
-        self.db_path = Path(db_path)
-        self._db = Database(self.db_path, _SCHEMA)
+    def __init__(self, db_path: Path | str):
+        self.db_path = db_path
+        self._db = Database(db_path)
 
     def create(self, kind: str = "site", origins: list[str] | None = None, name: str = "") -> tuple[ApiKey, str]:
         """Create a key; returns the record and the key itself (shown once, never stored).
@@ -104,30 +92,33 @@ class KeyStore:
             id=f"key_{secrets.token_hex(6)}", kind=kind, name=name, prefix=plain[: len(kind) + 8],
             origins=clean, created_at=time.time(),
         )
-        with self._db.locked() as db:
-            db.execute(
-                "INSERT INTO api_keys (id, kind, name, prefix, key_hash, origins, created_at) VALUES (?,?,?,?,?,?,?)",
-                (record.id, kind, name, record.prefix, _hash(plain), json.dumps(clean), record.created_at),
+        with self._db.connect() as db:
+            db.execute(text(
+                "INSERT INTO api_keys (id, kind, name, prefix, key_hash, origins, created_at) "
+                "VALUES (:id, :kind, :name, :prefix, :hash, :origins, :created_at)"),
+                {"id": record.id, "kind": kind, "name": name, "prefix": record.prefix, "hash": _hash(plain),
+                 "origins": json.dumps(clean), "created_at": record.created_at},
             )
         logger.info("created %s key %s for origins %s", kind, record.id, clean)
         return record, plain
 
     def list(self, include_revoked: bool = True) -> list[ApiKey]:
-        with self._db.locked() as db:
-            rows = db.execute("SELECT * FROM api_keys ORDER BY created_at").fetchall()
+        with self._db.connect() as db:
+            rows = db.execute(text("SELECT * FROM api_keys ORDER BY created_at")).mappings().fetchall()
         keys = [self._record(r) for r in rows]
         return keys if include_revoked else [k for k in keys if k.active]
 
     def get(self, key_id: str) -> ApiKey | None:
-        with self._db.locked() as db:
-            row = db.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+        with self._db.connect() as db:
+            row = db.execute(text("SELECT * FROM api_keys WHERE id = :id"), {"id": key_id}).mappings().fetchone()
         return self._record(row) if row else None
 
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke a key by id; raises ConfigError naming the known ids if it does not exist."""
-        with self._db.locked() as db:
-            cur = db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (time.time(), key_id))
-        if cur.rowcount == 0 and self.get(key_id) is None:
+        with self._db.connect() as db:
+            changed = db.execute(text("UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL"),
+                                 {"now": time.time(), "id": key_id}).rowcount
+        if changed == 0 and self.get(key_id) is None:
             known = [k.id for k in self.list()]
             raise ConfigError(f"No key with id '{key_id}'; known ids: {known} (see `shopbot keys list`).")
         logger.info("revoked key %s", key_id)
@@ -137,8 +128,9 @@ class KeyStore:
         """The active key matching `plain`, or None."""
         if not plain or not plain.startswith("sb_"):
             return None
-        with self._db.locked() as db:
-            row = db.execute("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (_hash(plain),)).fetchone()
+        with self._db.connect() as db:
+            row = db.execute(text("SELECT * FROM api_keys WHERE key_hash = :hash AND revoked_at IS NULL"),
+                             {"hash": _hash(plain)}).mappings().fetchone()
         return self._record(row) if row else None
 
     def site_origins(self) -> set[str]:
@@ -146,7 +138,7 @@ class KeyStore:
         return {o for k in self.list(include_revoked=False) if k.kind == "site" for o in k.origins}
 
     @staticmethod
-    def _record(row: sqlite3.Row) -> ApiKey:
+    def _record(row: RowMapping) -> ApiKey:
         return ApiKey(
             id=row["id"], kind=row["kind"], name=row["name"], prefix=row["prefix"], origins=json.loads(row["origins"]),
             created_at=row["created_at"], revoked_at=row["revoked_at"],

@@ -1,7 +1,8 @@
 """Behaviour events: what shoppers viewed, clicked, carted, bought, searched and rated.
 
-`EventStore` keeps them append-only in SQLite (WAL journal, `synchronous=FULL`, so every committed event
-survives a crash of the process or the machine). Rows are never updated or deleted: triggers refuse it.
+`EventStore` keeps them append-only in the shared database (`storage`: a SQLite file with WAL and
+`synchronous=FULL`, so every committed event survives a crash of the process or the machine, or PostgreSQL,
+where every worker of a shop records into one log). Rows are never updated or deleted: triggers refuse it.
 `read_online_retail` turns the UCI Online Retail CSV into purchase events (cancellations removed from the
 purchases they cancel) plus a catalog of its items.
 """
@@ -13,9 +14,7 @@ import gzip
 import hashlib
 import json
 import logging
-import sqlite3
 import statistics
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,9 +23,11 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import text
 
 from retrieval.catalog import Product
 from retrieval.errors import RetrievalError
+from storage import Database
 
 logger = logging.getLogger(__name__)
 
@@ -84,35 +85,20 @@ class EventRow(NamedTuple):
     value: float | None
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    type TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    product_id TEXT,
-    ts REAL NOT NULL,
-    session_id TEXT,
-    context TEXT,
-    value REAL
-);
-CREATE INDEX IF NOT EXISTS events_user_ts ON events(user_id, ts);
-CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
-CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-CREATE TABLE IF NOT EXISTS imports (
-    digest TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    events INTEGER NOT NULL,
-    imported_at REAL NOT NULL
-);
-"""
 _COLUMNS = "type, user_id, product_id, ts, session_id, context, value"
+
+
+_INSERT = text(
+    f"INSERT INTO events ({_COLUMNS}) VALUES (:type, :user_id, :product_id, :ts, :session_id, :context, :value)"
+)
 
 
 def _row(event: Event | EventRow) -> tuple:
     return (event.type, event.user_id, event.product_id, event.ts, event.session_id, event.context, event.value)
+
+
+def _params(event: Event | EventRow) -> dict:
+    return dict(zip(EventRow._fields, _row(event), strict=True))
 
 
 def _event(row: tuple) -> Event:
@@ -121,20 +107,18 @@ def _event(row: tuple) -> Event:
 
 
 class EventStore:
-    """Append-only event log in one SQLite file; safe to share between threads of one process."""
+    """Append-only event log in the shared database; safe to share between threads, workers and machines.
+
+    `path`: a SQLite file (the default `<home>/events.db`) or a database URL (`storage.Database`), e.g. the
+    PostgreSQL database every worker of the shop uses.
+    """
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a committed event survives power loss, not only a crash
-        self._db.executescript(_SCHEMA)
+        self.path = path
+        self._db = Database(path, synchronous="FULL")  # a committed event survives power loss, not only a crash
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     def __enter__(self) -> EventStore:
         return self
@@ -144,16 +128,15 @@ class EventStore:
 
     def append(self, event: Event) -> int:
         """Commit one event; return its row id."""
-        with self._lock:
-            cur = self._db.execute(f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?)", _row(event))
-            return int(cur.lastrowid)
+        with self._db.connect() as db:
+            return int(db.execute(text(_INSERT.text + " RETURNING id"), _params(event)).scalar_one())
 
     def append_many(self, events: Iterable[Event | EventRow], batch_size: int = 5_000) -> int:
         """Commit events in transactions of `batch_size`; a crash loses at most the open batch. Returns the count."""
         total = 0
-        batch: list[tuple] = []
+        batch: list[dict] = []
         for event in events:
-            batch.append(_row(event))
+            batch.append(_params(event))
             if len(batch) >= batch_size:
                 total += self._commit(batch)
                 batch = []
@@ -161,16 +144,30 @@ class EventStore:
             total += self._commit(batch)
         return total
 
-    def _commit(self, rows: list[tuple]) -> int:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?)", rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _commit(self, rows: list[dict]) -> int:
+        with self._db.transaction() as db:
+            db.execute(_INSERT, rows)
         return len(rows)
+
+    def _import_once(self, digest: str, source: str, events: list) -> int | None:
+        """Append `events` and record `digest` in one transaction; None (nothing appended) when the digest is known.
+
+        Two workers importing the same file at once: the second waits on the first's digest row and appends nothing.
+        """
+        with self._db.transaction() as db:
+            claimed = db.execute(text(
+                "INSERT INTO imports (digest, source, events, imported_at) VALUES (:digest, :source, :events, :now) "
+                "ON CONFLICT (digest) DO NOTHING"), {"digest": digest, "source": source, "events": len(events), "now": time.time()},
+            ).rowcount
+            if not claimed:
+                return None
+            for start in range(0, len(events), 5_000):
+                db.execute(_INSERT, [_params(e) for e in events[start:start + 5_000]])
+        return len(events)
+
+    def _imported(self, digest: str) -> bool:
+        with self._db.connect() as db:
+            return db.execute(text("SELECT 1 FROM imports WHERE digest = :digest"), {"digest": digest}).first() is not None
 
     def import_jsonl(self, path: Path) -> int:
         """Append the events of a JSONL file once (a file already imported, byte for byte, is skipped).
@@ -180,9 +177,8 @@ class EventStore:
         path = Path(path)
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        with self._lock:
-            if self._db.execute("SELECT 1 FROM imports WHERE digest=?", (digest,)).fetchone():
-                return 0
+        if self._imported(digest):
+            return 0
         events = []
         for n, line in enumerate(data.decode("utf-8").splitlines(), start=1):
             if not line.strip():
@@ -191,12 +187,9 @@ class EventStore:
                 events.append(Event.model_validate_json(line))
             except ValueError as exc:
                 raise RetrievalError(f"{path} line {n} is not a valid event ({exc}); fix or remove that line.") from exc
-        count = self.append_many(events)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO imports (digest, source, events, imported_at) VALUES (?,?,?,?)",
-                (digest, str(path), count, time.time()),
-            )
+        count = self._import_once(digest, str(path), events)
+        if count is None:
+            return 0
         logger.info("imported %d events from %s", count, path)
         return count
 
@@ -208,15 +201,8 @@ class EventStore:
         path = Path(path)
         data = read_online_retail(path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        with self._lock:
-            if self._db.execute("SELECT 1 FROM imports WHERE digest=?", (digest,)).fetchone():
-                return data
-        count = self.append_many(data.events)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO imports (digest, source, events, imported_at) VALUES (?,?,?,?)",
-                (digest, str(path), count, time.time()),
-            )
+        if not self._imported(digest):
+            self._import_once(digest, str(path), data.events)
         return data
 
     def events(
@@ -228,50 +214,54 @@ class EventStore:
         types: Iterable[str] | None = None,
     ) -> Iterator[Event]:
         """Events in time order, filtered; `until` is exclusive."""
-        where, args = [], []
+        where, args = [], {}
         if user_id is not None:
-            where.append("user_id = ?")
-            args.append(user_id)
+            where.append("user_id = :user_id")
+            args["user_id"] = user_id
         if since is not None:
-            where.append("ts >= ?")
-            args.append(since)
+            where.append("ts >= :since")
+            args["since"] = since
         if until is not None:
-            where.append("ts < ?")
-            args.append(until)
+            where.append("ts < :until")
+            args["until"] = until
         if types is not None:
             kinds = list(types)
-            where.append(f"type IN ({','.join('?' * len(kinds))})")
-            args.extend(kinds)
+            names = [f"type{i}" for i in range(len(kinds))]
+            where.append(f"type IN ({', '.join(':' + n for n in names)})" if kinds else "1 = 0")
+            args.update(zip(names, kinds, strict=True))
         sql = f"SELECT {_COLUMNS} FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY ts, id"
-        with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
-        return (_event(r) for r in rows)
+        with self._db.connect() as db:
+            rows = db.execute(text(sql), args).fetchall()
+        return (_event(tuple(r)) for r in rows)
 
     def rows(self, *, until: float | None = None) -> list[EventRow]:
         """Every event (before `until`, exclusive) as plain tuples in time order: for training."""
-        sql = f"SELECT {_COLUMNS} FROM events" + (" WHERE ts < ?" if until is not None else "") + " ORDER BY ts, id"
-        with self._lock:
-            rows = self._db.execute(sql, () if until is None else (until,)).fetchall()
+        sql = f"SELECT {_COLUMNS} FROM events" + (" WHERE ts < :until" if until is not None else "") + " ORDER BY ts, id"
+        with self._db.connect() as db:
+            rows = db.execute(text(sql), {} if until is None else {"until": until}).fetchall()
         return [EventRow(*r) for r in rows]
 
     def recent(self, user_id: str, limit: int = 200) -> list[Event]:
         """The user's latest `limit` events, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE user_id=? ORDER BY ts DESC, id DESC LIMIT ?", (user_id, limit)
+        with self._db.connect() as db:
+            rows = db.execute(text(
+                f"SELECT {_COLUMNS} FROM events WHERE user_id = :user ORDER BY ts DESC, id DESC LIMIT :limit"),
+                {"user": user_id, "limit": limit},
             ).fetchall()
-        return [_event(r) for r in reversed(rows)]
+        return [_event(tuple(r)) for r in reversed(rows)]
 
-    def count(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    def count(self, user_id: str | None = None) -> int:
+        """How many events are stored (of `user_id` only, when given)."""
+        sql = "SELECT COUNT(*) FROM events" + (" WHERE user_id = :user" if user_id is not None else "")
+        with self._db.connect() as db:
+            return int(db.execute(text(sql), {"user": user_id} if user_id is not None else {}).scalar_one())
 
     def users(self) -> list[str]:
-        with self._lock:
-            return [r[0] for r in self._db.execute("SELECT DISTINCT user_id FROM events ORDER BY user_id")]
+        with self._db.connect() as db:
+            return [r[0] for r in db.execute(text("SELECT DISTINCT user_id FROM events ORDER BY user_id"))]
 
 
 # ---------------------------------------------------------------- UCI Online Retail

@@ -1,22 +1,24 @@
-"""The SQLite helper and every store built on it, hammered from many threads (and from two "workers": two
-store objects on one file, as `shopbot serve --workers N` runs them). Real SQLite, no mocks."""
+"""The database layer (`storage`) and every store built on it, hammered from many threads (and from two
+"workers": two store objects on one file, as `shopbot serve --workers N` runs them). Real SQLite, no mocks;
+tests/storage/test_postgres.py runs the same stores on a real PostgreSQL server."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from assistant.config import DEMO_SHOP_DIR
 from assistant.shop import data as shop
-from assistant.shop.db import Database
 from assistant.shop.feedback import FeedbackStore
 from assistant.shop.orders import OrderStore
 from assistant.shop.tickets import TicketStore
 from assistant.web.auth import SessionOwners
 from assistant.web.keys import KeyStore
+from storage import Database, current_revision, head_revision
 
 THREADS = 12
 
@@ -42,47 +44,44 @@ def hammer(work: Callable[[int], None], threads: int = THREADS) -> None:
         raise errors[0]
 
 
-def test_database_sets_wal_busy_timeout_and_rows(tmp_path):
-    db = Database(tmp_path / "x.db", "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER);")
-    with db.locked() as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
-    with db.transaction() as conn:
-        conn.execute("INSERT INTO t VALUES ('a', 1)")
-    with db.locked() as conn:
-        row = conn.execute("SELECT * FROM t").fetchone()
-    assert row["k"] == "a" and tuple(row) == ("a", 1)
+def test_database_sets_wal_busy_timeout_and_the_schema(tmp_path):
+    db = Database(tmp_path / "x.db")
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"sessions", "messages", "orders", "cart_lines", "tickets", "feedback", "api_keys", "api_sessions",
+            "events", "imports", "rate_limits"} <= tables
+    assert current_revision(tmp_path / "x.db") == head_revision()
 
 
-def test_transaction_rolls_back_on_error_and_nests(tmp_path):
-    db = Database(tmp_path / "x.db", "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY);")
-    with pytest.raises(sqlite3.IntegrityError), db.transaction() as conn:
-        conn.execute("INSERT INTO t VALUES ('a')")
-        with db.transaction() as inner:  # joins the outer transaction
-            inner.execute("INSERT INTO t VALUES ('b')")
-        conn.execute("INSERT INTO t VALUES ('a')")
-    with db.locked() as conn:
-        assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+def test_transaction_rolls_back_on_error(tmp_path):
+    db = Database(tmp_path / "x.db")
+    row = {"id": "a", "now": 1.0}
+    with pytest.raises(IntegrityError), db.transaction() as conn:
+        conn.execute(text("INSERT INTO sessions (id, created_at, updated_at) VALUES (:id, :now, :now)"), row)
+        conn.execute(text("INSERT INTO sessions (id, created_at, updated_at) VALUES (:id, :now, :now)"), row)
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM sessions")).scalar_one() == 0
 
 
 def test_read_modify_write_is_atomic_across_threads_and_workers(tmp_path):
-    schema = "CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
-    workers = [Database(tmp_path / "x.db", schema), Database(tmp_path / "x.db", schema)]
+    workers = [Database(tmp_path / "x.db"), Database(tmp_path / "x.db")]
     with workers[0].transaction() as conn:
-        conn.execute("INSERT INTO counter VALUES (1, 0)")
+        conn.execute(text("INSERT INTO rate_limits (key, count, expires_at) VALUES ('n', 0, 0)"))
 
     def work(i: int) -> None:
         db = workers[i % 2]
         for _ in range(50):
             with db.transaction() as conn:
-                n = conn.execute("SELECT n FROM counter WHERE id = 1").fetchone()[0]
-                conn.execute("UPDATE counter SET n = ? WHERE id = 1", (n + 1,))
-            with db.locked() as conn:
-                conn.execute("SELECT n FROM counter").fetchall()
+                n = conn.execute(text("SELECT count FROM rate_limits WHERE key = 'n'" + db.for_update)).scalar_one()
+                conn.execute(text("UPDATE rate_limits SET count = :n WHERE key = 'n'"), {"n": n + 1})
+            with db.connect() as conn:
+                conn.execute(text("SELECT count FROM rate_limits")).fetchall()
 
     hammer(work)
-    with workers[1].locked() as conn:
-        assert conn.execute("SELECT n FROM counter").fetchone()[0] == THREADS * 50
+    with workers[1].connect() as conn:
+        assert conn.execute(text("SELECT count FROM rate_limits WHERE key = 'n'")).scalar_one() == THREADS * 50
 
 
 def test_orders_concurrent_reads_and_one_cancel_wins(tmp_path):

@@ -67,13 +67,30 @@ def test_token_secret_is_created_once_and_private(tmp_path):
         load_token_secret("short", tmp_path)
 
 
-def test_rate_limiter_refills():
-    limiter = RateLimiter(per_minute=2)
-    assert limiter.hit("k", now=0.0) == 0.0 and limiter.hit("k", now=0.1) == 0.0
-    wait = limiter.hit("k", now=0.2)
-    assert 29 < wait <= 30
-    assert limiter.hit("other", now=0.2) == 0.0  # buckets are per name
-    assert limiter.hit("k", now=31.0) == 0.0
+def test_rate_limiter_windows_in_the_database(tmp_path):
+    clock = [1_000.0]
+    limiter = RateLimiter(per_minute=2, storage=tmp_path / "db.sqlite", clock=lambda: clock[0])
+    assert limiter.hit("k") == 0.0 and limiter.hit("k") == 0.0
+    clock[0] += 0.2
+    wait = limiter.hit("k")
+    assert 59 < wait <= 60
+    assert limiter.hit("other") == 0.0  # windows are per name
+    clock[0] += 60.0
+    assert limiter.hit("k") == 0.0  # a new window
+
+
+def test_rate_limiters_on_one_database_share_the_count(tmp_path):
+    """Two workers (two limiters) on one database enforce one limit: 3 per minute across both, not 3 each."""
+    workers = [RateLimiter(per_minute=3, storage=tmp_path / "db.sqlite") for _ in range(2)]
+    waits = [workers[i % 2].hit("key:k") for i in range(6)]
+    assert waits[:3] == [0.0, 0.0, 0.0] and all(w > 0 for w in waits[3:])
+
+
+def test_rate_limiter_memory_storage_and_a_clear_error_for_a_bad_one():
+    limiter = RateLimiter(per_minute=1, storage="memory://")
+    assert limiter.hit("k") == 0.0 and limiter.hit("k") > 0
+    with pytest.raises(ValueError, match="api.rate_limit_storage"):
+        RateLimiter(per_minute=1, storage="redis://127.0.0.1:1/0")
 
 
 def test_session_owners(tmp_path):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gzip
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.exc import DatabaseError
 
 from retrieval.errors import RetrievalError
 from retrieval.recs.events import Event, EventStore, read_online_retail, write_events_jsonl
@@ -29,17 +29,18 @@ def test_append_and_read_back_in_time_order(tmp_path):
         assert [e.ts for e in store.events(since=12, until=20)] == [15.0]
         assert [e.type for e in store.recent("u1", limit=1)] == ["view"]
         assert store.users() == ["u1", "u2"]
-        mode = store._db.execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+        with store._db.connect() as db:
+            mode = db.exec_driver_sql("PRAGMA journal_mode").scalar()
+            synchronous = db.exec_driver_sql("PRAGMA synchronous").scalar()
+    assert mode == "wal" and synchronous == 2  # FULL
 
 
 def test_rows_are_append_only(tmp_path):
     with EventStore(tmp_path / "events.db") as store:
         store.append(Event(type="view", user_id="u1", product_id="p1", ts=1.0))
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            store._db.execute("UPDATE events SET user_id='x'")
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            store._db.execute("DELETE FROM events")
+        for sql in ("UPDATE events SET user_id = 'x'", "DELETE FROM events"):
+            with pytest.raises(DatabaseError, match="append-only"), store._db.connect() as db:
+                db.exec_driver_sql(sql)
         assert store.count() == 1
 
 
