@@ -66,7 +66,7 @@ _POLICY_INTENTS = {"delivery", "payment", "account", "policy_question", "return_
 _SERVICE_INTENTS = _ORDER_INTENTS | _POLICY_INTENTS | {"human_handoff"}
 _QUOTED_CHARS = 160  # of each earlier message in the draft prompt: the gist, and short enough for a small model
 # Where one message holds two requests: a sentence end, or "and"/"also" before a new question or request.
-_SPLIT = re.compile(r"(?<=[?.!])\s+(?=\w)|[,;]?\s+(?:and|also|plus)\s+(?=(?:also\s+)?(?:how|what|when|where|can|could|do|does|is|"
+_SPLIT = re.compile(r"(?<=[?.!;])\s+(?=\w)|[,;]?\s+(?:and|plus)\s+(?=(?:a|an|some)\s)|[,;]?\s+(?:and|also|plus)\s+(?=(?:also\s+)?(?:how|what|when|where|can|could|do|does|is|"
                     r"are|will|would|i\s+(?:also\s+)?(?:need|want|would like)|show|add|remove|cancel|track|tell|let|whats|what's)\b)",
                     re.I)
 _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|actually|now|then)[\s,]+)*"
@@ -86,6 +86,10 @@ _PICK = re.compile(r"^\s*(which|what)\b|\b(of (?:those|these|them)|among (?:thos
 # Words of the shop's service side: a message with them is about a policy, whatever it also says
 _POLICY_WORDS = re.compile(r"\b(ship\w*|deliver\w*|return\w*|refund\w*|exchange\w*|warrant\w*|polic\w*|pay\w*|charge\w*|"
                            r"fee|fees|order|orders|account|password|gift card|price match|privacy|points|rewards)\b", re.I)
+_CART_TOTAL = re.compile(r"^\s*(?:and |so |ok |okay )?(?:what'?s|what is|how much is) (?:the |my )?(?:total|sum|damage)\b|"
+                         r"\bhow much (?:is|does) (?:that|it|everything|all that) (?:come to|cost)\b", re.I)
+# "the lightest sleeping bag you have": the whole range, not the ones on screen
+_WHOLE_RANGE = re.compile(r"\b(?:you (?:have|sell|carry|stock|got|do)|of (?:them )?all|overall|in the (?:shop|store)|in your (?:shop|store|range))\b", re.I)
 _FRUSTRATED = re.compile(r"\b(?:nobody|no one|noone|no-one)\b.{0,30}\b(?:answer|repl|respond|help|get\w* back|call\w* back|pick\w* up)|"
                          r"\b(?:fed up|sick of|ridiculous|unacceptable|waste of (?:my )?time|third time|(?:waited|waiting) (?:for )?"
                          r"(?:days|weeks|ages|hours))\b", re.I)
@@ -293,7 +297,8 @@ class Assistant:
             if not parts and family == "other":
                 lead = f"{lead} {piece}".strip()
                 continue
-            if parts and (family == last or family == "other" or len(parts) >= 3):
+            two_kinds = family == last == "product" and self._two_kinds(parts[-1], piece)  # "a bag ... plus a pad ..."
+            if parts and not two_kinds and (family == last or family == "other" or len(parts) >= 3):
                 parts[-1] += " " + piece
             else:
                 parts.append(f"{lead} {piece}".strip() if lead and not parts else piece)
@@ -319,7 +324,8 @@ class Assistant:
         """Pick and run the step for one request, and remember what it was about."""
         step = self._pick_step(session, state, message, user_id)
         state.topic = {"search": "list", "recommend": "list", "product_details": "product", "policies": f"policy:{message}",
-                       "orders": "order"}.get(step.tool, "order" if step.tool.startswith("orders") else state.topic)
+                       "orders": "order"}.get(step.tool, "order" if step.tool.startswith("orders")
+                                             else "cart" if step.tool.startswith("cart") else state.topic)
         return step
 
     def _pick_step(self, session: Session, state: DialogueState, message: str, user_id: str | None) -> Step:
@@ -331,8 +337,8 @@ class Assistant:
             return shopping.cart_add(d, Step(cart, "cart.add"), state, session.id, message, slots, product=named)
         if cart == "remove_from_cart":
             return shopping.cart_remove(d, Step(cart, "cart.remove"), state, session.id, message, slots)
-        if cart == "view_cart":
-            return shopping.cart_view(d, Step(cart, "cart.view"), session.id)
+        if cart == "view_cart" or (state.topic == "cart" and _CART_TOTAL.search(message) and not _POLICY_WORDS.search(message)):
+            return shopping.cart_view(d, Step("view_cart", "cart.view"), session.id)  # "and what's the total?" after an add
         intent, confidence, source = self.router.route(message)
         logger.info("intent %s (%.2f, %s)", intent, confidence, source)
         if _EXCHANGE.search(message) and user_id and intent in {"return_refund", "order_status", "change_order", "product_question",
@@ -347,7 +353,7 @@ class Assistant:
             return service.handoff(d, Step("human_handoff", "handoff"), session.id, message, user_id)
         if service.DAMAGE.search(message) and intent not in {"cancel_order", "change_order"} and not _asks_person(message):
             return service.damaged(d, Step("return_refund", "policies"), state, message, slots, user_id)
-        if intent == "human_handoff" and source == "model" and slots.order_ids:
+        if intent == "human_handoff" and source == "model" and slots.order_ids and not _asks_person(message):
             intent = "order_status"  # "check SB-10055 for me": the classifier's guess loses to the order number
         if intent == "human_handoff":
             return service.handoff(d, Step(intent, "handoff"), session.id, message, user_id)
@@ -360,6 +366,11 @@ class Assistant:
         # "where's the base layer I ordered?", "when will it arrive?" (an order in focus)
         if intent not in _ORDER_INTENTS | {"exchange"} and user_id and (_ORDERED.search(message) or (
                 state.orders and state.topic == "order" and _ARRIVAL.search(message))):
+    def _two_kinds(self, first: str, second: str) -> bool:
+        """Both name a product type, and not the same one."""
+        a, b = self.deps.types.find(_clean(first)), self.deps.types.find(_clean(second))
+        return a is not None and b is not None and not set(a[0]) & set(b[0])
+
             intent = "order_status"
         if intent in _POLICY_INTENTS | {"chit_chat", "out_of_scope", "compare"} and not _POLICY_WORDS.search(message) and (
                 (state.request is not None and state.topic == "list" and _only_constraints(self._parse(message)))
@@ -395,7 +406,7 @@ class Assistant:
         if len(slots.refs) >= 2 and shown:  # "which is lighter, the first or the second?": those two, side by side
             return shopping.compare_shown(d, Step("compare", "compare"), state, slots, [], sort=parsed.filters.sort)
         names_shown = found is None or any(found[1].split()[-1] in p.title.lower() for p in shown)
-        if parsed.filters.sort is not None and shown and names_shown and (
+        if parsed.filters.sort is not None and shown and names_shown and not _WHOLE_RANGE.search(message) and (
                 _PICK.search(message) or found is None or set(found[0]) <= {c for p in shown for c in p.category}):
             if not (found is not None and re.search(r"\b(show|find|looking|need|want)\b", message, re.I)):
                 picked = shopping.pick(d, Step("product_question", "product_details"), state, parsed.filters.sort)
@@ -428,6 +439,10 @@ class Assistant:
         constrained = bool([c for c in f.attributes if c.op != "=="] or f.sort or f.price_max is not None or f.price_min is not None or f.colours or f.sizes)
         if intent == "recommendation" and changed != "refined" and not constrained:  # "recommend me a good backpack"
             if changed == "new":
+        if intent in _ORDER_INTENTS | {"exchange"} and not slots.order_ids and state.topic.startswith("policy:") \
+                and _QUESTION.search(message) and not re.search(r"\bmy\b.{0,20}\b(?:order|purchase)", message, re.I):
+            # "can I use two of them on one order?" after a gift-card answer: a question about the rules
+            return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
                 state.request = request
             return shopping.recommend_for(d, Step(intent, "recommend"), state, message, user_id)
         if changed in ("new", "refined") and (changed == "refined" or intent not in {"chit_chat", "out_of_scope"} or found):

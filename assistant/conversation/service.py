@@ -262,10 +262,23 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
     best.snippet = fill_placeholders(best.snippet, d.placeholders)[0]
     step.citations = citations
     answer = best.snippet
-    amount = _AMOUNT.search(message)
+    amount = _AMOUNT.search(message) or (_AMOUNT.search(context) if context else None)  # "and standard?" keeps the $120
     if amount is not None:  # "shipping on a $30 order": the fee the rule gives for that amount, from the row that says it
         value = _number(amount.group(1) or amount.group(2))
-        for hit in d.documents.search(f"{message} {context}".strip(), k=20):
+        hits = d.documents.search(f"{message} {context}".strip(), k=20)
+        named = [h for h in hits if h.kind == "row" and (m := re.match(r"^[^:.]{1,40}:\s*([^.]{1,40})\.", h.text))
+                 and re.search(rf"\b{re.escape(m.group(1).strip().lower())}\b", message.lower()) and _MONEY_IN.search(h.text)]
+        if named:  # "a $120 order overnight": the row of the option asked for
+            hit = named[0]
+            label = re.match(r"^[^:.]{1,40}:\s*([^.]{1,40})\.", hit.text).group(1).strip()
+            fee = fee_for(hit.text, value) or _MONEY_IN.search(hit.text).group(0)
+            answer = f"{label} shipping on a {money(value)} order is {fee}."
+            cited = next((c for c in citations if c.doc_id == hit.doc_id), None)
+            if cited is not None:
+                best = cited
+                step.citations = [cited] + [c for c in citations if c is not cited]
+            hits = []
+        for hit in hits:
             fee = fee_for(hit.text, value)
             if fee is None or _ABROAD_DOC.search(hit.title) and _abroad(d, Citation(doc_id=hit.doc_id, title=hit.title),
                                                                         f"{message} {context}"):
@@ -291,6 +304,7 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
     return step
 
 
+_MONEY_IN = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d\d)?")
 _ABROAD_DOC = re.compile(r"\b(international|overseas|worldwide|abroad)\b", re.I)
 _ABROAD_ASKED = re.compile(r"\b(international\w*|abroad|overseas|outside (?:the )?(?:us|usa|united states|country)|worldwide|"
                            r"countr(?:y|ies)|customs|duties)\b", re.I)

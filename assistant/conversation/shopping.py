@@ -523,6 +523,7 @@ def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, mess
             step.template = render("reply_cart_not_in", title=d.catalog[state.focus].title, count=cart.count,
                                    total=money(cart.total, cart.lines[0].currency)).strip()
             step.evidence.texts.append(step.template)
+        step.cards = [ProductCard.of(d.catalog[ln.product_id]) for ln in lines if ln.product_id in d.catalog]
             return step
         line = focus[-1] if focus else cart.lines[-1]
     quantity = slots.quantity
