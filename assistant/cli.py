@@ -27,6 +27,7 @@ finetune_app = typer.Typer(help="Train, evaluate and merge LoRA adapters.", no_a
 recs_app = typer.Typer(help="Personalised recommendations.", no_args_is_help=True)
 copy_app = typer.Typer(help="Batch product copy.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for the website widget and server-to-server calls.", no_args_is_help=True)
+db_app = typer.Typer(help="The database of sessions, orders, keys and events (schema migrations).", no_args_is_help=True)
 for _sub, _name in [
     (models_app, "models"),
     (eval_app, "eval"),
@@ -34,6 +35,7 @@ for _sub, _name in [
     (recs_app, "recs"),
     (copy_app, "copy"),
     (keys_app, "keys"),
+    (db_app, "db"),
 ]:
     app.add_typer(_sub, name=_name)
 
@@ -301,9 +303,10 @@ def serve(
     settings = _settings()
     if workers > 1 and ui:
         raise typer.BadParameter("--workers > 1 serves the API only; add --no-ui (run the UI as its own process).")
+    _require_current_schema(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     origins = [f"http://{shown}:{port}"] + ([f"http://localhost:{port}"] if shown == "127.0.0.1" else [])
-    demo_key, created = ensure_demo_site_key(KeyStore(settings.db_path), settings.home, origins)
+    demo_key, created = ensure_demo_site_key(KeyStore(settings.database_url), settings.home, origins)
     if created:
         typer.echo(f"Created a demo site key for {', '.join(origins)}: {demo_key}")
     where = f"http://{shown}:{port}"
@@ -325,6 +328,43 @@ def serve(
     app = create_app(settings, assistant, ui=ui, demo_site_key=demo_key)
     typer.echo(f"Shopbot: {ready}")
     uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="warning", timeout_graceful_shutdown=5)
+
+
+def _require_current_schema(settings) -> None:
+    """Stop with one line naming `shopbot db upgrade` when the shared database's schema is outdated (SQLite files
+    are migrated when opened)."""
+    from storage import Database, SchemaOutdatedError
+
+    try:
+        for target in dict.fromkeys([settings.database_url, settings.events_target]):
+            Database(target).close()
+    except SchemaOutdatedError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Migration to upgrade to.")] = "head") -> None:
+    """Run the schema migrations on the database (database.url, else the SQLite files in the data home)."""
+    from storage import upgrade
+    from storage.database import safe_url, to_url
+
+    settings = _settings()
+    for target in dict.fromkeys([settings.database_url, settings.events_target]):
+        before, after = upgrade(target, revision)
+        state = f"upgraded from {before or 'empty'} to {after}" if before != after else f"already at {after}"
+        typer.echo(f"{safe_url(to_url(target))}: {state}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and the one this version needs."""
+    from storage import current_revision, head_revision
+    from storage.database import safe_url, to_url
+
+    settings = _settings()
+    for target in dict.fromkeys([settings.database_url, settings.events_target]):
+        typer.echo(f"{safe_url(to_url(target))}: {current_revision(target) or 'empty'} (this version needs {head_revision()})")
 
 
 # ---------------------------------------------------------------- fine-tuning (issue 5)
@@ -443,7 +483,7 @@ def _shop_recommender(settings, *, train: bool):
     products = load_catalog(settings.shop_dir / "catalog.jsonl").products
     shop_events = settings.shop_dir / "events.jsonl"
     if shop_events.is_file():
-        with EventStore(settings.home / "events.db") as store:
+        with EventStore(settings.events_target) as store:
             store.import_jsonl(shop_events)  # skipped when this exact file was imported before
     embedder = _search_embedder(settings)
     if train or not (settings.home / "recs" / "model.npz").is_file():
@@ -631,7 +671,7 @@ def keys_create(
     """Create an API key."""
     from assistant.web.keys import KeyStore
 
-    record, plain = KeyStore(_settings().db_path).create(kind, origin or [], name)
+    record, plain = KeyStore(_settings().database_url).create(kind, origin or [], name)
     typer.echo(f"{record.id}  {record.kind}  {', '.join(record.origins) or '-'}")
     typer.echo(f"key (shown once, store it now): {plain}")
 
@@ -641,7 +681,7 @@ def keys_list(as_json: JsonFlag = False) -> None:
     """List API keys (secrets are never shown again)."""
     from assistant.web.keys import KeyStore
 
-    keys = KeyStore(_settings().db_path).list()
+    keys = KeyStore(_settings().database_url).list()
     if as_json:
         _print_json([k.model_dump() | {"active": k.active} for k in keys])
         return
@@ -657,7 +697,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id from `shopbot
     """Revoke an API key."""
     from assistant.web.keys import KeyStore
 
-    record = KeyStore(_settings().db_path).revoke(key_id)
+    record = KeyStore(_settings().database_url).revoke(key_id)
     typer.echo(f"revoked {record.id} ({record.kind})")
 
 

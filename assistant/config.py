@@ -61,6 +61,16 @@ class LLMSettings(BaseModel):
         return self
 
 
+class DatabaseSettings(BaseModel):
+    """Where sessions, orders, carts, tickets, feedback, keys, rate limits and behaviour events live."""
+
+    url: str | None = Field(
+        None, description="SQLAlchemy URL of the database every worker shares, e.g. "
+        "postgresql+psycopg://shopbot:PASSWORD@db:5432/shopbot (run `shopbot db upgrade` after each install); "
+        "None = SQLite files in the data home (<home>/shopbot.db, events in <home>/events.db), migrated on open.",
+    )
+
+
 class ApiSettings(BaseModel):
     """HTTP API and web UI."""
 
@@ -69,6 +79,10 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(64_000, description="Largest request body accepted.")
     max_message_chars: int = Field(2_000, description="Longest chat message accepted.")
     rate_limit_per_minute: int = Field(60, description="Requests per minute per key and per client IP.")
+    rate_limit_storage: str | None = Field(
+        None, description="Where rate-limit counters live, shared by every worker: None = the database "
+        "(database.url or the SQLite file), redis://host:6379/0 (needs the redis package), memory:// = per worker.",
+    )
     sse_ping_s: float = Field(
         15.0, gt=0, description="Seconds between keep-alive comments on a chat stream, so proxies keep it open."
     )
@@ -96,7 +110,14 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    @model_validator(mode="after")
+    def _events_in_the_shared_database(self) -> Settings:
+        if self.database.url and not self.retrieval.recs.events_url:
+            self.retrieval.recs.events_url = self.database.url
+        return self
 
     @field_validator("home", "shop_dir", mode="after")
     @classmethod
@@ -133,6 +154,16 @@ class Settings(BaseSettings):
     def db_path(self) -> Path:
         """SQLite file for sessions, orders, tickets, feedback and keys (behaviour events: `<home>/events.db`)."""
         return self.home / "shopbot.db"
+
+    @property
+    def database_url(self) -> str | Path:
+        """What the stores open: `database.url`, else the SQLite file `db_path`."""
+        return self.database.url or self.db_path
+
+    @property
+    def events_target(self) -> str | Path:
+        """What the behaviour-event log opens: the shared database, else `<home>/events.db`."""
+        return self.retrieval.recs.events_url or self.home / "events.db"
 
 
 @lru_cache

@@ -63,14 +63,15 @@ def build_assistant(
     catalog = list(searcher.store.products.values())  # what the shop sells: for the recommender and grounding
     if recommender is None:
         recommender = _open_recommender(settings, catalog, embedder)
-    orders = OrderStore(settings.db_path)
+    orders = OrderStore(settings.database_url)
     if (Path(settings.shop_dir) / "orders.jsonl").is_file():
         orders.seed(shop.load_orders(settings.shop_dir))
     if chat_model is None and use_llm:
         chat_model = build_chat_model(settings)
     return Assistant(
         chat_model=chat_model, router=router, searcher=searcher, documents=documents, orders=orders,
-        sessions=SessionStore(settings.db_path), tickets=TicketStore(settings.db_path), carts=CartStore(settings.db_path),
+        sessions=SessionStore(settings.database_url), tickets=TicketStore(settings.database_url),
+        carts=CartStore(settings.database_url),
         profile=profile,
         catalog=catalog, recommender=recommender, return_window_days=order_tools.return_window_days([p.text for p in policies if "return" in p.doc_id]),
         use_llm=use_llm,

@@ -36,6 +36,9 @@ class RecsSettings(BaseModel):
     ease_lambda: float = Field(
         1000.0, gt=0, description="Ridge penalty of the EASE item-item model (Steck 2019); higher = smoother weights.")
     neighbours: int = Field(200, ge=1, description="Neighbours kept per item by co-occurrence, item-kNN and EASE.")
+    events_url: str | None = Field(
+        None, description="Where behaviour events are logged: a SQLAlchemy URL shared by every worker (Settings fills it "
+        "from database.url); None = the SQLite file <home>/events.db.")
 
 
 class RetrievalSettings(BaseModel):

@@ -45,13 +45,13 @@ class Components:
         return self._parts[name]
 
     def keys(self) -> KeyStore:
-        return self._get("keys", lambda: KeyStore(self.settings.db_path))
+        return self._get("keys", lambda: KeyStore(self.settings.database_url))
 
     def owners(self) -> SessionOwners:
-        return self._get("owners", lambda: SessionOwners(self.settings.db_path))
+        return self._get("owners", lambda: SessionOwners(self.settings.database_url))
 
     def feedback(self) -> FeedbackStore:
-        return self._get("feedback", lambda: FeedbackStore(self.settings.db_path))
+        return self._get("feedback", lambda: FeedbackStore(self.settings.database_url))
 
     def tokens(self) -> CustomerTokens:
         secret = self.settings.api.token_secret
@@ -61,7 +61,9 @@ class Components:
         )
 
     def limiter(self) -> RateLimiter:
-        return self._get("limiter", lambda: RateLimiter(self.settings.api.rate_limit_per_minute))
+        api = self.settings.api  # one count for every worker: counters in the shared database (or Redis)
+        return self._get("limiter", lambda: RateLimiter(
+            api.rate_limit_per_minute, api.rate_limit_storage or self.settings.database_url))
 
     def assistant(self):
         def build():

@@ -187,10 +187,25 @@ class Recommender:
             self.profiles.save(p)
         return len(by_user)
 
+    def _refold(self, user_id: str) -> Profile:
+        """Recompute one shopper's profile from the event log (what `rebuild_profiles` does for everyone)."""
+        profile = Profile.empty(user_id, self.vectors.shape[1])
+        for e in self.events.events(user_id=user_id):
+            i = self.index.get(e.product_id) if e.product_id else None
+            profile.update(
+                e.type, e.ts, None if i is None else self.vectors[i], self.settings, product_id=e.product_id,
+                session_id=e.session_id, value=e.value,
+            )
+        self.profiles.save(profile)
+        return profile
+
     def history(self, user_id: str, now: float, query: str | None = None) -> History:
         """The shopper's live history and profile vector (context query folded into the profile)."""
         events = self.events.recent(user_id, HISTORY_LIMIT)
         profile = self.profiles.get(user_id)
+        stored = self.events.count(user_id)
+        if stored and (profile is None or profile.events != stored):
+            profile = self._refold(user_id)  # another worker recorded events of this shopper: the shared log decides
         vec = profile.vector(now, self.settings) if profile is not None else None
         if query and self.embedder is not None:
             q = np.asarray(self.embedder.encode([query])[0], dtype=np.float32)
@@ -369,8 +384,8 @@ def open_recommender(
     if model is None:
         logger.info("no trained recommendation model in %s; run `shopbot recs train` for collaborative signals", folder)
     return Recommender(
-        products, vectors, EventStore(home / "events.db"), ProfileStore(home / "profiles.db", vectors.shape[1], settings),
-        settings, model=model, embedder=embedder,
+        products, vectors, EventStore(settings.events_url or home / "events.db"),
+        ProfileStore(home / "profiles.db", vectors.shape[1], settings), settings, model=model, embedder=embedder,
     )
 
 
@@ -380,12 +395,13 @@ def train_recommender(
     """`shopbot recs train`: fit on `<home>/events.db`, save to `<home>/recs/`, rebuild every profile."""
     folder = home / "recs"
     vectors = embed_products(products, embedder, folder)
-    with EventStore(home / "events.db") as events:
+    with EventStore(settings.events_url or home / "events.db") as events:
         rows = events.rows()
     model = train_model(rows, [p.id for p in products], settings, vectors=vectors, now=time.time())
     model.save(folder)
     rec = Recommender(
-        products, vectors, EventStore(home / "events.db"), ProfileStore(home / "profiles.db", vectors.shape[1], settings),
+        products, vectors, EventStore(settings.events_url or home / "events.db"),
+        ProfileStore(home / "profiles.db", vectors.shape[1], settings),
         settings, model=model, embedder=embedder,
     )
     users = rec.rebuild_profiles()
