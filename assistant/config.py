@@ -43,7 +43,16 @@ class LLMSettings(BaseModel):
     api_key: SecretStr | None = Field(None, description="Key for the endpoint; no default.")
     max_new_tokens: int = Field(160, ge=1, le=4096)
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy decoding.")
-    threads: int | None = Field(None, ge=1, description="Not applied by the transformers backend: torch threads are process-wide (the embedder shares them); set OMP_NUM_THREADS.")
+    backend: Literal["auto", "openvino", "transformers"] = Field(
+        "auto",
+        description="Local engine. 'openvino': OpenVINO GenAI, continuous batching of concurrent turns; 'transformers': "
+        "in-process transformers generate, one reply at a time; 'auto': openvino when installed and the model's "
+        "architecture is one it reads, else transformers.",
+    )
+    threads: int | None = Field(
+        None, ge=1, description="Inference threads of the openvino engine (None: one per core); the transformers "
+        "backend cannot apply it (torch threads are process-wide, the embedder shares them): set OMP_NUM_THREADS.")
+    max_batch: int = Field(32, ge=1, le=256, description="openvino: concurrent replies decoded together; more wait.")
     timeout_s: float = Field(60.0, gt=0, description="Request timeout for the OpenAI-compatible endpoint.")
 
     @model_validator(mode="after")

@@ -1,9 +1,11 @@
 """Chat-model backends behind LangChain's chat-model interface.
 
-`build_chat_model(settings)` returns either `LocalChatModel` (transformers in-process: the bundled model,
-any HF id or folder, optionally with a LoRA adapter) or `langchain_openai.ChatOpenAI` pointed at an
-OpenAI-compatible server (vLLM, TGI, llama.cpp). Both stream tokens with `.stream()`. The local model also
-offers `generate_batch` (padded batches with the KV cache) for batch jobs such as product copy.
+`build_chat_model(settings)` returns one of: `openvino_llm.OpenVINOChatModel` (OpenVINO GenAI's
+continuous-batching engine: concurrent turns share decode steps; the default where it is installed),
+`LocalChatModel` (transformers in-process, one generation at a time: the fallback; the bundled model, any HF
+id or folder, optionally with a LoRA adapter) or `langchain_openai.ChatOpenAI` pointed at an
+OpenAI-compatible server (vLLM, TGI, llama.cpp). All stream tokens with `.stream()`. The local backends also
+offer `generate_batch` for batch jobs such as product copy.
 """
 
 from __future__ import annotations
@@ -80,6 +82,11 @@ class LocalChatModel(BaseChatModel):
         model.eval()
         self._model, self._tokenizer = model, tokenizer
         return model, tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` in this model's vocabulary (for benchmarks)."""
+        _, tokenizer = self.load()
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _prompt_ids(self, messages: Sequence[BaseMessage]) -> Any:
         _, tokenizer = self.load()
@@ -196,17 +203,61 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
             timeout=llm.timeout_s,
             streaming=True,
         )
+    backend = choose_backend(settings)
+    adapter = resolve_adapter(settings, llm.adapter)
+    if backend == "openvino":
+        from assistant.conversation.models import prepare_openvino_model
+        from assistant.conversation.openvino_llm import OpenVINOChatModel
+
+        return OpenVINOChatModel(
+            model_path=str(prepare_openvino_model(llm, settings.models_dir, adapter)),
+            max_new_tokens=llm.max_new_tokens,
+            temperature=llm.temperature,
+            threads=llm.threads,
+            max_batch=llm.max_batch,
+        )
     from assistant.conversation.models import resolve_llm_path
 
     if llm.threads:
         logger.warning(
             "llm.threads=%d is not applied: torch's thread count is process-wide (the embedder shares it) and torch "
             "has no per-model setting. Set OMP_NUM_THREADS=%d for the whole process instead, and leave llm.threads "
-            "(SHOPBOT_LLM__THREADS) unset.", llm.threads, llm.threads,
+            "(SHOPBOT_LLM__THREADS) unset, or use the openvino backend (SHOPBOT_LLM__BACKEND=openvino).",
+            llm.threads, llm.threads,
         )
     return LocalChatModel(
         model_path=resolve_llm_path(llm, settings.models_dir),
-        adapter_path=resolve_adapter(settings, llm.adapter),
+        adapter_path=adapter,
         max_new_tokens=llm.max_new_tokens,
         temperature=llm.temperature,
     )
+
+
+def choose_backend(settings: Settings) -> str:
+    """The local engine `llm.backend` names; for "auto", openvino when installed and the model is one it reads
+    (the bundled model, or an HF folder of a llama-architecture model), else transformers.
+
+    Raises:
+        ModelNotAvailableError: "openvino" was asked for but openvino-genai is not installed.
+    """
+    from assistant.config import BUNDLED_LLM
+    from assistant.conversation import openvino_llm
+    from assistant.conversation.models import openvino_readable, resolve_llm_path
+
+    llm = settings.llm
+    if llm.backend == "transformers":
+        return "transformers"
+    if not openvino_llm.available():
+        if llm.backend == "openvino":
+            raise ModelNotAvailableError(
+                "llm.backend is 'openvino' but openvino-genai is not installed; run `make install` (or "
+                "`pip install -c constraints.txt openvino-genai`), or set SHOPBOT_LLM__BACKEND=transformers."
+            )
+        logger.info("openvino-genai is not installed: the transformers backend serves the chat model")
+        return "transformers"
+    if llm.backend == "openvino" or llm.model == BUNDLED_LLM:
+        return "openvino"
+    if openvino_readable(resolve_llm_path(llm, settings.models_dir)):
+        return "openvino"
+    logger.info("model %s is not an architecture the openvino backend reads: transformers serves it", llm.model)
+    return "transformers"

@@ -87,7 +87,7 @@ def test_loading_the_local_model_leaves_torch_threads_alone(tiny_llm_dir, caplog
     import torch
 
     before = torch.get_num_threads()
-    settings = Settings(llm={"model": str(tiny_llm_dir), "threads": before + 1})
+    settings = Settings(llm={"model": str(tiny_llm_dir), "threads": before + 1, "backend": "transformers"})
     try:
         with caplog.at_level(logging.WARNING, logger="assistant.conversation.llm"):
             build_chat_model(settings).load()
