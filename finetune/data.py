@@ -33,8 +33,8 @@ from text import find_pii
 
 logger = logging.getLogger(__name__)
 
-Format = Literal["auto", "bitext", "chat", "sharegpt", "qa"]
-FORMATS = ("bitext", "chat", "sharegpt", "qa")
+Format = Literal["auto", "bitext", "chat", "sharegpt", "qa", "records"]
+FORMATS = ("bitext", "chat", "sharegpt", "qa", "records")
 
 
 class DataConfig(BaseModel):
@@ -43,7 +43,10 @@ class DataConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str | None = Field(None, description="Dialog file; `--data` overrides it.")
-    format: Format = Field("auto", description="auto|bitext|chat|sharegpt|qa.")
+    format: Format = Field(
+        "auto", description="auto|bitext|chat|sharegpt|qa|records (records: prompt-completion JSONL written by "
+        "`shopbot finetune build-data`, already in the serving format and split)."
+    )
     system_prompt: str | None = Field(
         "service_system", description="Prompt template under prompts/ used as the system turn (None: no system turn)."
     )
@@ -58,6 +61,18 @@ class DataConfig(BaseModel):
     seed: int = Field(42, description="Seed of the split (same seed and data: same split).")
     max_train_examples: int | None = Field(None, description="Cap on training dialogs (after the split).")
     max_val_examples: int | None = Field(None, description="Cap on validation dialogs used for eval loss.")
+    # `shopbot finetune build-data` (the shop's adapter): which dialogs are replayed through the engine, and how
+    dialogs: list[str] = Field(
+        default_factory=list, description="Dialog files replayed besides the shop's dialogs.jsonl (Bitext CSV, chat "
+        "JSONL, ShareGPT); relative paths are from the working directory."
+    )
+    max_dialogs_per_intent: int | None = Field(
+        None, description="Of each extra dialog file, at most this many dialogs per intent (replay costs ~0.1 s each)."
+    )
+    template_targets: bool = Field(
+        True, description="Where the agent's reply fails the grounding check, train on the step's templated answer."
+    )
+    repair: bool = Field(True, description="Keep an agent reply without its unsupported sentences (required facts kept).")
 
 
 @dataclass
@@ -118,6 +133,8 @@ def detect_format(path: Path) -> str:
             first = json.loads(text.splitlines()[0])
         except json.JSONDecodeError:
             return "chat"  # the chat importer reports the bad line
+        if isinstance(first, dict) and "prompt" in first and ("completion" in first or "chosen" in first):
+            return "records"
         return "sharegpt" if isinstance(first, dict) and "conversations" in first else "chat"
     raise FinetuneError(
         f"Cannot tell the format of {path} from its extension '{suffix}'; use .csv, .jsonl or .json, "
@@ -134,6 +151,9 @@ def load_dialogs(path: str | Path, format: Format = "auto") -> DialogLoad:
     if not path.is_file():
         raise FinetuneError(f"Dialog file {path} not found; pass an existing file with --data.")
     fmt = detect_format(path) if format == "auto" else format
+    if fmt == "records":
+        raise FinetuneError(f"{path} holds training records (prompt/completion), not dialogs; read it with "
+                            "`load_records` (`finetune train --data` does), or give a dialog file.")
     readers = {"bitext": _read_bitext, "chat": _read_chat_jsonl, "sharegpt": _read_sharegpt, "qa": _read_qa_csv}
     if fmt not in readers:
         raise FinetuneError(f"Unknown dialog format '{fmt}'; expected one of {list(FORMATS)}.")
@@ -552,3 +572,65 @@ def to_sft_records(dialogs: list[Dialog], system_prompt: str | None) -> list[dic
             if m["role"] == "assistant":
                 records.append({"prompt": messages[:i], "completion": [m], "intent": d.intent or ""})
     return records
+
+
+# ---------------------------------------------------------------- records in the serving format
+
+
+@dataclass
+class RecordData:
+    """Prompt-completion records written by `shopbot finetune build-data`, by their `split` field."""
+
+    train: list[dict[str, object]]
+    val: list[dict[str, object]]
+    test: list[dict[str, object]]
+    preference: list[dict[str, object]]  # prompt/chosen/rejected, for the optional DPO step
+    stats: dict[str, object]
+
+
+def load_records(path: str | Path, config: DataConfig) -> RecordData:
+    """Read a records JSONL (`{"prompt": [...], "completion": [...], "split": "train|val|test", ...}` per line,
+    or `chosen`/`rejected` instead of `completion`).
+
+    Raises:
+        FinetuneError: a line that is not such a record (its number and the fix), or no training record.
+    """
+    path = Path(path).expanduser()
+    splits: dict[str, list[dict[str, object]]] = {"train": [], "val": [], "test": [], "preference": []}
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FinetuneError(f"{path} line {n}: not JSON ({exc.msg}); rebuild it with `shopbot finetune build-data`.") from exc
+            prompt = record.get("prompt") if isinstance(record, dict) else None
+            if not isinstance(prompt, list) or not prompt or prompt[-1].get("role") != "user":
+                raise FinetuneError(f"{path} line {n}: 'prompt' must be a list of messages ending with the user's; "
+                                    "rebuild the file with `shopbot finetune build-data`.")
+            if "chosen" in record and "rejected" in record:
+                splits["preference"].append(record)
+                continue
+            if not isinstance(record.get("completion"), list) or not record["completion"]:
+                raise FinetuneError(f"{path} line {n}: no 'completion' (or 'chosen'/'rejected'); rebuild the file.")
+            split = record.get("split", "train")
+            if split not in ("train", "val", "test"):
+                raise FinetuneError(f"{path} line {n}: split '{split}'; expected one of ['train', 'val', 'test'].")
+            splits[split].append(record)
+    train, val = splits["train"], splits["val"]
+    if config.max_train_examples:
+        train = train[: config.max_train_examples]
+    if config.max_val_examples:
+        val = val[: config.max_val_examples]
+    if not train:
+        raise FinetuneError(f"No training records in {path}; replay more dialogs (`shopbot finetune build-data`).")
+    stats_file = path.with_suffix(".stats.json")
+    stats: dict[str, object] = {
+        "source": str(path), "format": "records", "train": len(train), "validation": len(val), "test": len(splits["test"]),
+        "preference": len(splits["preference"]), "seed": config.seed,
+        "intents": len({r.get("intent") for r in train if r.get("intent")}),
+        "replay": json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.is_file() else None,
+    }
+    logger.info("records %s", {k: v for k, v in stats.items() if k != "replay"})
+    return RecordData(train, val, splits["test"], splits["preference"], stats)

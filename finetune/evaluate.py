@@ -17,7 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from finetune.data import DataConfig, Dialog, prepare_dialogs, system_prompt_text, to_sft_records
+from finetune.data import (
+    DataConfig,
+    Dialog,
+    detect_format,
+    load_records,
+    prepare_dialogs,
+    system_prompt_text,
+    to_sft_records,
+)
 from finetune.errors import FinetuneError
 from finetune.train import read_run_config, write_data_card
 
@@ -60,14 +68,23 @@ def evaluate(
     data_path = data_path or data_cfg.path
     if not data_path:
         raise FinetuneError(f"No dialogs to evaluate on: pass --data (the adapter in {adapter_dir} names none).")
-    prepared = prepare_dialogs(data_path, data_cfg)
-    test = prepared.test[:limit] if limit else prepared.test
-    if not test:
-        raise FinetuneError(f"The test split of {data_path} is empty; raise data.test_fraction or add dialogs.")
-    system = system_prompt_text(data_cfg.system_prompt)
-    records = to_sft_records(test, system)
-    gen_records = to_sft_records(test[:generate_limit], system) if generate_limit else []
-    intent_clf = _IntentClassifier(prepared.train) if any(d.intent for d in prepared.train) else None
+    if data_cfg.format == "records" or detect_format(Path(data_path)) == "records":
+        # the shop's adapter: held-out dialogs replayed in the serving format (system prompt, <data>, task line)
+        test = load_records(data_path, data_cfg).test
+        test = test[:limit] if limit else test
+        if not test:
+            raise FinetuneError(f"No test records in {data_path}; replay more dialogs or raise data.test_fraction.")
+        records, gen_records = test, test[:generate_limit]
+        intent_clf = None
+    else:
+        prepared = prepare_dialogs(data_path, data_cfg)
+        test = prepared.test[:limit] if limit else prepared.test
+        if not test:
+            raise FinetuneError(f"The test split of {data_path} is empty; raise data.test_fraction or add dialogs.")
+        system = system_prompt_text(data_cfg.system_prompt)
+        records = to_sft_records(test, system)
+        gen_records = to_sft_records(test[:generate_limit], system) if generate_limit else []
+        intent_clf = _IntentClassifier(prepared.train) if any(d.intent for d in prepared.train) else None
 
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
     if tokenizer.pad_token is None:

@@ -29,7 +29,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from finetune.copy_data import CopyExample, split_copy_examples
-from finetune.data import DataConfig, prepare_dialogs, system_prompt_text, to_sft_records
+from finetune.data import (
+    DataConfig,
+    detect_format,
+    load_records,
+    prepare_dialogs,
+    system_prompt_text,
+    to_sft_records,
+)
 from finetune.errors import FinetuneError
 
 logger = logging.getLogger(__name__)
@@ -178,6 +185,11 @@ def train(
             raise FinetuneError(str(exc)) from exc
         train_ds = _to_dataset([e.to_sft_record() for e in prepared.train])
         val_ds = _to_dataset([e.to_sft_record() for e in prepared.val]) if prepared.val else None
+    elif config.data.format == "records" or detect_format(Path(config.data.path)) == "records":
+        # the shop's adapter: records already rendered in the serving format (`shopbot finetune build-data`)
+        prepared = load_records(config.data.path, config.data)
+        train_ds = _to_dataset(prepared.train)
+        val_ds = _to_dataset(prepared.val) if prepared.val else None
     else:
         prepared = prepare_dialogs(config.data.path, config.data)
         system = system_prompt_text(config.data.system_prompt)
