@@ -78,6 +78,30 @@ def build_assistant(
     )
 
 
+def shop_adapter_path(settings) -> Path:
+    """Where `shopbot finetune train` writes the shop's chat adapter: `<home>/adapters/<shop folder name>`."""
+    return settings.adapters_dir / Path(settings.shop_dir).name
+
+
+def with_shop_adapter(settings):
+    """The settings the chat model is served with: `llm.adapter` as set ("none" = the base model), else the
+    shop's adapter when one was trained (logged either way); any backend loads it through `llm.adapter`."""
+    llm = settings.llm
+    if llm.adapter and llm.adapter.lower() == "none":
+        logger.info("chat model: no adapter (llm.adapter=none)")
+        return settings.model_copy(update={"llm": llm.model_copy(update={"adapter": None})})
+    if llm.adapter or llm.provider != "local":
+        if llm.adapter:
+            logger.info("chat adapter: %s (llm.adapter)", llm.adapter)
+        return settings
+    path = shop_adapter_path(settings)
+    if not (path / "adapter_config.json").is_file():
+        logger.info("chat model: no shop adapter at %s (train one with `shopbot finetune train`)", path)
+        return settings
+    logger.info("chat adapter: %s, the shop's own (set llm.adapter to another or to 'none' to override)", path)
+    return settings.model_copy(update={"llm": llm.model_copy(update={"adapter": str(path)})})
+
+
 def open_shop_searcher(settings, embedder):
     """The shop's product search; indexes the shop's catalog first when nothing is indexed yet."""
     from retrieval.errors import IndexNotFoundError
