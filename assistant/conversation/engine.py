@@ -305,6 +305,11 @@ class Assistant:
                 last = family
         return parts or [message]
 
+    def _two_kinds(self, first: str, second: str) -> bool:
+        """Both name a product type, and not the same one."""
+        a, b = self.deps.types.find(_clean(first)), self.deps.types.find(_clean(second))
+        return a is not None and b is not None and not set(a[0]) & set(b[0])
+
     def _family(self, text: str) -> str:
         if shopping.cart_intent(text):
             return "cart"
@@ -366,11 +371,6 @@ class Assistant:
         # "where's the base layer I ordered?", "when will it arrive?" (an order in focus)
         if intent not in _ORDER_INTENTS | {"exchange"} and user_id and (_ORDERED.search(message) or (
                 state.orders and state.topic == "order" and _ARRIVAL.search(message))):
-    def _two_kinds(self, first: str, second: str) -> bool:
-        """Both name a product type, and not the same one."""
-        a, b = self.deps.types.find(_clean(first)), self.deps.types.find(_clean(second))
-        return a is not None and b is not None and not set(a[0]) & set(b[0])
-
             intent = "order_status"
         if intent in _POLICY_INTENTS | {"chit_chat", "out_of_scope", "compare"} and not _POLICY_WORDS.search(message) and (
                 (state.request is not None and state.topic == "list" and _only_constraints(self._parse(message)))
@@ -379,6 +379,10 @@ class Assistant:
             # "actually I can go up to 35", "something with a laptop sleeve", "daypacks": a product request,
             # whatever the classifier guessed
             intent = "product_search"
+        if intent in _ORDER_INTENTS | {"exchange"} and not slots.order_ids and state.topic.startswith("policy:") \
+                and _QUESTION.search(message) and not re.search(r"\bmy\b.{0,20}\b(?:order|purchase)", message, re.I):
+            # "can I use two of them on one order?" after a gift-card answer: a question about the rules
+            return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
         if intent in {"order_status", "cancel_order", "change_order", "exchange"} or (
                 intent == "return_refund" and (slots.order_ids or _refers_to_order(d, message, user_id))):
             return service.orders(d, Step(intent, "orders"), state, message, slots, user_id)
@@ -392,6 +396,16 @@ class Assistant:
         if found is None and intent in ("product_search", "recommendation") and not (f.attributes or f.colours or f.sizes) and (
                 len(set(re.findall(r"[a-z]+", parsed.text.lower())) - _BARE) >= (1 if state.request is None else 2)):
             found = self._dense_type(parsed.text)  # "head torches": no catalog word, but every neighbour is a headlamp
+        active = state.request
+        if found is not None and active is not None and active.leaves and state.topic == "list" \
+                and not set(found[0]) & set(active.leaves) and (_ABOUT_LIST.search(message) or len(message.split()) <= 4):
+            # "the merino ones" after base layers: a word of the shown kind's own titles narrows it, not a new type
+            kind = [p for p in d.catalog.values() if set(p.category) & set(active.leaves)]
+
+            def says(p: Product) -> str:
+                return " ".join([p.title, *(str(v) for v in p.attributes.values() if isinstance(v, str))]).lower()
+            if any(all(w in says(p) for w in found[1].split()) for p in kind):
+                found = (frozenset(active.leaves), active.type_words or found[1])
         if found is not None:  # "hiking boots" names a type; its words are no condition on another attribute too
             type_words = set(found[1].split())
             parsed.filters.attributes = [c for c in parsed.filters.attributes if not (
@@ -439,10 +453,6 @@ class Assistant:
         constrained = bool([c for c in f.attributes if c.op != "=="] or f.sort or f.price_max is not None or f.price_min is not None or f.colours or f.sizes)
         if intent == "recommendation" and changed != "refined" and not constrained:  # "recommend me a good backpack"
             if changed == "new":
-        if intent in _ORDER_INTENTS | {"exchange"} and not slots.order_ids and state.topic.startswith("policy:") \
-                and _QUESTION.search(message) and not re.search(r"\bmy\b.{0,20}\b(?:order|purchase)", message, re.I):
-            # "can I use two of them on one order?" after a gift-card answer: a question about the rules
-            return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
                 state.request = request
             return shopping.recommend_for(d, Step(intent, "recommend"), state, message, user_id)
         if changed in ("new", "refined") and (changed == "refined" or intent not in {"chit_chat", "out_of_scope"} or found):
@@ -457,15 +467,6 @@ class Assistant:
             return shopping.recommend_for(d, Step(intent, "recommend"), state, message, user_id)
         if intent == "chit_chat":
             return service.chit_chat(d, Step(intent, "none"), message)
-        active = state.request
-        if found is not None and active is not None and active.leaves and state.topic == "list" \
-                and not set(found[0]) & set(active.leaves) and (_ABOUT_LIST.search(message) or len(message.split()) <= 4):
-            # "the merino ones" after base layers: a word of the shown kind's own titles narrows it, not a new type
-            kind = [p for p in d.catalog.values() if set(p.category) & set(active.leaves)]
-            def says(p: Product) -> str:
-                return " ".join([p.title, *(str(v) for v in p.attributes.values() if isinstance(v, str))]).lower()
-            if any(all(w in says(p) for w in found[1].split()) for p in kind):
-                found = (frozenset(active.leaves), active.type_words or found[1])
         return service.refusal(d, Step("out_of_scope", "refusal"))
 
     def _parse(self, message: str):
@@ -501,6 +502,12 @@ class Assistant:
         if state.topic.startswith("policy:") and (_REFERRING.search(message) or len(message.split()) <= 5):
             return state.topic[7:]
         return ""
+
+    def _names_catalog_words(self, message: str) -> bool:
+        """A short message (up to three words, no question) whose words are all words of product titles."""
+        words = [w for w in re.findall(r"[a-z]+", message.lower()) if w not in _BARE]
+        return 0 < len(words) <= 3 and not _QUESTION.search(message) and all(
+            w in self._title_words or w.rstrip("s") in self._title_words for w in words)
 
     def _dense_type(self, text: str, k: int = 8) -> tuple[frozenset[str], str] | None:
         """The product type of a request in words the catalog does not use: the leaf category of all `k` nearest
@@ -562,12 +569,6 @@ def _history(summary: str, recent: list[Turn]) -> str:
     if not lines:
         return ""
     return "Earlier in this conversation:\n<data>\n" + "\n".join(lines) + "\n</data>\n\n"
-    def _names_catalog_words(self, message: str) -> bool:
-        """A short message (up to three words, no question) whose words are all words of product titles."""
-        words = [w for w in re.findall(r"[a-z]+", message.lower()) if w not in _BARE]
-        return 0 < len(words) <= 3 and not _QUESTION.search(message) and all(
-            w in self._title_words or w.rstrip("s") in self._title_words for w in words)
-
 
 
 __all__ = ["Assistant", "Slots"]
