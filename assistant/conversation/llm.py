@@ -240,14 +240,15 @@ def choose_backend(settings: Settings) -> str:
     Raises:
         ModelNotAvailableError: "openvino" was asked for but openvino-genai is not installed.
     """
+    import importlib.util
+
     from assistant.config import BUNDLED_LLM
-    from assistant.conversation import openvino_llm
     from assistant.conversation.models import openvino_readable, resolve_llm_path
 
     llm = settings.llm
     if llm.backend == "transformers":
         return "transformers"
-    if not openvino_llm.available():
+    if importlib.util.find_spec("openvino_genai") is None:
         if llm.backend == "openvino":
             raise ModelNotAvailableError(
                 "llm.backend is 'openvino' but openvino-genai is not installed; run `make install` (or "

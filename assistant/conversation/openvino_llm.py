@@ -30,9 +30,14 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from assistant.conversation.llm import to_chat_dicts
-
 logger = logging.getLogger(__name__)
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user"}
+
+
+def _chat_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+    # a second copy of llm.to_chat_dicts (llm.py builds this backend, so importing it back would be a cycle)
+    return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
 
 _DONE = object()  # end of a request's token stream
 
@@ -184,7 +189,7 @@ class OpenVINOChatModel(BaseChatModel):
 
     def _prompt(self, messages: Sequence[BaseMessage]) -> str:
         self.load()
-        return self._tokenizer.apply_chat_template(to_chat_dicts(messages), add_generation_prompt=True)
+        return self._tokenizer.apply_chat_template(_chat_dicts(messages), add_generation_prompt=True)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` in this model's vocabulary (for benchmarks)."""
@@ -251,11 +256,4 @@ class OpenVINOChatModel(BaseChatModel):
         return replies
 
 
-def available() -> bool:
-    """Whether openvino-genai is installed (without importing it)."""
-    import importlib.util
-
-    return importlib.util.find_spec("openvino_genai") is not None
-
-
-__all__ = ["OpenVINOChatModel", "available"]
+__all__ = ["OpenVINOChatModel"]
