@@ -37,6 +37,8 @@ from retrieval.recs.profiles import Profile, ProfileStore
 
 logger = logging.getLogger(__name__)
 
+NEAR_DUPLICATE_COSINE = 0.9  # an item this close to a `goes_with` product is another one of it, not a complement
+COMPLEMENT_WEIGHT = 2.0  # how much "bought with the anchor" counts next to the shopper's own blend (scaled to 1)
 REBUY_BLOCK_DAYS = 1.0  # even a repeatable item is not offered again the day it was bought
 REPEATABLE_RATE = 0.15  # share of buyers who bought it again, above which an item counts as repeatable
 HISTORY_LIMIT = 500  # latest events read per request
@@ -62,6 +64,11 @@ class RecsContext(BaseModel):
     max_price: float | None = None
     exclude_purchased: bool = Field(False, description="Only items the shopper has never bought.")
     exclude: list[str] = Field(default_factory=list, description="Product ids not to show (e.g. already in the chat).")
+    goes_with: list[str] = Field(
+        default_factory=list,
+        description="Products the recommendations should complement (the cart, the product discussed): what is bought "
+        "with or after them leads; near-duplicates of them (same leaf category, or nearly the same embedding) are left out.",
+    )
     now: float | None = Field(None, description="Unix time to recommend at (replays and evaluation); default now.")
 
 
@@ -242,12 +249,54 @@ class Recommender:
             scores = np.where(rel >= 0.5 * rel.max(), 0.6 * rel / max(float(rel.max()), 1e-9) + 0.4 * trend, -1.0 + rel)
             weights = {"content": 0.6, "trending": 0.4, "popular": 0.4}
         allowed = self._allowed(h, ctx, now)
+        anchors = [self.index[pid] for pid in ctx.goes_with if pid in self.index]
+        complement = None
+        if anchors:
+            complement, near = self._complements(anchors)
+            allowed &= ~near
+            spread = float(scores[allowed].max() - scores[allowed].min()) if allowed.any() else 1.0
+            scores = scores + COMPLEMENT_WEIGHT * max(spread, 1e-6) * complement
         order = np.flatnonzero(allowed)
         order = order[np.argsort(-scores[order], kind="stable")]
         picks = mmr(scores, order, self.vectors, k, self.settings.diversity)
         # co-occurrence of every history item with every pick, sliced once: (m, len(picks))
         co = self.model.cooc[h.items][:, picks].toarray() if len(h.items) and picks else None
-        return [self._explain(h, feats, weights, scores, j, None if co is None else co[:, n]) for n, j in enumerate(picks)]
+        out = [self._explain(h, feats, weights, scores, j, None if co is None else co[:, n]) for n, j in enumerate(picks)]
+        if complement is not None:
+            for r, j in zip(out, picks, strict=True):
+                reason = self._complement_reason(anchors, j, complement[j])
+                if reason:
+                    r.reason, r.sources = reason, ["goes_with", *r.sources]
+        return out
+
+    def _complements(self, anchors: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) in [0, 1]: bought with or after the anchors (co-purchase, basket sequence, EASE), or, where the log
+        knows nothing of them, the same department in another leaf category; and the (n,) near-duplicate mask."""
+        m = self.model
+        together = np.asarray(m.cooc[anchors].sum(axis=0) + m.seq[anchors].sum(axis=0)
+                               + np.maximum(m.ease[anchors].toarray(), 0).sum(axis=0)).ravel()
+        score = together / max(float(together.max()), 1e-9)
+        # a leaf of a one-level path is a whole department ("Camping"), which complements share: not a duplicate
+        leaves = {self.products[a].category[-1] for a in anchors if len(self.products[a].category) >= 2}
+        departments = {self.products[a].category[0] for a in anchors if self.products[a].category}
+        near = np.zeros(len(self.products), dtype=bool)
+        near[anchors] = True
+        if self.vectors is not None:
+            near |= (self.vectors @ self.vectors[anchors].T).max(axis=1) >= NEAR_DUPLICATE_COSINE
+        same_leaf = np.array([len(p.category) >= 2 and p.category[-1] in leaves for p in self.products])
+        near |= same_leaf
+        if together.max() <= 0 and departments:  # nothing bought with them yet: their department, other kinds
+            score = np.array([0.5 if p.category and p.category[0] in departments else 0.0 for p in self.products])
+        return np.where(near, 0.0, score), near
+
+    def _complement_reason(self, anchors: list[int], j: int, value: float) -> str | None:
+        if value <= 0:
+            return None
+        m = self.model
+        links = [(float(m.cooc[a, j] + m.seq[a, j] + max(m.ease[a, j], 0.0)), a) for a in anchors]
+        strength, a = max(links)
+        title = self.products[a].title
+        return f"goes with the {title}: often bought together" if strength > 0 else f"goes with the {title}"
 
     def _allowed(self, h: History, ctx: RecsContext, now: float) -> np.ndarray:
         ok = self._in_stock.copy()

@@ -251,3 +251,31 @@ def test_cli_recs_on_the_demo_shop(shopbot_home):
     assert from_history, [r["reason"] for r in recs]
     for reason in from_history:
         assert any(titles[pid] in reason for pid in touched if pid), reason
+
+
+def test_goes_with_recommends_what_is_bought_with_the_anchor(shop):
+    """'Something to go with the tent': the lantern campers buy with it leads, with that reason; no tent itself."""
+    recs = shop.recommend("walk0", k=4, context={"goes_with": ["CAM-0"], "now": NOW})
+    ids = [r.product_id for r in recs]
+    assert "CAM-0" not in ids
+    assert ids[0] in {"CAM-1", "CAM-2"}
+    assert recs[0].reason == f"goes with the {shop.products[shop.index['CAM-0']].title}: often bought together"
+    assert recs[0].sources[0] == "goes_with"
+
+
+def test_goes_with_leaves_out_near_duplicates(tmp_path):
+    """Two-level categories: another item of the anchor's leaf is a near-duplicate, the department's others are not."""
+    settings = RecsSettings(diversity=0.0)
+    products = [
+        Product(id=f"t{n}", title=f"Dome Tent {n}", category=["Camping", "Tents"], price=100.0, stock=3) for n in range(3)
+    ] + [Product(id="s1", title="Camp Stove", category=["Camping", "Stoves"], price=40.0, stock=3),
+         Product(id="m1", title="Coffee Mug", category=["Kitchen", "Mugs"], price=8.0, stock=3)]
+    embedder = BagOfWordsEmbedder()
+    vectors = embed_products(products, embedder, None)
+    events = EventStore(tmp_path / "events.db")
+    rec = Recommender(products, vectors, events, ProfileStore(tmp_path / "p.db", vectors.shape[1], settings), settings,
+                      embedder=embedder)
+    ids = [r.product_id for r in rec.recommend(None, k=4, context={"goes_with": ["t0"], "now": NOW})]
+    assert not {"t0", "t1", "t2"} & set(ids)
+    assert ids[0] == "s1"  # nothing was bought with it yet: its department, another kind of product
+    events.close()
