@@ -410,8 +410,34 @@ def compare_shown(d: Deps, step: Step, state: DialogueState, slots: Slots, searc
     return step
 
 
+_GOES_WITH = re.compile(r"\b(go(?:es)? (?:well )?with|to go with|pair(?:s|ed)? with|match(?:es)?|complement\w*|accessor\w*|"
+                        r"along with|add to (?:it|that|this)|with (?:it|that|this|them)|what else)\b", re.I)
+
+
+def recommendation_context(d: Deps, state: DialogueState, message: str) -> dict:
+    """RecsContext fields from the dialogue: after an add to cart, or for "something to go with it", the product in
+    focus is what to complement (other kinds of product, not more of the same); otherwise the active request's
+    category and budget narrow the list."""
+    focus = d.catalog.get(state.focus or "")
+    if focus is not None and (state.topic == "cart" or _GOES_WITH.search(message)):
+        return {"goes_with": [focus.id], "exclude": [focus.id]}
+    context: dict = {}
+    request = state.request
+    if request is not None:
+        if request.leaves:
+            context["category"] = request.leaves[0]
+        if request.filters.price_max is not None:
+            context["max_price"] = request.filters.price_max
+        if request.filters.price_min is not None:
+            context["min_price"] = request.filters.price_min
+    return context
+
+
 def recommend_for(d: Deps, step: Step, state: DialogueState, message: str, user_id: str | None) -> Step:
-    out = recommend(d.recommender, d.searcher, user_id, message, k=4)
+    context = recommendation_context(d, state, message)
+    out = recommend(d.recommender, d.searcher, user_id, message, k=4, context=context)
+    if not out.products and "category" in context:  # nothing in stock in that category: the unconstrained list
+        out = recommend(d.recommender, d.searcher, user_id, message, k=4)
     _show(step, state, out.products, out.reasons)
     if not out.products:
         step.template = render("reply_no_products", what="recommendations")
@@ -497,6 +523,7 @@ def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, mess
     lowered = message.lower()
     if _CART_CLEAR.search(message):  # "empty my cart": every line goes
         lines = list(cart.lines)
+        step.cards = [ProductCard.of(d.catalog[ln.product_id]) for ln in lines if ln.product_id in d.catalog]
         for ln in lines:
             after = d.carts.remove(session_id, ln.sku, None)
             step.events.append(Event(type="action", data={"action": "remove_from_cart", "status": "done", "product_id": ln.product_id,
@@ -523,7 +550,6 @@ def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, mess
             step.template = render("reply_cart_not_in", title=d.catalog[state.focus].title, count=cart.count,
                                    total=money(cart.total, cart.lines[0].currency)).strip()
             step.evidence.texts.append(step.template)
-        step.cards = [ProductCard.of(d.catalog[ln.product_id]) for ln in lines if ln.product_id in d.catalog]
             return step
         line = focus[-1] if focus else cart.lines[-1]
     quantity = slots.quantity
