@@ -11,11 +11,17 @@ Runs only with `pytest --benchmarks` (`make bench`). In one run it measures:
 
 Item vectors come from `HashingEmbedder(384)`: the same shape as MiniLM's, and latency does not depend on
 what the vectors mean. Prints the figures and writes `test-artifacts/bench/recs.json`; no wall-clock asserts.
+
+`test_personalised_search_benchmark`: `eval personalised-search` at split 2011-11-01 (the retail catalog in a
+real Chroma index with the bundled MiniLM, the recommender trained before the split) on a fixed sample of
+SHOPBOT_BENCH_PS_CUSTOMERS test customers (default 300, a few minutes); MRR@10 / nDCG@10 personalised against
+plain in the same run, written to `test-artifacts/bench/personalised-search.json`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -86,3 +92,24 @@ def test_recs_benchmark(shared_data: Path, tmp_path: Path) -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(figures, indent=2) + "\n")
     print("\nrecs benchmark:", json.dumps(figures, indent=2))
+
+
+def test_personalised_search_benchmark(shared_data: Path, bundled_embedder_dir: Path) -> None:
+    from retrieval.config import RetrievalSettings
+    from retrieval.embed import Embedder
+    from retrieval.personalise_eval import evaluate_personalised_search
+
+    customers = int(os.environ.get("SHOPBOT_BENCH_PS_CUSTOMERS", "300"))
+    start = time.perf_counter()
+    result = evaluate_personalised_search(
+        shared_data / "online_retail" / "online_retail.csv.gz", "2011-11-01", Embedder(bundled_embedder_dir),
+        RetrievalSettings(), max_customers=customers,
+    )
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    result["mrr_ratio"] = round(result["mrr@10"]["personalised"] / max(result["mrr@10"]["plain"], 1e-9), 3)
+    out = OUT.with_name("personalised-search.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print("\npersonalised search benchmark:", json.dumps(result, indent=2))
+    assert result["queries"] >= min(customers, 100)
+    assert result["mrr@10"]["personalised"] > result["mrr@10"]["plain"]
