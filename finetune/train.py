@@ -63,6 +63,9 @@ class TrainConfig(BaseModel):
     data: DataConfig = Field(default_factory=DataConfig)
     sft: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of trl.SFTConfig.")
     lora: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of peft.LoraConfig.")
+    dpo: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments of trl.DPOConfig for the optional preference step (--method dpo)."
+    )
     base_model: str | None = Field(None, description="Set by the run (the model path trained on); not an input.")
 
 
@@ -96,6 +99,10 @@ def load_config(path: str | Path | None = None) -> TrainConfig:
         raise FinetuneError(f"Training config {path}: '{where}': {first['msg']}.") from exc
     _check_fields(config.sft, "sft", "trl.SFTConfig", _sft_fields(), path)
     _check_fields(config.lora, "lora", "peft.LoraConfig", _lora_fields(), path)
+    if config.dpo:
+        from trl import DPOConfig
+
+        _check_fields(config.dpo, "dpo", "trl.DPOConfig", {f.name for f in dataclasses.fields(DPOConfig) if f.init}, path)
     return config
 
 
@@ -245,6 +252,47 @@ def train(
     (output_dir / RUN_CONFIG_FILE).write_text(yaml.safe_dump(config.model_dump(), sort_keys=False), encoding="utf-8")
     write_data_card(output_dir, config, result)
     return result
+
+
+def train_preference(config: TrainConfig, base_model: str | Path, adapter_dir: str | Path,
+                     preference: list[dict[str, object]], max_steps: int | None = None) -> int:
+    """The optional preference step (`--method dpo`): TRL's DPO on `prompt`/`chosen`/`rejected` records
+    (rated-down replies against the grounded answer), continuing the SFT adapter in `adapter_dir` and saving it
+    there. The reference model is TRL's default for a PEFT model: the same model with the adapter switched off.
+
+    Returns the optimizer steps run. Raises FinetuneError when there is no preference record.
+    """
+    import torch
+    from datasets import Dataset
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    if not preference:
+        raise FinetuneError("No rated-down replies to learn from: the DPO step needs feedback rated -1; "
+                            "collect some or train with --method sft.")
+    adapter_dir = Path(adapter_dir)
+    kwargs = {"num_train_epochs": 1, "per_device_train_batch_size": 4, "learning_rate": 5e-6, "beta": 0.1,
+              "report_to": [], "save_strategy": "no", "logging_steps": 10,
+              # the SFT run's precision and memory settings, unless `dpo:` says otherwise
+              **{k: config.sft[k] for k in ("bf16", "activation_checkpointing", "max_length") if k in config.sft}, **config.dpo}
+    if max_steps is not None:
+        kwargs["max_steps"] = max_steps
+    try:
+        args = DPOConfig(output_dir=str(adapter_dir / "dpo"), **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise FinetuneError(f"Training config: dpo: {exc}") from exc
+    tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(str(base_model), dtype=torch.float32)
+    model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
+    data = Dataset.from_list([{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in preference])
+    trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
+    trainer.train()
+    trainer.save_model(str(adapter_dir))
+    logger.info("DPO: %d steps on %d preference records, saved to %s", trainer.state.global_step, len(preference), adapter_dir)
+    return trainer.state.global_step
 
 
 def _to_dataset(records: list[dict[str, object]]):
