@@ -133,3 +133,22 @@ def test_openvino_asked_for_but_not_readable_names_the_fix(tmp_path):
     (folder / "config.json").write_text('{"model_type": "gpt2"}')
     with pytest.raises(ModelNotAvailableError, match="SHOPBOT_LLM__BACKEND=transformers"):
         build_chat_model(Settings(home=tmp_path, llm={"model": str(folder), "backend": "openvino"}))
+
+
+def test_models_bench_prints_the_figures(tiny_llm_dir, tmp_path):
+    """`shopbot models bench --json` runs the fixed shop prompts and prints the keys the issue names."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SHOPBOT_HOME": str(tmp_path), "SHOPBOT_LLM__MODEL": str(tiny_llm_dir), "OMP_NUM_THREADS": "1",
+           "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "assistant.cli", "models", "bench", "--json", "--concurrency", "3", "--max-new-tokens", "8"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"backend", "concurrency", "tokens_per_s", "ttft_ms_p50", "rss_mb"} <= out.keys()
+    assert out["backend"] == "openvino" and out["concurrency"] == 3 and out["tokens"] > 0 and out["rss_mb"] > 0
+    bad = subprocess.run([*cmd[:5], "--backend", "vllm"], env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 1 and "Unknown backend 'vllm'" in bad.stderr
