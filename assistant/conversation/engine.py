@@ -66,7 +66,7 @@ _POLICY_INTENTS = {"delivery", "payment", "account", "policy_question", "return_
 _SERVICE_INTENTS = _ORDER_INTENTS | _POLICY_INTENTS | {"human_handoff"}
 _QUOTED_CHARS = 160  # of each earlier message in the draft prompt: the gist, and short enough for a small model
 # Where one message holds two requests: a sentence end, or "and"/"also" before a new question or request.
-_SPLIT = re.compile(r"(?<=[?.!;])\s+(?=\w)|[,;]?\s+(?:and|plus)\s+(?=(?:a|an|some)\s)|[,;]?\s+(?:and|also|plus)\s+(?=(?:also\s+)?(?:how|what|when|where|can|could|do|does|is|"
+_SPLIT = re.compile(r"(?<=[?.!;])\s+(?=\w)|[,;]?\s+(?:and|plus|&)\s+(?=(?:a|an|some)\s)|[,;]?\s+(?:and|also|plus|&)\s+(?=(?:also\s+)?(?:how|what|when|where|can|could|do|does|is|"
                     r"are|will|would|i\s+(?:also\s+)?(?:need|want|would like)|show|add|remove|cancel|track|tell|let|whats|what's)\b)",
                     re.I)
 _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|actually|now|then)[\s,]+)*"
@@ -298,6 +298,8 @@ class Assistant:
                 lead = f"{lead} {piece}".strip()
                 continue
             two_kinds = family == last == "product" and self._two_kinds(parts[-1], piece)  # "a bag ... plus a pad ..."
+            # "the status of SB-1 and can you change its address": two things to do with orders
+            two_kinds = two_kinds or family == last == "order" and self.router.route(parts[-1])[0] != self.router.route(piece)[0]
             if parts and not two_kinds and (family == last or family == "other" or len(parts) >= 3):
                 parts[-1] += " " + piece
             else:

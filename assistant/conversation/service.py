@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from assistant.conversation import grounding
 from assistant.conversation.contract import Citation, Event
@@ -252,7 +253,8 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
     """The passage that answers: a table row, a rule or the sentences of a section, cited; with an amount in
     the question, the fee the rule gives for it; with a return question and a delivered order in focus, the
     last day of its return window."""
-    out = search_policies(d.documents, f"{message} {context}".strip(), k=3)
+    asked = f"{message} {context}".strip() + (" international" if _names_country(message) else "")  # "to Germany"
+    out = search_policies(d.documents, asked, k=3)
     step.tool = "policies"
     if not out.citations:
         step.template = render("reply_no_policy", support_hours=d.profile.support_hours)
@@ -315,12 +317,27 @@ def _abroad(d: Deps, citation: Citation, message: str) -> bool:
     question names a country the policy lists ("to Canada") or says "abroad" to be about one."""
     if not _ABROAD_DOC.search(citation.title + " " + citation.doc_id):
         return False
-    if _ABROAD_ASKED.search(message):
+    if _ABROAD_ASKED.search(message) or _names_country(message):
         return False
     text = " ".join(c.text for c in getattr(d.documents, "chunks", {}).values() if c.doc_id == citation.doc_id)
     names = {w for w in re.findall(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][a-z]{3,}|[A-Z]{2,3})\b", message)} - {"US", "USA", "ET", "PO"}
     initials = {"".join(w[0] for w in m.split()) for m in re.findall(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b", text)}  # "UK"
     return not any(re.search(rf"\b{re.escape(n)}\b", text) or n in initials for n in names)
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> re.Pattern[str]:
+    """Every country's name (ISO 3166, pycountry) but the shop's own, as one pattern."""
+    import pycountry
+
+    names = {n.lower() for c in pycountry.countries for n in (c.name, getattr(c, "common_name", "")) if n}
+    names -= {"united states", "united states of america"}
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
+
+
+def _names_country(message: str) -> bool:
+    """"shipping to Germany": a country other than the shop's is named."""
+    return bool(_country_names().search(message.lower()))
 
 
 def _return_deadline(d: Deps, state: DialogueState, message: str, user_id: str | None) -> str:

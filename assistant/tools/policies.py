@@ -18,6 +18,7 @@ class PolicyOutput(BaseModel):
 _QUANTITY_QUESTION = re.compile(r"\b(how (many|long|much|soon|fast|quick)|when|days?|weeks?|cost|fees?|price|charge|percent|minimum|maximum|free|pay)\b", re.I)
 _FIGURE = re.compile(r"\$\d|\d+\s*(%|days?|business days|hours?|weeks?|months?|years?)", re.I)
 DENSE_WEIGHT = 5.0  # a sentence's cosine similarity to the question (about 0.2-0.8) next to shared words (0-5)
+ADJACENT_BONUS = 1.5  # for the sentence that follows the best one, when choosing the second
 _MONEY_QUESTION = re.compile(r"\b(how much|cost\w*|price|fees?|charge\w*|free|pay|refund amount)\b", re.I)
 _MONEY = re.compile(r"[$€£]\s?\d|\d+\s*%", re.I)
 _TIME = re.compile(r"\d+\s*(?:business |working )?(?:days?|hours?|weeks?|months?|years?)|next (?:business )?day", re.I)
@@ -66,6 +67,8 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, sim
     ranked = sorted(range(len(scored)), key=lambda i: -score(i))
     keep = ranked[:1]
     same = [i for i in ranked[1:] if scored[i][0] == scored[ranked[0]][0] and score(i) > 0]
+    # the sentence right after the best one usually completes it ("free for exchanges. For other refunds, $5.95")
+    same.sort(key=lambda i: -(score(i) + (ADJACENT_BONUS if i == ranked[0] + 1 else 0.0)))
     keep += same[:1] or ranked[1:2]
     keep = sorted(keep[:n])
     return " ".join(re.sub(r"[*_`]+", "", scored[i][1]) for i in keep)
