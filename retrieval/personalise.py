@@ -11,8 +11,9 @@ anonymous session whose events were recorded under its id), adds a bounded perso
   searching "tent" gets tents); hits below the band keep their plain score and order;
 * `band` = best plain score - the band's floor, so the boost is at most `BOOST_SHARE` of the band's width:
   a close call among relevant hits can flip, a clearly better match cannot be overtaken by a weak one;
-* `affinity` in [0, 1], a weighted mix (`AFFINITY_WEIGHTS`, renormalised over the signals that are not zero
-  for every relevant hit) of:
+* `affinity` in [0, 1], a weighted mix (`AFFINITY_WEIGHTS`, renormalised over the signals that tell the
+  relevant hits apart) of signals each min-max scaled over the relevant hits (the profile only has to say
+  which of these results the shopper prefers):
   `history` - the recommender's personal sources (repurchase, co-purchase, ALS, EASE, basket sequence),
   blended with its learned ranker weights and scaled by the shopper's best item in the catalog;
   `session` - cosine of the item to the live profile vector (long-term interest + the current session);
@@ -20,7 +21,7 @@ anonymous session whose events were recorded under its id), adds a bounded perso
   category / brand; `price` - closeness (in log price) to the shopper's typical price;
   `size_colour` - the item comes in a size or colour the shopper bought;
 * `owned` (`OWNED_PENALTY`): a non-consumable the shopper bought (repeat rate under the recommender's
-  `REPEATABLE_RATE`) goes down; consumables they rebuy go up through `history` instead.
+  `REPEATABLE_RATE`, and bought by them only once) goes down; what they rebuy goes up through `history`.
 
 Anonymous shoppers (no id, or an id with no events and no profile) get `searcher.search(query, k)` unchanged.
 Each hit personalisation moved up or down gets a line in `why` saying so and naming the strongest signal.
@@ -105,6 +106,9 @@ def rerank(hits: list[Hit], recommender: Recommender, h: History, now: float) ->
     band = best - floor
     relevant = plain >= floor
     signals = affinities(hits, recommender, h)
+    for name, values in signals.items():  # which of *these* relevant hits the shopper prefers: min-max over the band
+        lo, hi = float(values[relevant].min()), float(values[relevant].max())
+        signals[name] = np.clip((values - lo) / (hi - lo), 0.0, 1.0) if hi - lo > 1e-9 else np.zeros(len(hits))
     # Weights of the signals that say something about this pool: a catalog without brands, or a shopper the
     # collaborative sources know nothing about, leaves the other signals the whole range.
     active = {name: w for name, w in AFFINITY_WEIGHTS.items() if signals[name][relevant].any()}
@@ -199,11 +203,12 @@ def _sizes(p: Product) -> set[str]:
 
 
 def _owned_non_consumables(hits: list[Hit], recommender: Recommender, h: History) -> np.ndarray:
-    """1.0 for hits the shopper bought that people do not buy again (the recommender's repeat rates)."""
-    bought = set(h.items[h.purchases > 0].tolist())
+    """1.0 for hits the shopper bought once that people do not buy again (the recommender's repeat rates); an
+    item this shopper bought on two days or more is one they rebuy, whatever others do."""
+    once = set(h.items[h.purchases == 1].tolist())
     out = np.zeros(len(hits))
     for i, x in enumerate(hits):
         j = recommender.index.get(x.product.id)
-        if j is not None and j in bought and recommender.model.repeat_rate[j] < REPEATABLE_RATE:
+        if j is not None and j in once and recommender.model.repeat_rate[j] < REPEATABLE_RATE:
             out[i] = 1.0
     return out
