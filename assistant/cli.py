@@ -50,6 +50,17 @@ def _settings():
     return settings
 
 
+def _chat_settings():
+    """The settings with the chat adapter the assistant serves (the shop's own when trained), said on stderr."""
+    from assistant.wiring import shop_adapter_path, with_shop_adapter
+
+    settings = with_shop_adapter(_settings())
+    if settings.llm.provider == "local":
+        typer.echo(f"chat model adapter: {settings.llm.adapter or f'none (no adapter at {shop_adapter_path(settings)})'}",
+                   err=True)
+    return settings
+
+
 def _print_json(obj: object) -> None:
     typer.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
 
@@ -203,7 +214,8 @@ def eval_search(
 @eval_app.command("conversations")
 def eval_conversations(
     split: Annotated[str, typer.Option(help="visible, heldout or all.")] = "all",
-    adapter: Annotated[str | None, typer.Option(help="LoRA adapter (folder or name) for llm.adapter; 'none' = no adapter.")] = None,
+    adapter: Annotated[str | None, typer.Option(help="LoRA adapter (folder or name) for llm.adapter; 'none' = no adapter; "
+                                                     "default: as served (llm.adapter, else <home>/adapters/<shop>).")] = None,
     llm: Annotated[str, typer.Option(help="bundled = the bundled chat model drafts replies; none = templates only (fast).")] = "bundled",
     limit: Annotated[int | None, typer.Option(help="Run only the first N conversations.")] = None,
     as_json: JsonFlag = False,
@@ -212,8 +224,14 @@ def eval_conversations(
     from assistant.conversation import evaluate
 
     settings = _settings()
+    if adapter is None and llm == "bundled":  # as served: llm.adapter, else the shop's adapter when trained
+        from assistant.wiring import with_shop_adapter
+
+        adapter = with_shop_adapter(settings).llm.adapter or "none"
     report = evaluate.run(settings, split=split, llm=llm, adapter=adapter, limit=limit,
                           progress=lambda msg: typer.echo(msg, err=True))
+    report["adapter"] = None if llm != "bundled" or adapter == "none" else adapter
+    report["drafts_passed_share"] = round(report["drafts_passed"] / report["drafts"], 4) if report["drafts"] else None
     if as_json:
         _print_json(report)
         return
@@ -233,7 +251,7 @@ def ask(
     """One chat turn."""
     from assistant.wiring import build_assistant
 
-    assistant = build_assistant(_settings())
+    assistant = build_assistant(_chat_settings())
     done: dict = {}
     actions: list[dict] = []
     for event in assistant.chat(session, message, user):
@@ -260,7 +278,7 @@ def chat(
     """Chat in the terminal."""
     from assistant.wiring import build_assistant
 
-    assistant = build_assistant(_settings())
+    assistant = build_assistant(_chat_settings())
     session: str | None = None
     typer.echo("Shopbot: ask about products or your orders. Empty line or Ctrl-D to quit.")
     while True:
@@ -300,7 +318,11 @@ def serve(
     from assistant.web.api import create_app
     from assistant.web.keys import KeyStore, ensure_demo_site_key
 
-    settings = _settings()
+    settings = _chat_settings()
+    if settings.llm.adapter:  # the workers read their settings from the environment
+        import os
+
+        os.environ.setdefault("SHOPBOT_LLM__ADAPTER", settings.llm.adapter)
     if workers > 1 and ui:
         raise typer.BadParameter("--workers > 1 serves the API only; add --no-ui (run the UI as its own process).")
     _require_current_schema(settings)
@@ -373,11 +395,15 @@ def db_current() -> None:
 @finetune_app.command("train")
 def finetune_train(
     config: Annotated[Path | None, typer.Option(help="YAML training config; default: the bundled one.")] = None,
-    data: Annotated[Path | None, typer.Option(help="Dialogs: Bitext CSV, chat JSONL, ShareGPT JSON or Q/A CSV.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dialogs (Bitext CSV, chat JSONL, ShareGPT JSON, Q/A CSV) or records "
+                                                   "from build-data; default: the shop's dialogs and feedback, replayed "
+                                                   "(`finetune build-data`) into <home>/adapters/<shop>.")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps.")] = None,
     output: Annotated[Path | None, typer.Option(help="Adapter output folder.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")] = False,
     task: Annotated[str, typer.Option(help="'chat' (service dialogs) or 'copy' (product descriptions).")] = "chat",
+    method: Annotated[str, typer.Option(help="sft, or dpo: SFT then DPO on rated-down replies (the shop's adapter, "
+                                             "no --data).")] = "sft",
     catalog: Annotated[Path | None, typer.Option(help="--task copy: catalog whose real descriptions are the "
                                                       "targets; default: the shop's catalog.")] = None,
     style: Annotated[Path | None, typer.Option(help="--task copy: the copy style the prompts are rendered in.")] = None,
@@ -390,6 +416,10 @@ def finetune_train(
     from finetune import load_config, train
 
     settings = _settings()
+    if method not in ("sft", "dpo") or (method == "dpo" and (task != "chat" or data is not None)):
+        typer.echo(f"--method {method}: expected 'sft' or 'dpo' (dpo trains the shop's chat adapter: no --data, "
+                   "--task chat).", err=True)
+        raise typer.Exit(1)
     if task not in ("chat", "copy"):
         typer.echo(f"Unknown --task '{task}'; expected 'chat' or 'copy'.", err=True)
         raise typer.Exit(1)
@@ -407,6 +437,28 @@ def finetune_train(
                    f"(left out: {stats['left_out']})", err=True)
         out = output or shop_copy_adapter(settings)
         result = train(cfg, base, out, data_path=source, max_steps=max_steps, resume=resume, copy_examples=examples)
+    elif data is None:  # the shop's adapter: its dialogs and feedback, replayed into the serving format
+        from assistant.wiring import shop_adapter_path
+        from finetune.train import CONFIG_DIR
+
+        cfg = load_config(config or CONFIG_DIR / "shop.yaml")
+        records = _build_shop_records(settings, cfg.data)
+        out = output or shop_adapter_path(settings)
+        preference = []
+        if method == "dpo":  # fail before training when there is nothing to prefer
+            from finetune.data import load_records
+
+            preference = load_records(records, cfg.data).preference
+            if not preference:
+                typer.echo("--method dpo: no rated-down replies in the stored feedback, so no preference pairs; "
+                           "collect thumbs-down ratings or use --method sft.", err=True)
+                raise typer.Exit(1)
+        result = train(cfg, base, out, data_path=records, max_steps=max_steps, resume=resume)
+        if preference:
+            from finetune.train import train_preference
+
+            steps = train_preference(cfg, base, out, preference, max_steps=max_steps)
+            typer.echo(f"DPO: {steps} steps on {len(preference)} preference pairs", err=True)
     else:
         cfg = load_config(config)
         out = output or settings.adapters_dir / cfg.name
@@ -419,10 +471,61 @@ def finetune_train(
     )
 
 
+def _build_shop_records(settings, data_cfg, extra: list[Path] | None = None, output: Path | None = None) -> Path:
+    """Replay the shop's dialogs, `data_cfg.dialogs` + `extra` and the stored feedback through the engine
+    (`assistant.conversation.training_data`); write the records; return their path."""
+    from assistant.conversation import training_data as td
+    from assistant.shop import data as shop
+    from assistant.shop.feedback import FeedbackStore
+    from finetune.data import load_dialogs
+
+    dialogs: list = []
+    if (Path(settings.shop_dir) / "dialogs.jsonl").is_file():
+        dialogs += [td.ReplayDialog([m.model_dump() for m in d.messages], d.customer_id, d.intent, f"dialogs.jsonl:{d.id}")
+                    for d in shop.load_dialogs(settings.shop_dir)]
+    for path in [*(Path(p) for p in data_cfg.dialogs), *(extra or [])]:
+        loaded = load_dialogs(path)
+        found = [td.ReplayDialog(d.messages, None, d.intent, f"{path.name}:{d.source}") for d in loaded.dialogs]
+        sampled = td.sample_per_intent(found, data_cfg.max_dialogs_per_intent, data_cfg.seed)
+        dialogs += sampled
+        typer.echo(f"{path}: {len(loaded.dialogs)} dialogs ({len(loaded.rejects)} rejected), {len(sampled)} replayed", err=True)
+    feedback = FeedbackStore(settings.db_path).list() if settings.db_path.is_file() else []
+    dialogs += td.feedback_dialogs(feedback)
+    options = td.ReplayOptions(template_targets=data_cfg.template_targets, repair=data_cfg.repair,
+                               val_fraction=data_cfg.val_fraction, test_fraction=data_cfg.test_fraction, seed=data_cfg.seed)
+    result = td.replay_shop(settings, dialogs, options)
+    out = output or settings.home / "training" / f"{Path(settings.shop_dir).name}.jsonl"
+    td.write_records(out, result.records, result.stats)
+    typer.echo(f"training records: {out} ({result.stats['records']} from {result.stats['dialogs']} dialogs and "
+               f"{len(feedback)} ratings; {result.stats['by_origin']}; {result.stats['by_split']})", err=True)
+    return out
+
+
+@finetune_app.command("build-data")
+def finetune_build_data(
+    data: Annotated[list[Path] | None, typer.Option(help="More dialog files to replay (Bitext CSV, chat JSONL, ShareGPT); "
+                                                         "repeatable.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Training config whose data: section applies; default: shop.yaml.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Records file; default: <home>/training/<shop>.jsonl.")] = None,
+    max_per_intent: Annotated[int | None, typer.Option("--max-per-intent", help="Of each extra file, at most N dialogs "
+                                                                                "per intent.")] = None,
+) -> None:
+    """Replay the shop's dialogs and feedback through the engine into training records in the serving format."""
+    from finetune import load_config
+    from finetune.train import CONFIG_DIR
+
+    settings = _settings()
+    cfg = load_config(config or CONFIG_DIR / "shop.yaml")
+    if max_per_intent is not None:
+        cfg.data.max_dialogs_per_intent = max_per_intent
+    typer.echo(str(_build_shop_records(settings, cfg.data, data, output)))
+
+
 @finetune_app.command("eval")
 def finetune_eval(
     adapter: Annotated[Path, typer.Option(help="Adapter folder (or name under <home>/adapters).")],
-    data: Annotated[Path, typer.Option(help="Dialog file; its held-out split is used.")],
+    data: Annotated[Path | None, typer.Option(help="Dialog or records file; its held-out split is used (default: the "
+                                                   "one the adapter was trained on).")] = None,
     limit: Annotated[int | None, typer.Option(help="Evaluate at most N held-out dialogs.")] = None,
     as_json: JsonFlag = False,
     generate_limit: Annotated[
