@@ -117,3 +117,30 @@ def test_a_session_id_with_events_is_a_known_shopper(shop):
     plain = ids(searcher.search("ceramic mug", k=8))
     assert ids(got) != plain and ids(got).index("mug-3") <= plain.index("mug-3")
 
+
+
+@pytest.mark.slow
+def test_cli_search_with_a_user_on_the_demo_shop(shopbot_home):
+    """`shopbot search ... --user` reranks for the demo shop's most active shopper; without it, today's ranking."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    from assistant.config import get_settings
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["index"]).exit_code == 0
+    shop_events = [json.loads(line) for line in (get_settings().shop_dir / "events.jsonl").read_text().splitlines() if line]
+    user = max({e["user_id"] for e in shop_events}, key=lambda u: sum(e["user_id"] == u for e in shop_events))
+
+    def hits(*extra):
+        out = runner.invoke(app, ["search", "tent", "--json", "-k", "6", *extra])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.stdout[out.stdout.index("{"):])["hits"]
+
+    plain = hits()
+    assert not any("personal" in h["scores"] for h in plain)
+    mine = hits("--user", user)
+    assert mine and all("personal" in h["scores"] and "plain" in h["scores"] for h in mine)
+    assert [h["id"] for h in hits("--user", "nobody-at-all")] == [h["id"] for h in plain]
