@@ -18,11 +18,13 @@ A turn, top to bottom (`Assistant.chat`):
    (the recent turns quoted, fenced too); the grounding checker removes unsupported sentences (a product or
    brand of the catalog that the tools did not return included) and keeps the draft only if it still
    states the required facts, else the template wins;
-5. emit the structured events, then the approved reply as `token` events, then `done`; store the turn and
-   the state.
+5. emit the structured events, then the reply as `token` events, then `done`; store the turn and the state.
+   A drafted reply streams sentence by sentence: each sentence is checked as soon as the model has written
+   it and sent once the kept sentences state the required facts (`_answer`), so the first token follows the
+   first checked sentence, not the whole draft.
 
-Facts come from data; the model only phrases them. The reply is checked before any token is sent, so
-streamed text never has to be taken back (time to first token includes the draft).
+Facts come from data; the model only phrases them. Every sentence is checked before it is sent, so streamed
+text never has to be taken back.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -177,11 +179,6 @@ class Assistant:
         message = (message or "").strip()
         state = DialogueState.load(session.state)
         steps = self._plan(session, state, message, user_id)
-        if len(steps) == 1:
-            reply, source = self._answer(session, message, steps[0])
-        else:  # several requests: each answered from its data, in the order asked
-            reply = "\n\n".join(fill_placeholders(s.template.strip(), self.placeholders)[0] for s in steps)
-            source = "template"
         first = True
 
         def emit(event: Event) -> Event:
@@ -199,8 +196,24 @@ class Assistant:
             yield emit(Event(type="citation", data={"citations": [c.model_dump() for c in citations]}))
         for event in (e for s in steps for e in s.events):
             yield emit(event)
-        for piece in re.findall(r"\S+\s*|\s+", reply):
-            yield emit(Event(type="token", data={"text": piece}))
+        if len(steps) == 1:  # each sentence is sent as soon as it has passed the grounding check
+            answer = self._answer(session, message, steps[0])
+        else:  # several requests: each answered from its data, in the order asked
+            answer = _given("\n\n".join(fill_placeholders(s.template.strip(), self.placeholders)[0] for s in steps))
+        pieces: list[str] = []
+        try:
+            while True:
+                try:
+                    text = next(answer)
+                except StopIteration as end:
+                    source = end.value
+                    break
+                pieces.append(text)
+                for piece in re.findall(r"\S+\s*|\s+", text):
+                    yield emit(Event(type="token", data={"text": piece}))
+        finally:  # a shopper who left closes this generator: the draft (and the model's slot) goes with it
+            answer.close()
+        reply = "".join(pieces)
         intent, tool = steps[0].intent, steps[0].tool
         self.sessions.append(session, "user", message, intent)
         self.sessions.append(session, "assistant", reply, intent)
@@ -215,33 +228,78 @@ class Assistant:
             "intents": [s.intent for s in steps], "tools": [s.tool for s in steps],
         }))
 
-    def _answer(self, session: Session, message: str, step: Step) -> tuple[str, str]:
-        """(reply, source). source: "llm" (draft passed), "repaired" (passed after removing sentences),
-        "fallback" (draft rejected, template sent) or "template" (no draft for this kind of turn)."""
+    def _answer(self, session: Session, message: str, step: Step) -> Generator[str, None, str]:
+        """Yield the reply in pieces, each one checked before it is yielded; return its source: "llm" (draft
+        passed), "repaired" (passed after removing sentences), "fallback" (draft rejected, template sent) or
+        "template" (no draft for this kind of turn).
+
+        The draft streams from the model; each complete sentence is checked against this turn's evidence
+        (`grounding.check`) as soon as the model has written it, and a failing one is dropped. The kept
+        sentences are held back until together they state the turn's required facts (and, for a policy answer,
+        say what the source says); from then on each kept sentence is sent the moment it passes. A draft that
+        never gets there sends the template, and nothing of it was sent before.
+        """
         template = fill_placeholders(step.template.strip(), self.placeholders)[0]
         if not (self.use_llm and step.task):
-            return template, "template"
+            yield template
+            return "template"
         summary, recent = self.sessions.context(session.id)
-        draft = self._draft(step, message, _history(summary, recent))
         step.evidence.user_message = message
         step.evidence.texts.append(step.data)  # everything the model was shown came from the tools
         step.evidence.catalog_titles = self.catalog_titles  # other products and brands are not this turn's facts
         step.evidence.catalog_brands = self.catalog_brands
-        verdict = grounding.check(draft, step.evidence, step.required, system_prompt=self.system_prompt)
-        if verdict.dropped:
-            logger.info("grounding dropped %d sentence(s): %s", len(verdict.dropped), [r for _, r in verdict.dropped][:3])
-        if verdict.ok and step.overlap_with:  # must actually say what the source says, not just stay vague
-            source_words = set(re.findall(r"[a-z]{4,}", step.overlap_with.lower())) - _GLUE
-            if len(source_words & set(re.findall(r"[a-z]{4,}", verdict.text.lower()))) < 3:
-                return template, "fallback"
-        if verdict.ok and not leaks_prompt(verdict.text, self.system_prompt):
-            text = verdict.text.strip().strip('"')
-            if step.listing:  # a list answer: the model's first sentence leads, the data lines follow
-                text = grounding.split_sentences(text)[0] + "\n" + fill_placeholders(step.listing.strip(), self.placeholders)[0]
-            return text, "llm" if not verdict.dropped else "repaired"
-        return template, "fallback"  # drafted, but the draft did not survive the check
+        kept: list[str] = []
+        dropped: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        sent = False
+        draft = self._draft(step, message, _history(summary, recent))
+        try:
+            for sentence in _complete_sentences(draft):
+                sentence = fill_placeholders(sentence, self.placeholders)[0].strip().strip('"').strip()
+                key = re.sub(r"\W+", " ", sentence.lower()).strip()
+                verdict = grounding.check(sentence, step.evidence)
+                if not key or key in seen:
+                    dropped.append((sentence, "repeated"))
+                elif verdict.dropped:
+                    dropped.extend(verdict.dropped)
+                elif leaks_prompt(" ".join([*kept, sentence]), self.system_prompt):
+                    dropped.append((sentence, "repeats the instructions"))
+                else:
+                    kept.append(sentence)
+                    if sent and not step.listing:
+                        yield " " + sentence
+                    elif not sent and self._settled(step, kept):
+                        sent = True
+                        if step.listing:  # a list answer: the model's first sentence leads, the data lines follow
+                            yield kept[0] + "\n" + fill_placeholders(step.listing.strip(), self.placeholders)[0]
+                        else:
+                            yield " ".join(kept)
+                seen.add(key)
+        finally:
+            draft.close()
+        if dropped:
+            logger.info("grounding dropped %d sentence(s): %s", len(dropped), [r for _, r in dropped][:3])
+        if not sent:  # drafted, but the draft did not survive the check
+            yield template
+            return "fallback"
+        return "llm" if not dropped else "repaired"
 
-    def _draft(self, step: Step, message: str, history: str) -> str:
+    def _settled(self, step: Step, kept: list[str]) -> bool:
+        """Whether the kept sentences, together, may be sent: they state every required fact (one alternative
+        of each group), hold one real sentence, and say what the source says where the step needs that."""
+        text = " ".join(kept).lower()
+        if not all(any(alt.lower() in text for alt in group) for group in step.required or []):
+            return False
+        if not any(len(re.findall(r"[A-Za-z][A-Za-z'-]*", k)) >= 4 for k in kept):
+            return False
+        if step.overlap_with:  # must actually say what the source says, not just stay vague
+            source_words = set(re.findall(r"[a-z]{4,}", step.overlap_with.lower())) - _GLUE
+            return len(source_words & set(re.findall(r"[a-z]{4,}", text))) >= 3
+        return True
+
+    def _draft(self, step: Step, message: str, history: str) -> Iterator[str]:
+        """The model's draft as it streams (raw text pieces). Closing the iterator stops the model: the backend
+        sees its stream closed and frees the request's slot."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
         from assistant.conversation.prompting import render_turn
@@ -249,9 +307,13 @@ class Assistant:
         # the same messages `shopbot finetune build-data` trains on (prompting.render_turn)
         system, user = render_turn(self.system_prompt, message=message, data=step.data, task=step.task, history=history)
         messages = [SystemMessage(content=system["content"]), HumanMessage(content=user["content"])]
-        # `max_tokens` is LangChain's per-call length cap: ChatOpenAI sends it, LocalChatModel honours it.
-        text = "".join(str(chunk.content) for chunk in self.chat_model.stream(messages, max_tokens=self.draft_tokens))
-        return fill_placeholders(text.strip(), self.placeholders)[0]
+        # `max_tokens` is LangChain's per-call length cap: ChatOpenAI sends it, the local backends honour it.
+        stream = self.chat_model.stream(messages, max_tokens=self.draft_tokens)
+        try:
+            for chunk in stream:
+                yield str(chunk.content)
+        finally:
+            stream.close()
 
     # ------------------------------------------------------------ planning
 
@@ -403,7 +465,6 @@ class Assistant:
                 and not set(found[0]) & set(active.leaves) and (_ABOUT_LIST.search(message) or len(message.split()) <= 4):
             # "the merino ones" after base layers: a word of the shown kind's own titles narrows it, not a new type
             kind = [p for p in d.catalog.values() if set(p.category) & set(active.leaves)]
-
             def says(p: Product) -> str:
                 return " ".join([p.title, *(str(v) for v in p.attributes.values() if isinstance(v, str))]).lower()
             if any(all(w in says(p) for w in found[1].split()) for p in kind):
@@ -526,6 +587,27 @@ class Assistant:
 
     def _search_once(self, message: str, k: int) -> list[Product]:
         return [h.product for h in self.searcher.search(message, k=k).hits]
+
+
+def _given(text: str) -> Generator[str, None, str]:
+    """A reply known in full: one piece, source "template"."""
+    yield text
+    return "template"
+
+
+def _complete_sentences(chunks: Iterable[str]) -> Iterator[str]:
+    """The sentences of a streamed text, each as soon as the next one has begun (then the rest at the end)."""
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk
+        parts = grounding.split_sentences(buffer)
+        if len(parts) < 2:
+            continue
+        yield from parts[:-1]
+        tail = buffer.rstrip()
+        buffer = tail[len(tail) - len(parts[-1]):] if tail.endswith(parts[-1]) else parts[-1]
+    if buffer.strip():
+        yield from grounding.split_sentences(buffer)
 
 
 def _clean(message: str) -> str:
