@@ -233,7 +233,8 @@ def test_eval_conversations_cli_reports_the_json_shape(monkeypatch, shop_indexes
     report = json.loads(result.stdout)
     counts = {"turns", "turns_passed", "conversations", "conversations_passed"}
     assert counts | {"by_class", "drafts", "drafts_passed", "unsupported_claims"} <= set(report)
-    assert set(report) - counts - {"by_class", "drafts", "drafts_passed", "unsupported_claims"} <= {"by_split", "failures"}
+    assert set(report) - counts - {"by_class", "drafts", "drafts_passed", "unsupported_claims"} <= {"by_split", "failures", "adapter", "drafts_passed_share"}
+    assert report["adapter"] is None and report["drafts_passed_share"] is None  # --llm none: no model, no drafts
     first = ev.load_conversations("visible")[:4]
     assert report["conversations"] == 4 and report["turns"] == sum(len(c.turns) for c in first)
     assert set(report["by_class"]) == {c.cls for c in first}
