@@ -93,6 +93,46 @@ def models_list(as_json: JsonFlag = False) -> None:
         typer.echo(f"{row['role']:<10} {row['model']:<40} {row['status']:<14} {row['location'] or '-'}")
 
 
+@models_app.command("bench")
+def models_bench(
+    backend: Annotated[str | None, typer.Option("--backend", help="auto, openvino or transformers (default: llm.backend).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Replies generated at once.")] = 1,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, max=4096, help="Token budget per reply.")] = 64,
+    requests: Annotated[int | None, typer.Option("--requests", min=1, help="Replies in all (default: 2 x concurrency, at least 4).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate from fixed shop prompts with the local chat model; print tokens/s, time to first token and memory."""
+    from assistant.config import Settings
+    from assistant.conversation.llm import build_chat_model, choose_backend
+    from assistant.conversation.llm_bench import run_bench
+
+    settings = _settings()
+    if settings.llm.provider != "local":
+        typer.echo(f"llm.provider is '{settings.llm.provider}': `shopbot models bench` measures the local chat model; "
+                   "unset SHOPBOT_LLM__PROVIDER.", err=True)
+        raise typer.Exit(1)
+    if backend is not None:
+        if backend not in ("auto", "openvino", "transformers"):
+            typer.echo(f"Unknown backend '{backend}'; expected one of ['auto', 'openvino', 'transformers'].", err=True)
+            raise typer.Exit(1)
+        settings = Settings.model_validate({**settings.model_dump(), "llm": {**settings.llm.model_dump(), "backend": backend}})
+    from assistant.errors import ModelNotAvailableError
+
+    try:
+        name = choose_backend(settings)
+        model = build_chat_model(settings)
+    except ModelNotAvailableError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    result = run_bench(model, backend=name, concurrency=concurrency, max_new_tokens=max_new_tokens, requests=requests)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"{result['backend']}: {result['tokens_per_s']} tokens/s at concurrency {result['concurrency']} "
+               f"({result['tokens']} tokens, {result['requests']} replies, {result['wall_s']} s), "
+               f"time to first token p50 {result['ttft_ms_p50']} ms, RSS {result['rss_mb']} MB")
+
+
 # ---------------------------------------------------------------- catalog & search (issue 3)
 
 
@@ -151,13 +191,19 @@ def index(
 def search(
     query: Annotated[str, typer.Argument(help="What the shopper typed.")],
     k: Annotated[int, typer.Option("--k", "-k", help="Results to return.")] = 10,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Customer (or session) id: rerank with their behaviour events.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Search the catalog (hybrid lexical + dense, filters understood from the query, reranked)."""
+    from retrieval.personalise import personalised_search
     from retrieval.search import open_searcher
 
     settings = _settings()
-    result = open_searcher(settings.retrieval, settings.home, _search_embedder(settings)).search(query, k=k)
+    searcher = open_searcher(settings.retrieval, settings.home, _search_embedder(settings))
+    rec = _shop_recommender(settings, train=False) if user else None  # anonymous: today's ranking, no recs load
+    result = personalised_search(searcher, rec, query, k=k, user_id=user)
     if as_json:
         _print_json({
             "query": result.query, "text": result.text, "corrections": result.corrections, "excluded": result.excluded,
@@ -629,25 +675,56 @@ def eval_recs(
     max_customers: Annotated[
         int | None, typer.Option("--max-customers", help="Evaluate a fixed sample of N test customers.")
     ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="YYYY-MM-DD: end the test window (a tuning split before a check split).")
+    ] = None,
 ) -> None:
-    """Recall@20, nDCG@10 and coverage against popularity and ALS baselines."""
+    """Recall@20, nDCG@10 and coverage against popularity, ALS, EASE and item-kNN baselines."""
     from retrieval.recs.evaluate import evaluate_recs
 
     settings = _settings()
     result = evaluate_recs(
         transactions, split_date, _search_embedder(settings), settings.retrieval.recs,
-        cache_dir=settings.home / "recs", max_customers=max_customers,
+        cache_dir=settings.home / "recs", max_customers=max_customers, until=until,
         progress=None if as_json else (lambda msg: typer.echo(msg, err=True)),
     )
     if as_json:
         _print_json(result)
         return
-    rows = [("default", result)] + [(name, result["baselines"][name]) for name in ("popularity", "als")]
+    rows = [("default", result)] + [(name, result["baselines"][name]) for name in result["baselines"]]
     typer.echo(f"{'recommender':<12} {'mode':<4} {'recall@20':>9} {'ndcg@10':>8} {'coverage':>8}")
     for name, res in rows:
         for mode in ("new", "all"):
             m = res[mode]
             typer.echo(f"{name:<12} {mode:<4} {m['recall@20']:>9.4f} {m['ndcg@10']:>8.4f} {m['coverage']:>8.4f}")
+
+
+@eval_app.command("personalised-search")
+def eval_personalised_search(
+    transactions: Annotated[Path, typer.Option(help="UCI Online Retail CSV (.csv or .csv.gz).")],
+    split_date: Annotated[str, typer.Option("--split-date", help="YYYY-MM-DD: profiles from before, queries from after.")],
+    as_json: JsonFlag = False,
+    max_customers: Annotated[
+        int | None, typer.Option("--max-customers", help="Evaluate a fixed sample of N test customers.")
+    ] = None,
+    per_customer: Annotated[int, typer.Option("--per-customer", min=1, help="Queries per customer.")] = 1,
+    until: Annotated[str | None, typer.Option("--until", help="YYYY-MM-DD: end the test window.")] = None,
+) -> None:
+    """MRR@10 and nDCG@10 of the item a customer bought, searched by its head words, personalised vs plain."""
+    from retrieval.personalise_eval import evaluate_personalised_search
+
+    settings = _settings()
+    result = evaluate_personalised_search(
+        transactions, split_date, _search_embedder(settings), settings.retrieval, max_customers=max_customers,
+        per_customer=per_customer, until=until, progress=None if as_json else (lambda msg: typer.echo(msg, err=True)),
+    )
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(f"{result['queries']} queries from {result['customers']} customers")
+    for metric in ("mrr@10", "ndcg@10"):
+        m = result[metric]
+        typer.echo(f"{metric:<8} personalised {m['personalised']:.4f}  plain {m['plain']:.4f}")
 
 
 # ---------------------------------------------------------------- product copy (issue 7)
