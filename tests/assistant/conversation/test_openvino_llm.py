@@ -136,14 +136,20 @@ def test_openvino_asked_for_but_not_readable_names_the_fix(tmp_path):
 
 
 def test_models_bench_prints_the_figures(tiny_llm_dir, tmp_path):
-    """`shopbot models bench --json` runs the fixed shop prompts and prints the keys the issue names."""
+    """`shopbot models bench --json` runs the fixed shop prompts and prints the keys the issue names, with the
+    allocator the Makefile preloads."""
     import json
     import os
     import subprocess
     import sys
 
+    from glob import glob
+
     env = {**os.environ, "SHOPBOT_HOME": str(tmp_path), "SHOPBOT_LLM__MODEL": str(tiny_llm_dir), "OMP_NUM_THREADS": "1",
            "HF_HUB_OFFLINE": "1"}
+    env.pop("TBB_ENABLE_SANITIZERS", None)  # the backend must set it itself
+    # as `make demo` serves it: tcmalloc preloaded (OpenVINO's TBB used to free its memory: "free(): invalid pointer")
+    env["LD_PRELOAD"] = next(iter(glob("/usr/lib/*/libtcmalloc_minimal.so.4")), "")
     cmd = [sys.executable, "-m", "assistant.cli", "models", "bench", "--json", "--concurrency", "3", "--max-new-tokens", "8"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-1000:]
