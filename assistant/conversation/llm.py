@@ -88,6 +88,15 @@ class LocalChatModel(BaseChatModel):
         _, tokenizer = self.load()
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def prompt_tokens(self, messages: Sequence[BaseMessage]) -> int:
+        """Tokens of the chat-templated prompt of `messages`: what counts against the context."""
+        return int(self._prompt_ids(messages)["input_ids"].shape[-1])
+
+    def context_length(self) -> int:
+        """Prompt plus reply tokens the model can attend to."""
+        model, _ = self.load()
+        return int(getattr(model.config, "max_position_embeddings", None) or 2048)
+
     def _prompt_ids(self, messages: Sequence[BaseMessage]) -> Any:
         _, tokenizer = self.load()
         return tokenizer.apply_chat_template(

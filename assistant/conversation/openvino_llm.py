@@ -200,6 +200,20 @@ class OpenVINOChatModel(BaseChatModel):
         self.load()
         return int(self._tokenizer.encode(text, add_special_tokens=False).input_ids.get_shape()[-1])
 
+    def prompt_tokens(self, messages: Sequence[BaseMessage]) -> int:
+        """Tokens of the chat-templated prompt of `messages`: what counts against the context."""
+        prompt = self._prompt(messages)  # loads the tokenizer
+        return int(self._tokenizer.encode(prompt, add_special_tokens=False).input_ids.get_shape()[-1])
+
+    def context_length(self) -> int:
+        """Prompt plus reply tokens the model can attend to, from the GGUF's own metadata."""
+        import gguf
+
+        reader = gguf.GGUFReader(self.model_path)
+        arch = reader.get_field("general.architecture")
+        field = reader.get_field(f"{arch.contents() if arch else 'llama'}.context_length")
+        return int(field.contents()) if field is not None else 2048
+
     def _generate(
         self,
         messages: list[BaseMessage],

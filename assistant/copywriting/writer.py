@@ -320,15 +320,11 @@ def _complete(chat_model: Any, conversations: list[list[Any]], max_new_tokens: i
 
 
 def _complete_local(chat_model: Any, conversations: list[list[Any]], max_new_tokens: int) -> list[str | Exception]:
-    from assistant.conversation.llm import to_chat_dicts
-
-    model, tokenizer = chat_model.load()
-    limit = getattr(model.config, "max_position_embeddings", None) or 2048
+    limit = chat_model.context_length()
     results: list[str | Exception] = [CopyError("not generated")] * len(conversations)
     ok: list[int] = []
     for i, messages in enumerate(conversations):
-        text = tokenizer.apply_chat_template(to_chat_dicts(messages), add_generation_prompt=True, tokenize=False)
-        n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        n = chat_model.prompt_tokens(messages)
         if n + max_new_tokens > limit:
             results[i] = CopyError(f"prompt is {n} tokens; with {max_new_tokens} new tokens it exceeds the model's "
                                    f"context of {limit}; shorten the product's title or attributes")

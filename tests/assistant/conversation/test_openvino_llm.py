@@ -158,3 +158,14 @@ def test_models_bench_prints_the_figures(tiny_llm_dir, tmp_path):
     assert out["backend"] == "openvino" and out["concurrency"] == 3 and out["tokens"] > 0 and out["rss_mb"] > 0
     bad = subprocess.run([*cmd[:5], "--backend", "vllm"], env=env, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1 and "Unknown backend 'vllm'" in bad.stderr
+
+
+def test_prompt_tokens_and_context_match_the_transformers_backend(ov_model, tiny_llm_dir):
+    """Callers that budget prompts (copy generation) see the same figures whichever backend serves."""
+    from assistant.conversation.llm import LocalChatModel
+
+    model, _ = ov_model
+    local = LocalChatModel(model_path=str(tiny_llm_dir))
+    messages = [HumanMessage(content="Write two sentences about a waterproof boot.")]
+    assert model.prompt_tokens(messages) == local.prompt_tokens(messages) > 5
+    assert model.context_length() == local.context_length() == local.load()[0].config.max_position_embeddings
