@@ -860,6 +860,8 @@ def _dynamic(c: Context, turn: dict) -> dict[str, str]:
     if position:
         c.target = c.listing[position - 1] if len(c.listing) >= position else None
         c.given = {}
+    elif c.target is None and c.res.product is not None and any(n == "cart_add" for n, _ in turn["expect"]):
+        c.target = c.res.product.id  # "add it" about the conversation's {product}
     values = {}
     if c.target:
         fits = _matching(c.facts.catalog[c.target], c.given.get("size"), c.given.get("colour"))
