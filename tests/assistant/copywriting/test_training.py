@@ -116,17 +116,48 @@ def test_copy_adapter_trains_without_held_out_products_and_copy_generate_uses_it
     base, which = copy_chat_model(settings, "none")
     assert base.adapter_path is None and "no adapter" in which
 
+    # `copy eval --compare`: base and adapter on the same products, in one run, every metric of the issue
+    import json
 
-def test_without_a_copy_adapter_auto_is_the_base_model_and_a_missing_name_is_an_error(tiny_llm_dir, monkeypatch):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text("".join(_pack(i).model_dump_json() + "\n" for i in range(100, 104)), encoding="utf-8")
+    result = CliRunner().invoke(app, ["copy", "eval", "--catalog", str(catalog), "--split", "all", "--limit", "3",
+                                      "--compare", "--json", "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert report["split"] == "all" and report["products"] == 3
+    for who in ("base", "adapter"):
+        assert {"rougeL", "attribute_coverage", "unsupported_rate", "restatement_rate", "nonword_rate",
+                "fallback_rate"} <= set(report[who]) and report[who]["products"] == 3
+    assert "trailhead-hearth-copy" in report["adapter"]["model"] and "copy" not in report["base"]["model"]
+    assert (tmp_path / "eval" / "base.jsonl").is_file() and (tmp_path / "eval" / "adapter.jsonl").is_file()
+
+
+def test_without_a_copy_adapter_auto_is_the_base_model_and_a_missing_name_is_an_error(tiny_llm_dir, monkeypatch,
+                                                                                      tmp_path):
     from assistant.config import get_settings
     from assistant.errors import ModelNotAvailableError
 
     monkeypatch.setenv("SHOPBOT_LLM__MODEL", str(tiny_llm_dir))
+    monkeypatch.setenv("SHOPBOT_LLM__BACKEND", "transformers")
     get_settings.cache_clear()
     model, which = copy_chat_model(get_settings(), "auto")
     assert "copy" not in model.model_name and "no copy adapter" in which
     with pytest.raises(ModelNotAvailableError, match="'nope' not found"):
         copy_chat_model(get_settings(), "nope")
+
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text(_pack().model_dump_json() + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["copy", "eval", "--catalog", str(catalog), "--split", "all", "--compare"])
+    assert result.exit_code == 1 and "--compare needs a copy adapter" in result.output
 
 
 def test_an_endpoint_serves_the_copy_adapter_by_name(monkeypatch):
