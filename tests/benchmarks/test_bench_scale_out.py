@@ -216,14 +216,19 @@ def test_bench_scale_out(tmp_path):
                     token = httpx.post(f"{base}/v1/customer-tokens", json={"user_id": o.customer_id},
                                        headers={"X-Shopbot-Key": secret}, timeout=60).json()["token"]
                     orders.append((o.id, o.customer_id, token))
-            killed: list[int] = []
+            killed: dict[str, int] = {}
 
             def kill_one() -> None:
                 children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
                 workers_ = [int(c) for c in children if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_text()]
-                victim = workers_[-1]
+
+                def cpu(pid: int) -> int:  # utime + stime ticks: the busiest worker is the one holding requests
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    return int(fields[11]) + int(fields[12])
+
+                victim = max(workers_, key=cpu)
                 os.kill(victim, signal.SIGKILL)
-                killed.append(victim)
+                killed.update(pid=victim, workers=len(workers_))
 
             results = asyncio.run(_drive(base, headers, orders, kill, secret, products, kill_one if kill else None))
             os.killpg(server.pid, signal.SIGTERM)
@@ -241,7 +246,8 @@ def test_bench_scale_out(tmp_path):
                 acknowledged = Counter(results["turns"])  # session -> turns the API answered with 200
                 cancelled = {o.id for o in placed if OrderStore(url).get(o.id, o.customer_id).status == "cancelled"}
                 out.update({
-                    "killed_pid": killed, "events_acknowledged": results["events"], "events_stored": stored_events,
+                    "killed_pid": killed.get("pid"), "workers_seen": killed.get("workers"),
+                    "events_acknowledged": results["events"], "events_stored": stored_events,
                     "events_lost": max(0, results["events"] - stored_events),
                     "confirmations_acknowledged": len(set(results["confirmed"])),
                     "confirmations_lost": len(set(results["confirmed"]) - cancelled),
