@@ -587,7 +587,8 @@ def finetune_eval(
     settings = _settings()
     adapter_dir = resolve_adapter(settings, str(adapter))
     base = resolve_llm_path(settings.llm, settings.models_dir)
-    report = evaluate(base, adapter_dir, data, limit=limit, generate_limit=generate_limit, max_new_tokens=max_new_tokens)
+    report = evaluate(base, adapter_dir, data, limit=limit, generate_limit=generate_limit, max_new_tokens=max_new_tokens,
+                      replies_with=_engine_replies(settings, adapter_dir))
     if as_json:
         _print_json(report)
         return
@@ -602,6 +603,24 @@ def finetune_eval(
         f"perplexity x{report['perplexity_ratio']:.3f}, ROUGE-L {num(report['rougeL_gain'], '+.3f')} "
         f"({report['perplexity_dialogs']} dialogs, {report['generated_dialogs']} generated)"
     )
+
+
+def _engine_replies(settings, adapter_dir: str):
+    """`finetune eval`'s reply writer on the local inference backend when that batches (openvino), else None."""
+    from assistant.conversation.llm import build_chat_model, choose_backend
+
+    if settings.llm.provider != "local" or choose_backend(settings) != "openvino":
+        return None
+
+    def replies(who: str, prompts: list[list[dict[str, str]]], max_new_tokens: int) -> list[str]:
+        from langchain_core.messages import convert_to_messages
+
+        llm = settings.llm.model_copy(update={"adapter": adapter_dir if who == "adapter" else None})
+        model = build_chat_model(settings.model_copy(update={"llm": llm}))
+        logging.getLogger(__name__).info("finetune eval: %s replies from %s", who, model.model_name)
+        return model.generate_batch([convert_to_messages(p) for p in prompts], max_new_tokens=max_new_tokens)
+
+    return replies
 
 
 @finetune_app.command("merge")

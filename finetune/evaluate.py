@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ def evaluate(
     batch_size: int = 8,
     threads: int | None = 2,
     update_card: bool = True,
+    replies_with: Callable[[str, list[list[dict[str, str]]], int], list[str]] | None = None,
 ) -> dict[str, Any]:
     """Compare `base_model` with `base_model` + the adapter in `adapter_dir` on held-out dialogs.
 
@@ -50,6 +52,9 @@ def evaluate(
         limit: at most this many test dialogs for perplexity (all by default).
         generate_limit: at most this many of those get greedy replies for ROUGE-L and intent fit.
         update_card: also record the figures in the adapter's data card.
+        replies_with: `(who, prompts, max_new_tokens) -> replies`, who being "base" or "adapter": the serving
+            engine writes the greedy replies (the CLI passes the local inference backend, which batches them);
+            default: transformers `generate` in padded batches. Perplexity is always scored with transformers.
 
     Returns:
         `{"base": {"perplexity", "rougeL", "intent_fit"}, "adapter": {...}, "perplexity_dialogs", ...}`.
@@ -98,7 +103,11 @@ def evaluate(
             model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
         started = time.perf_counter()
         ppl = perplexity(model, tokenizer, records, batch_size)
-        replies[who] = generate_replies(model, tokenizer, [r["prompt"] for r in gen_records], max_new_tokens, batch_size)
+        prompts = [r["prompt"] for r in gen_records]
+        if replies_with is not None and prompts:
+            replies[who] = [text.strip() for text in replies_with(who, prompts, max_new_tokens)]
+        else:
+            replies[who] = generate_replies(model, tokenizer, prompts, max_new_tokens, batch_size)
         refs = [r["completion"][0]["content"] for r in gen_records]
         # with no generated replies (--generate-limit 0) the reply metrics are unknown, not zero
         rouge = round(rouge_l(replies[who], refs), 4) if gen_records else None

@@ -177,6 +177,10 @@ def test_cli_train_eval_merge(tiny_llm_dir: Path, tmp_path: Path, shopbot_home: 
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout[res.stdout.index("{"):])
     assert {"perplexity", "rougeL"} <= set(report["base"]) and {"perplexity", "rougeL"} <= set(report["adapter"])
+    # the replies came from the serving engine (openvino for this llama model): base, and base with the adapter merged
+    converted = sorted(p.name.rsplit("-", 1)[0] for p in (shopbot_home / "models" / "openvino").iterdir() if p.is_dir())
+    assert converted == [tiny_llm_dir.name, f"{tiny_llm_dir.name}+tiny"], converted
+    assert isinstance(report["samples"][0]["adapter"], str)
     res = runner.invoke(app, ["finetune", "merge", "--adapter", "tiny", "--output", str(tmp_path / "m")], env=env)
     assert res.exit_code == 0, res.output
     assert (tmp_path / "m" / "model.safetensors").exists()
