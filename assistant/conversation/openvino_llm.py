@@ -164,7 +164,11 @@ class OpenVINOChatModel(BaseChatModel):
 
     @property
     def model_name(self) -> str:
-        return os.path.basename(self.model_path)
+        """The GGUF's name; for one `models.prepare_openvino_model` wrote, its folder's: `<model>[+<adapter>]`."""
+        folder, name = os.path.split(self.model_path)
+        if name == "model.gguf" and "-" in os.path.basename(folder):
+            return os.path.basename(folder).rsplit("-", 1)[0]  # drop the cache key
+        return name
 
     def load(self) -> _Engine:
         """Compile the pipeline and start the engine thread (once)."""

@@ -29,6 +29,7 @@ def test_auto_picks_openvino_for_a_llama_folder_and_converts_once(ov_model, tiny
     assert type(model).__name__ == "OpenVINOChatModel"
     gguf = prepare_openvino_model(settings.llm, settings.models_dir, None)
     assert str(gguf) == model.model_path and gguf.parent.parent == settings.models_dir / "openvino"
+    assert model.model_name == tiny_llm_dir.name  # the source model's name, not "model.gguf"
     written = gguf.stat().st_mtime_ns
     assert prepare_openvino_model(settings.llm, settings.models_dir, None).stat().st_mtime_ns == written  # cached
     text = "".join(str(c.content) for c in model.stream([HumanMessage(content="hi")], max_tokens=8))
@@ -122,6 +123,8 @@ def test_an_adapter_is_merged_into_its_own_cached_model(tiny_llm_dir, tmp_path):
     a = "".join(str(c.content) for c in build_chat_model(plain).stream(msgs, max_tokens=12))
     b = "".join(str(c.content) for c in build_chat_model(tuned).stream(msgs, max_tokens=12))
     assert a != b
+    # the names say which is which (copy eval --compare and the logs tell base from adapter by them)
+    assert build_chat_model(tuned).model_name == f"{tiny_llm_dir.name}+shop" != build_chat_model(plain).model_name
 
 
 def test_openvino_asked_for_but_not_readable_names_the_fix(tmp_path):
