@@ -145,7 +145,6 @@ def test_models_bench_prints_the_figures(tiny_llm_dir, tmp_path):
     import os
     import subprocess
     import sys
-
     from glob import glob
 
     env = {**os.environ, "SHOPBOT_HOME": str(tmp_path), "SHOPBOT_LLM__MODEL": str(tiny_llm_dir), "OMP_NUM_THREADS": "1",
