@@ -90,24 +90,11 @@ def transformers_engine(folder: Path, dtype: str) -> Callable[[list[str], int], 
 
 
 def openvino_engine(gguf: Path) -> Callable[[list[str], int], list[str]]:
-    from assistant.conversation.openvino_llm import _DONE, OpenVINOChatModel, _Request
+    from assistant.conversation.openvino_llm import OpenVINOChatModel
 
     model = OpenVINOChatModel(model_path=str(gguf), threads=os.cpu_count())
-    engine = model.load()
-
-    def generate(prompts: list[str], n: int) -> list[str]:
-        requests = [engine.submit(_Request(p, n, [])) for p in prompts]  # already chat-templated: same text as the others
-        out = []
-        for r in requests:
-            ids: list[int] = []
-            while (item := r.out.get()) is not _DONE:
-                if isinstance(item, BaseException):
-                    raise item
-                ids.extend(item)
-            out.append(model._tokenizer.decode(ids, skip_special_tokens=True))
-        return out
-
-    return generate
+    model.load()
+    return lambda prompts, n: model.complete_prompts(prompts, n)  # already chat-templated: the others' text
 
 
 def _q8_gguf(folder: Path) -> Path:

@@ -264,9 +264,14 @@ class OpenVINOChatModel(BaseChatModel):
 
     def generate_batch(self, conversations: Sequence[Sequence[BaseMessage]], max_new_tokens: int | None = None) -> list[str]:
         """Replies for many conversations, all submitted at once so they share the decode steps."""
+        return [reply.strip() for reply in self.complete_prompts([self._prompt(c) for c in conversations], max_new_tokens)]
+
+    def complete_prompts(self, prompts: Sequence[str], max_new_tokens: int | None = None) -> list[str]:
+        """Continuations of already chat-templated prompts, all submitted at once (benchmarks compare engines on
+        the same text)."""
         engine = self.load()
         budget = max_new_tokens or self.max_new_tokens
-        requests = [engine.submit(_Request(self._prompt(c), budget, [])) for c in conversations]
+        requests = [engine.submit(_Request(p, budget, [])) for p in prompts]
         replies = []
         for request in requests:
             ids: list[int] = []
@@ -274,7 +279,7 @@ class OpenVINOChatModel(BaseChatModel):
                 if isinstance(item, BaseException):
                     raise item
                 ids.extend(item)
-            replies.append(self._tokenizer.decode(ids, skip_special_tokens=True).strip())
+            replies.append(self._tokenizer.decode(ids, skip_special_tokens=True))
         return replies
 
 
