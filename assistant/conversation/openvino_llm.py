@@ -1,17 +1,19 @@
 """The OpenVINO GenAI backend: continuous batching of concurrent turns on the CPU.
 
 `OpenVINOChatModel` is a LangChain chat model like `llm.LocalChatModel`, backed by one
-`openvino_genai.ContinuousBatchingPipeline` per model. One engine thread steps the pipeline's scheduler:
-each step runs one forward pass for every running request together (prompts are prefilled in the same
-steps, `dynamic_split_fuse`), so a new turn joins the running batch at the next step instead of waiting
-for the others to finish. Each request has its own token budget; a consumer that stops reading (the
-shopper closed the page, the SSE stream was closed) cancels its request at the next step, which frees its
-KV-cache blocks.
+`openvino_genai.ContinuousBatchingPipeline` per model, which runs in an engine process of its own (the
+pipeline's `step` holds the GIL for a whole forward pass, which starved the server's other threads). The
+engine steps the pipeline's scheduler: each step runs one forward pass for every running request together
+(prompts are prefilled in the same steps, `dynamic_split_fuse`; the shared system prompt is prefilled once,
+prefix caching), so a new turn joins the running batch at the next step instead of waiting for the others to
+finish. Each request has its own token budget; a consumer that stops reading (the shopper closed the page,
+the SSE stream was closed) cancels its request at the next step, which frees its KV-cache blocks. If the
+engine process dies, its running requests fail with the reason and the next request starts a new one.
 
 The model is a GGUF file (the bundled one is read directly, weights stay 4-bit) or a GGUF that
 `models.prepare_openvino_model` wrote once from any HF folder, with a LoRA adapter merged in.
-The engine's thread count (`llm.threads`) is an OpenVINO setting of this pipeline only: torch's
-process-wide threads, which the embedder uses, are not touched.
+The engine's thread count (`llm.threads`) is an OpenVINO setting of that process only: torch's threads,
+which the embedder uses in the server's process, are not touched.
 """
 
 from __future__ import annotations
@@ -52,92 +54,196 @@ class _Request:
     max_new_tokens: int
     stop: list[str]
     out: queue.Queue = field(default_factory=queue.Queue)  # lists of new token ids, then _DONE or an exception
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    handle: Any = None
+    id: int = -1
+
+
+@dataclass(frozen=True)
+class _PipelineSpec:
+    """What the engine process builds its pipeline from (sent to it, so plain values only)."""
+
+    model_path: str
+    tokenizer_dir: str | None  # the folder of a converted model's OpenVINO tokenizer; None: the GGUF's own
+    threads: int
+    max_batch: int
+    cache_gb: float
+    temperature: float
+
+
+def _build_pipeline(spec: _PipelineSpec) -> Any:
+    import openvino_genai as ov_genai
+
+    scheduler = ov_genai.SchedulerConfig()
+    scheduler.cache_size = max(1, round(spec.cache_gb))  # GB
+    scheduler.max_num_seqs = spec.max_batch
+    scheduler.dynamic_split_fuse = True  # prefill chunks ride along with the decode steps
+    scheduler.max_num_batched_tokens = 256  # per step: a long prompt does not stall the others' decoding
+    scheduler.enable_prefix_caching = True  # every turn starts with the same system prompt: prefilled once
+    properties = {"INFERENCE_NUM_THREADS": spec.threads}
+    if spec.tokenizer_dir:
+        return ov_genai.ContinuousBatchingPipeline(spec.model_path, ov_genai.Tokenizer(spec.tokenizer_dir), scheduler,
+                                                   "CPU", **properties)
+    return ov_genai.ContinuousBatchingPipeline(spec.model_path, scheduler, "CPU", properties)
+
+
+def _config(max_new_tokens: int, stop: list[str], temperature: float) -> Any:
+    import openvino_genai as ov_genai
+
+    config = ov_genai.GenerationConfig()
+    config.max_new_tokens = max_new_tokens
+    config.do_sample = temperature > 0
+    if temperature > 0:
+        config.temperature = temperature
+    if stop:
+        config.stop_strings = set(stop)
+    return config
+
+
+def _serve(conn: Any, spec: _PipelineSpec) -> None:
+    """The engine process: owns the pipeline and steps it while requests run.
+
+    Messages in: ("add", id, prompt, max_new_tokens, stop), ("cancel", id). Out: ("ready",), then per step
+    ("step", [(id, new token ids)], [finished ids]), ("error", id, text) for a request the pipeline refused,
+    ("fatal", text) when it cannot go on. It ends when the server's end of the pipe closes.
+    """
+    import openvino_genai as ov_genai
+
+    try:
+        pipe = _build_pipeline(spec)
+    except Exception as exc:
+        conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready",))
+    handles: dict[int, Any] = {}
+    while True:
+        try:
+            while not handles or conn.poll():  # wait for work when idle; otherwise take what has arrived
+                message = conn.recv()
+                if message[0] == "add":
+                    _, rid, prompt, budget, stop = message
+                    try:
+                        handles[rid] = pipe.add_request(rid, prompt, _config(budget, stop, spec.temperature))
+                    except Exception as exc:  # a bad request fails alone, the engine keeps serving the others
+                        conn.send(("error", rid, f"{type(exc).__name__}: {exc}"))
+                elif message[0] == "cancel" and message[1] in handles:
+                    handles[message[1]].cancel()  # the pipeline drops it and frees its blocks on the next step
+        except (EOFError, OSError):  # the server is gone
+            return
+        try:
+            if pipe.has_non_finished_requests():
+                pipe.step()
+        except Exception as exc:  # the pipeline is broken for everybody
+            conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+            return
+        tokens, finished = [], []
+        for rid, handle in list(handles.items()):
+            if handle.can_read():
+                for output in handle.read().values():
+                    if output.generated_ids:
+                        tokens.append((rid, list(output.generated_ids)))
+            if handle.get_status() != ov_genai.GenerationStatus.RUNNING:
+                finished.append(rid)
+                del handles[rid]
+        if tokens or finished:
+            conn.send(("step", tokens, finished))
 
 
 class _Engine:
-    """One thread that owns the pipeline: it adds waiting requests, steps, and hands out new tokens."""
+    """The server's side of the engine process: submits requests and hands each its tokens as they come.
 
-    def __init__(self, pipe: Any, temperature: float):
-        self.pipe = pipe
-        self.temperature = temperature
-        self._waiting: list[_Request] = []
-        self._running: list[_Request] = []
-        self._wake = threading.Condition()
+    The pipeline runs in a process of its own because `ContinuousBatchingPipeline.step` holds Python's GIL
+    for the whole forward pass: in the server's process every other thread (retrieval, grounding, the HTTP
+    streams of the other shoppers) got ~3 % of a core while the model decoded.
+    """
+
+    def __init__(self, spec: _PipelineSpec, load_timeout_s: float = 600.0):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # a fork of a threaded server is not safe
+        self._conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, spec), name="shopbot-openvino-engine", daemon=True)
+        self.process.start()
+        child.close()
+        if not self._conn.poll(load_timeout_s):
+            self.process.kill()
+            raise RuntimeError(f"openvino engine did not load {spec.model_path} in {load_timeout_s:.0f} s")
+        first = self._conn.recv()
+        if first[0] != "ready":
+            self.process.join(timeout=10)
+            raise RuntimeError(f"openvino engine could not load {spec.model_path}: {first[1]}")
+        self._requests: dict[int, _Request] = {}
+        self._lock = threading.Lock()  # the pipe and the request table
         self._next_id = 0
+        self.failure: str | None = None  # why the engine process stopped, once it has
         self.peak = 0  # most requests running together so far (the benchmark and tests read it)
-        self._thread = threading.Thread(target=self._loop, name="openvino-engine", daemon=True)
-        self._thread.start()
+        self._reader = threading.Thread(target=self._read, name="openvino-engine-reader", daemon=True)
+        self._reader.start()
 
     @property
     def running(self) -> int:
-        """Requests the pipeline holds now."""
-        return len(self._running)
+        """Requests submitted and not yet finished."""
+        return len(self._requests)
+
+    @property
+    def alive(self) -> bool:
+        return self.failure is None and self.process.is_alive()
 
     def submit(self, request: _Request) -> _Request:
-        with self._wake:
-            self._waiting.append(request)
-            self._wake.notify()
+        with self._lock:
+            if self.failure:
+                raise RuntimeError(self.failure)
+            request.id, self._next_id = self._next_id, self._next_id + 1
+            self._requests[request.id] = request
+            self.peak = max(self.peak, len(self._requests))
+            self._conn.send(("add", request.id, request.prompt, request.max_new_tokens, request.stop))
         return request
 
-    def _config(self, request: _Request) -> Any:
-        import openvino_genai as ov_genai
+    def cancel(self, request: _Request) -> None:
+        """Stop a request early (its reader left); its slot and KV blocks are freed at the next step."""
+        with self._lock:
+            if request.id in self._requests and not self.failure:
+                self._conn.send(("cancel", request.id))
 
-        config = ov_genai.GenerationConfig()
-        config.max_new_tokens = request.max_new_tokens
-        config.do_sample = self.temperature > 0
-        if self.temperature > 0:
-            config.temperature = self.temperature
-        if request.stop:
-            config.stop_strings = set(request.stop)
-        return config
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
 
-    def _loop(self) -> None:
+    def _read(self) -> None:
         while True:
-            with self._wake:
-                while not self._waiting and not self._running:
-                    self._wake.wait()
-                new, self._waiting = self._waiting, []
-            for request in new:
-                if request.cancelled.is_set():
-                    request.out.put(_DONE)
-                    continue
-                try:
-                    request.handle = self.pipe.add_request(self._next_id, request.prompt, self._config(request))
-                except Exception as exc:  # a bad request fails alone, the engine keeps serving the others
-                    request.out.put(exc)
-                    continue
-                self._next_id += 1
-                self._running.append(request)
-            self.peak = max(self.peak, len(self._running))
-            for request in self._running:
-                if request.cancelled.is_set():
-                    request.handle.cancel()  # the pipeline drops it and frees its blocks on the next step
             try:
-                if self.pipe.has_non_finished_requests():
-                    self.pipe.step()
-            except Exception as exc:  # the pipeline is broken for everybody: fail every running request
-                logger.exception("openvino engine step failed")
-                for request in self._running:
-                    request.out.put(exc)
-                self._running = []
-                continue
-            self._running = [r for r in self._running if self._deliver(r)]
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                self._fail(f"the openvino engine process exited (code {self.process.exitcode})")
+                return
+            if message[0] == "step":
+                _, tokens, finished = message
+                for rid, ids in tokens:
+                    if (request := self._requests.get(rid)) is not None:
+                        request.out.put(ids)
+                with self._lock:
+                    done = [self._requests.pop(rid, None) for rid in finished]
+                for request in done:
+                    if request is not None:
+                        request.out.put(_DONE)
+            elif message[0] == "error":
+                with self._lock:
+                    request = self._requests.pop(message[1], None)
+                if request is not None:
+                    request.out.put(RuntimeError(message[2]))
+            elif message[0] == "fatal":
+                logger.error("openvino engine failed: %s", message[1])
+                self._fail(f"openvino engine failed: {message[1]}")
+                return
 
-    def _deliver(self, request: _Request) -> bool:
-        """Pass on the request's new tokens; False once it has finished (or was cancelled)."""
-        import openvino_genai as ov_genai
-
-        handle = request.handle
-        if handle.can_read():
-            for output in handle.read().values():
-                if output.generated_ids:
-                    request.out.put(list(output.generated_ids))
-        if handle.get_status() == ov_genai.GenerationStatus.RUNNING and not request.cancelled.is_set():
-            return True
-        request.out.put(_DONE)
-        return False
+    def _fail(self, why: str) -> None:
+        """Every running request gets the error; the next `load()` starts a new engine process."""
+        with self._lock:
+            self.failure = why
+            requests, self._requests = list(self._requests.values()), {}
+        for request in requests:
+            request.out.put(RuntimeError(why))
 
 
 class OpenVINOChatModel(BaseChatModel):
@@ -171,28 +277,23 @@ class OpenVINOChatModel(BaseChatModel):
         return name
 
     def load(self) -> _Engine:
-        """Compile the pipeline and start the engine thread (once)."""
+        """Start the engine process and load the model's tokenizer here (once; again after an engine failure)."""
         with self._load_lock:
-            if self._engine is not None:
+            if self._engine is not None and self._engine.alive:
                 return self._engine
             import openvino_genai as ov_genai
 
-            scheduler = ov_genai.SchedulerConfig()
-            scheduler.cache_size = max(1, round(self.cache_gb))  # GB
-            scheduler.max_num_seqs = self.max_batch
-            scheduler.dynamic_split_fuse = True  # prefill chunks ride along with the decode steps
-            scheduler.max_num_batched_tokens = 256  # per step: a long prompt does not stall the others' decoding
-            properties = {"INFERENCE_NUM_THREADS": self.threads or (os.cpu_count() or 1)}
+            if self._engine is not None:
+                logger.warning("restarting the openvino engine: %s", self._engine.failure or "its process exited")
+                self._engine.close()
             folder = os.path.dirname(self.model_path)
-            if os.path.exists(os.path.join(folder, "openvino_tokenizer.xml")):  # written with a converted model
-                tokenizer = ov_genai.Tokenizer(folder)
-                pipe = ov_genai.ContinuousBatchingPipeline(self.model_path, tokenizer, scheduler, "CPU", **properties)
-            else:  # the GGUF's own tokenizer
-                pipe = ov_genai.ContinuousBatchingPipeline(self.model_path, scheduler, "CPU", properties)
-            self._tokenizer = pipe.get_tokenizer()
-            self._engine = _Engine(pipe, self.temperature)
-            logger.info("openvino engine ready: %s (threads=%s, max_batch=%d)", self.model_name,
-                        properties["INFERENCE_NUM_THREADS"], self.max_batch)
+            converted = os.path.exists(os.path.join(folder, "openvino_tokenizer.xml"))  # written with a converted model
+            spec = _PipelineSpec(self.model_path, folder if converted else None, self.threads or (os.cpu_count() or 1),
+                                 self.max_batch, self.cache_gb, self.temperature)
+            self._tokenizer = ov_genai.Tokenizer(folder if converted else self.model_path)
+            self._engine = _Engine(spec)
+            logger.info("openvino engine ready: %s (threads=%s, max_batch=%d, pid %s)", self.model_name, spec.threads,
+                        self.max_batch, self._engine.process.pid)
             return self._engine
 
     def _prompt(self, messages: Sequence[BaseMessage]) -> str:
@@ -258,7 +359,7 @@ class OpenVINOChatModel(BaseChatModel):
                     run_manager.on_llm_new_token(piece, chunk=chunk)
                 yield chunk
         finally:  # the consumer stopped early (GeneratorExit) or we are done: free the slot either way
-            request.cancelled.set()
+            engine.cancel(request)
         if not produced:  # the model ended at once; an empty reply is a reply, not an error
             yield ChatGenerationChunk(message=AIMessageChunk(content=""))
 

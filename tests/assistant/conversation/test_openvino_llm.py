@@ -171,3 +171,49 @@ def test_prompt_tokens_and_context_match_the_transformers_backend(ov_model, tiny
     messages = [HumanMessage(content="Write two sentences about a waterproof boot.")]
     assert model.prompt_tokens(messages) == local.prompt_tokens(messages) > 5
     assert model.context_length() == local.context_length() == local.load()[0].config.max_position_embeddings
+
+
+def test_decoding_leaves_the_servers_threads_their_cpu(ov_model):
+    """The pipeline runs in its own process: while it decodes, a Python thread of the server keeps running at
+    a good share of its speed (in-process, `step` held the GIL and such a thread got ~3 %)."""
+    model, _ = ov_model
+    model.load()
+
+    def spin(seconds: float, out: list) -> None:
+        n, end = 0, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            n += 1
+        out.append(n)
+
+    alone: list[int] = []
+    spin(1.0, alone)
+    during: list[int] = []
+    stop, batches = threading.Event(), []
+
+    def decode() -> None:
+        while not stop.is_set():
+            batches.append(model.generate_batch([[HumanMessage(content=f"hi {i}")] for i in range(8)], max_new_tokens=100))
+
+    decoding = threading.Thread(target=decode)
+    decoding.start()
+    time.sleep(0.3)
+    before = len(batches)
+    spin(1.0, during)
+    decoded = len(batches) - before
+    stop.set()
+    decoding.join(timeout=120)
+    assert decoded >= 1  # the model kept decoding while the thread spun
+    assert during[0] > 0.25 * alone[0]
+
+
+def test_a_dead_engine_fails_its_requests_and_the_next_one_starts_a_new_engine(ov_model):
+    model, _ = ov_model
+    engine = model.load()
+    stream = model.stream([HumanMessage(content="hi")], max_tokens=1000)
+    next(stream)
+    engine.process.kill()
+    with pytest.raises(RuntimeError, match="engine process exited"):
+        for _ in stream:
+            pass
+    text = "".join(str(c.content) for c in model.stream([HumanMessage(content="hi")], max_tokens=4))
+    assert isinstance(text, str) and model.load() is not engine and model.load().alive
