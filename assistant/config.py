@@ -53,6 +53,10 @@ class LLMSettings(BaseModel):
         None, ge=1, description="Inference threads of the openvino engine (None: one per core); the transformers "
         "backend cannot apply it (torch threads are process-wide, the embedder shares them): set OMP_NUM_THREADS.")
     max_batch: int = Field(32, ge=1, le=256, description="openvino: concurrent replies decoded together; more wait.")
+    max_drafts: int | None = Field(
+        None, ge=0, description="Replies the chat model drafts at once; a turn beyond that is answered from its "
+        "template at once (answer_source 'busy') instead of queueing for the model. None: 4 per core on the openvino "
+        "backend, 1 on transformers (it drafts one reply at a time), unlimited for 'openai'; 0: unlimited.")
     timeout_s: float = Field(60.0, gt=0, description="Request timeout for the OpenAI-compatible endpoint.")
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ ticket stores, the recommender and the chat model.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,22 @@ def build_assistant(
         carts=CartStore(settings.database_url),
         profile=profile,
         catalog=catalog, recommender=recommender, return_window_days=order_tools.return_window_days([p.text for p in policies if "return" in p.doc_id]),
-        use_llm=use_llm,
+        use_llm=use_llm, max_drafts=draft_slots(settings.llm, chat_model),
     )
+
+
+def draft_slots(llm, chat_model: Any) -> int:
+    """How many replies the chat model drafts at once (`llm.max_drafts`; 0 = no limit). By default as many as
+    keep a draft within seconds on this machine: 4 per core on the openvino engine (its decode steps are shared),
+    1 on transformers (it writes one reply at a time, the next would wait for it), no limit for an
+    OpenAI-compatible server (it sizes its own batches)."""
+    if llm.max_drafts is not None:
+        return llm.max_drafts
+    from assistant.conversation.openvino_llm import OpenVINOChatModel
+
+    if llm.provider == "openai" or chat_model is None:
+        return 0
+    return 4 * (os.cpu_count() or 1) if isinstance(chat_model, OpenVINOChatModel) else 1
 
 
 def shop_adapter_path(settings) -> Path:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime
@@ -126,6 +127,7 @@ class Assistant:
         return_window_days: int = order_tools.DEFAULT_RETURN_DAYS,
         use_llm: bool = True,
         draft_tokens: int = 60,
+        max_drafts: int = 0,
         clock: Callable[[], datetime] | None = None,
     ):
         self.chat_model = chat_model
@@ -140,6 +142,9 @@ class Assistant:
         self.return_window_days = return_window_days
         self.use_llm = use_llm and chat_model is not None
         self.draft_tokens = draft_tokens
+        # drafts the model writes at once (0: no limit); a turn that finds them all taken is answered from its
+        # template at once, instead of queueing behind the others' drafts for many seconds
+        self._draft_slots = threading.BoundedSemaphore(max_drafts) if max_drafts else None
         self.clock = clock or (lambda: datetime.now(UTC))
         self.placeholders = profile.placeholder_values()
         self.system_prompt = render("assistant_system", shop_name=profile.name)
@@ -230,8 +235,8 @@ class Assistant:
 
     def _answer(self, session: Session, message: str, step: Step) -> Generator[str, None, str]:
         """Yield the reply in pieces, each one checked before it is yielded; return its source: "llm" (draft
-        passed), "repaired" (passed after removing sentences), "fallback" (draft rejected, template sent) or
-        "template" (no draft for this kind of turn).
+        passed), "repaired" (passed after removing sentences), "fallback" (draft rejected, template sent),
+        "template" (no draft for this kind of turn) or "busy" (every draft slot was taken: `llm.max_drafts`).
 
         The draft streams from the model; each complete sentence is checked against this turn's evidence
         (`grounding.check`) as soon as the model has written it, and a failing one is dropped. The kept
@@ -243,6 +248,17 @@ class Assistant:
         if not (self.use_llm and step.task):
             yield template
             return "template"
+        if self._draft_slots is not None and not self._draft_slots.acquire(blocking=False):
+            yield template  # the same facts, now rather than after the drafts ahead of this one
+            return "busy"
+        try:
+            return (yield from self._drafted(session, message, step, template))
+        finally:  # also when the shopper left mid-draft (the generator is closed)
+            if self._draft_slots is not None:
+                self._draft_slots.release()
+
+    def _drafted(self, session: Session, message: str, step: Step, template: str) -> Generator[str, None, str]:
+        """`_answer` for a turn the model drafts (see there)."""
         summary, recent = self.sessions.context(session.id)
         step.evidence.user_message = message
         step.evidence.texts.append(step.data)  # everything the model was shown came from the tools

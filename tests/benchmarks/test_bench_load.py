@@ -15,6 +15,7 @@ Knobs: SHOPBOT_BENCH_SESSIONS (default 50), SHOPBOT_BENCH_TURNS (5), SHOPBOT_BEN
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import random
@@ -112,13 +113,15 @@ async def _session(client, base: str, key: str, origin: str, index: int, results
         results["first_event_s"].append(first or total)
         results["done_s"].append(total)
         results["turns"] += 1
+        results["sources"][done.get("answer_source", "?")] += 1
     if len(seen_sessions) != 1:
         results["errors"].append(f"session {index} changed id: {seen_sessions}")
     results["session_ids"].append(session_id)
 
 
 def _new_results() -> dict:
-    return {"errors": [], "leaks": [], "first_event_s": [], "done_s": [], "turns": 0, "session_ids": []}
+    return {"errors": [], "leaks": [], "first_event_s": [], "done_s": [], "turns": 0, "session_ids": [],
+            "sources": collections.Counter()}
 
 
 async def _drive(base: str, key: str, origin: str) -> tuple[dict, dict]:
@@ -183,6 +186,7 @@ def test_bench_load(model, tmp_path, request):
         "done_mean_s": round(statistics.fmean(results["done_s"]), 3) if results["done_s"] else None,
         "alone_first_event_p50_s": _pct(alone["first_event_s"], 0.5), "alone_done_p50_s": _pct(alone["done_s"], 0.5),
         "alone_done_max_s": _pct(alone["done_s"], 1.0),
+        "answer_sources": dict(results["sources"]),  # "busy": answered from the template, every draft slot taken
         "cpu_cores": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "run_id": secrets.token_hex(4), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     print(f"\nload[{model}]: " + json.dumps(summary))

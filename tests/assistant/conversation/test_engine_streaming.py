@@ -102,3 +102,63 @@ def test_closing_the_turn_closes_the_models_stream(make_assistant, streaming_mod
             break
     turn.close()
     assert model.closed and model.yielded < model.total
+
+
+@pytest.fixture
+def one_draft_slot(monkeypatch):
+    from assistant.config import get_settings
+
+    monkeypatch.setenv("SHOPBOT_LLM__MAX_DRAFTS", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _until_first_token(turn) -> None:
+    for event in turn:
+        if event.type == "token":
+            return
+    raise AssertionError("the turn sent no token")
+
+
+def test_a_turn_that_finds_every_draft_slot_taken_gets_its_template_at_once(make_assistant, streaming_model, one_draft_slot):
+    """llm.max_drafts = 1: while one shopper's reply is being drafted, another shopper's turn is answered from
+    its template (same facts, answer_source 'busy') instead of queueing for the model; the slot is free again
+    once the first draft is done."""
+    model = streaming_model(lambda p: _lead(p) + " " + " ".join(["It is a lovely choice for your hikes."] * 4))
+    assistant = make_assistant(model)
+    first = assistant.chat(None, "show me waterproof hiking boots")
+    _until_first_token(first)  # the model is mid-draft: the one slot is taken
+    drafted_before = model.yielded
+    busy = list(assistant.chat(None, "show me waterproof hiking boots"))[-1].data
+    assert busy["answer_source"] == "busy"
+    assert busy["products"] and all(p["title"].split(" - ")[0] in busy["reply"] for p in busy["products"][:2])
+    assert model.yielded == drafted_before  # the model was not asked for the second reply
+    assert list(first)[-1].data["answer_source"] in ("llm", "repaired")
+    again = list(assistant.chat(None, "show me waterproof hiking boots"))[-1].data
+    assert again["answer_source"] in ("llm", "repaired")
+
+
+def test_a_turn_closed_mid_draft_frees_its_slot(make_assistant, streaming_model, one_draft_slot):
+    model = streaming_model(lambda p: _lead(p) + " " + " ".join(["It is a lovely choice for your hikes."] * 8))
+    assistant = make_assistant(model)
+    left = assistant.chat(None, "show me waterproof hiking boots")
+    _until_first_token(left)
+    left.close()  # the shopper closed the page
+    assert list(assistant.chat(None, "show me waterproof hiking boots"))[-1].data["answer_source"] in ("llm", "repaired")
+
+
+def test_default_draft_slots_follow_the_backend(tmp_path):
+    import os
+
+    from assistant.config import LLMSettings
+    from assistant.conversation.llm import LocalChatModel
+    from assistant.conversation.openvino_llm import OpenVINOChatModel
+    from assistant.wiring import draft_slots
+
+    local = LLMSettings()
+    assert draft_slots(local, OpenVINOChatModel(model_path=str(tmp_path / "m.gguf"))) == 4 * os.cpu_count()
+    assert draft_slots(local, LocalChatModel(model_path=str(tmp_path))) == 1  # one reply at a time anyway
+    assert draft_slots(LLMSettings(provider="openai", base_url="http://127.0.0.1:9/v1", model="m"), object()) == 0
+    assert draft_slots(LLMSettings(max_drafts=0), OpenVINOChatModel(model_path=str(tmp_path / "m.gguf"))) == 0
+    assert draft_slots(LLMSettings(max_drafts=3), object()) == 3
