@@ -3,7 +3,8 @@
 A draft is split into sentences. Each sentence's claims are extracted and checked against the
 `Evidence` (the products, orders and policy/profile text the tools returned):
 
-* money ("$84.95", "12 dollars"), percentages, durations ("30 days") and any other number must occur in
+* money ("$84.95", "12 dollars") must be an amount the data gives as money (or a number the customer said);
+  percentages, durations ("30 days") and any other number must occur in
   the evidence (or in the customer's own message);
 * order numbers must be orders in the evidence; order states ("shipped", "cancelled") must be a state
   of the order the sentence is about;
@@ -113,6 +114,14 @@ class Evidence:
                     out.append((s.lower(), words))
         return out
 
+    def amounts(self) -> set[float]:
+        """The money amounts a reply may state: prices and other sums the data gives as money, and any number the
+        customer said ("under 150"). Not every number: a "$30" is not backed by a "30 days"."""
+        out = {round(p.price, 2) for p in self.products if p.price is not None} | _numbers(self.user_message)
+        for m in _MONEY.finditer(self.blob()):
+            out |= _numbers(m.group(0))
+        return out
+
     def blob(self) -> str:
         parts = list(self.texts) + [self.user_message]
         for p in self.products:
@@ -189,9 +198,11 @@ def check_sentence(sentence: str, ev: Evidence, *, numbers: set[float], vocab: s
     low = sentence.lower()
     evidence_low = ev.blob().lower()
     catalog_names, title_words = _catalog_names(frozenset(ev.catalog_titles))
+    amounts = None
     for m in _MONEY.finditer(sentence):
         value = _numbers(m.group(0))
-        if not value or not value <= numbers:
+        amounts = ev.amounts() if amounts is None else amounts
+        if not value or not value <= amounts:
             return f"price {m.group(0).strip()} not in the data"
     for n in _numbers(_ORDER.sub(" ", sentence)):
         if n not in numbers:

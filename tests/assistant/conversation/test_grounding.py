@@ -31,6 +31,16 @@ def test_wrong_price_is_removed():
     assert "$79.95" not in v.text and v.dropped[0][1].startswith("price")
 
 
+def test_money_must_be_an_amount_the_data_gives_as_money():
+    """"30 days" in a policy does not back "$30"; the order's total and the label fee do."""
+    ev = evidence(texts=["You can return most items within 30 days of delivery. A $5.95 label fee is deducted.",
+                         "Order SB-10001 is shipped. Total: $309.90."], user_message="anything under 120?")
+    assert check("Order SB-10001 is shipped. Total: $30.", ev).dropped[0][1] == "price $30 not in the data"
+    assert not check("Order SB-10001 is shipped. Total: $309.90.", ev).dropped
+    assert not check("A $5.95 label fee is deducted.", ev).dropped
+    assert not check("You can return it within 30 days.", ev).dropped  # a plain number still only needs to occur
+
+
 def test_stock_claims_are_checked():
     assert check("The Alder Peak Stormline Rain Jacket is in stock.", evidence()).dropped
     assert not check("The Alder Peak Stormline Rain Jacket is out of stock.", evidence()).dropped
