@@ -89,10 +89,10 @@ def transformers_engine(folder: Path, dtype: str) -> Callable[[list[str], int], 
     return generate
 
 
-def openvino_engine(gguf: Path) -> Callable[[list[str], int], list[str]]:
+def openvino_engine(gguf: Path, prompt_lookup: bool = False, precision: str | None = None) -> Callable[[list[str], int], list[str]]:
     from assistant.conversation.openvino_llm import OpenVINOChatModel
 
-    model = OpenVINOChatModel(model_path=str(gguf), threads=os.cpu_count())
+    model = OpenVINOChatModel(model_path=str(gguf), threads=os.cpu_count(), prompt_lookup=prompt_lookup, precision=precision)
     model.load()
     return lambda prompts, n: model.complete_prompts(prompts, n)  # already chat-templated: the others' text
 
@@ -141,12 +141,16 @@ def main() -> None:
     ref = measure("transformers", "fp32 (dequantised GGUF)", transformers_engine(folder, "float32"), tokenizer, prompts, None, True)
     rows.append(ref["row"])
     reference = ref["ids"]
+    served = prepare_openvino_model(settings.llm, settings.models_dir, None)
     candidates: list[tuple[str, str, Callable[[], Callable], bool]] = [
         ("transformers", "bf16", lambda: transformers_engine(folder, "bfloat16"), True),
-        ("openvino-genai", "f16 GGUF written from the HF folder (served)",
-         lambda: openvino_engine(prepare_openvino_model(settings.llm, settings.models_dir, None)), True),
-        ("openvino-genai", "q8_0 GGUF written from the HF folder", lambda: openvino_engine(_q8_gguf(folder)), True),
-        ("openvino-genai", "bundled Q4_1 GGUF read directly", lambda: openvino_engine(bundled_gguf()), True),
+        ("openvino-genai", "f16 GGUF written from the HF folder, f32 precision, prompt lookup (served)",
+         lambda: openvino_engine(served, True, "f32"), True),
+        ("openvino-genai", "f16 GGUF, f32 precision, no prompt lookup", lambda: openvino_engine(served, False, "f32"), True),
+        ("openvino-genai", "f16 GGUF, OpenVINO's default precision for the CPU (bf16 where it has it)",
+         lambda: openvino_engine(served), True),
+        ("openvino-genai", "q8_0 GGUF written from the HF folder, default precision", lambda: openvino_engine(_q8_gguf(folder)), True),
+        ("openvino-genai", "bundled Q4_1 GGUF read directly, default precision", lambda: openvino_engine(bundled_gguf()), True),
     ]
     if importlib.util.find_spec("ctranslate2"):
         candidates += [("ctranslate2", q, lambda q=q: ctranslate2_engine(folder, q, tokenizer), True) for q in ("int8", "float32")]

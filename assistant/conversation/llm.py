@@ -224,6 +224,8 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
             temperature=llm.temperature,
             threads=llm.threads,
             max_batch=llm.max_batch,
+            precision=None if llm.precision == "auto" else llm.precision,
+            prompt_lookup=llm.prompt_lookup,
         )
     from assistant.conversation.models import resolve_llm_path
 

@@ -46,6 +46,7 @@ def _chat_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
 
 _DONE = object()  # end of a request's token stream
+_LOOKUP_TOKENS, _LOOKUP_NGRAM = 3, 3  # prompt lookup: candidate tokens per step, longest n-gram matched
 
 
 @dataclass
@@ -67,6 +68,8 @@ class _PipelineSpec:
     max_batch: int
     cache_gb: float
     temperature: float
+    prompt_lookup: bool = False
+    precision: str | None = None  # OpenVINO's INFERENCE_PRECISION_HINT ("f32", "bf16"); None: the CPU's default
 
 
 def _build_pipeline(spec: _PipelineSpec) -> Any:
@@ -78,18 +81,26 @@ def _build_pipeline(spec: _PipelineSpec) -> Any:
     scheduler.dynamic_split_fuse = True  # prefill chunks ride along with the decode steps
     scheduler.max_num_batched_tokens = 256  # per step: a long prompt does not stall the others' decoding
     scheduler.enable_prefix_caching = True  # every turn starts with the same system prompt: prefilled once
-    properties = {"INFERENCE_NUM_THREADS": spec.threads}
+    properties: dict[str, Any] = {"INFERENCE_NUM_THREADS": spec.threads}
+    if spec.prompt_lookup:
+        properties["prompt_lookup"] = True
+    if spec.precision:
+        properties["INFERENCE_PRECISION_HINT"] = spec.precision
     if spec.tokenizer_dir:
         return ov_genai.ContinuousBatchingPipeline(spec.model_path, ov_genai.Tokenizer(spec.tokenizer_dir), scheduler,
                                                    "CPU", **properties)
     return ov_genai.ContinuousBatchingPipeline(spec.model_path, scheduler, "CPU", properties)
 
 
-def _config(max_new_tokens: int, stop: list[str], temperature: float) -> Any:
+def _config(max_new_tokens: int, stop: list[str], spec: _PipelineSpec) -> Any:
     import openvino_genai as ov_genai
 
+    temperature = spec.temperature
     config = ov_genai.GenerationConfig()
     config.max_new_tokens = max_new_tokens
+    if spec.prompt_lookup:  # candidates copied from the prompt's n-grams, verified in one forward pass
+        config.num_assistant_tokens = _LOOKUP_TOKENS
+        config.max_ngram_size = _LOOKUP_NGRAM
     config.do_sample = temperature > 0
     if temperature > 0:
         config.temperature = temperature
@@ -121,7 +132,7 @@ def _serve(conn: Any, spec: _PipelineSpec) -> None:
                 if message[0] == "add":
                     _, rid, prompt, budget, stop = message
                     try:
-                        handles[rid] = pipe.add_request(rid, prompt, _config(budget, stop, spec.temperature))
+                        handles[rid] = pipe.add_request(rid, prompt, _config(budget, stop, spec))
                     except Exception as exc:  # a bad request fails alone, the engine keeps serving the others
                         conn.send(("error", rid, f"{type(exc).__name__}: {exc}"))
                 elif message[0] == "cancel" and message[1] in handles:
@@ -259,6 +270,8 @@ class OpenVINOChatModel(BaseChatModel):
     threads: int | None = None  # OpenVINO inference threads of this pipeline; None: one per core
     max_batch: int = 32  # running requests at most; more wait for a free slot
     cache_gb: float = 1.0  # KV cache of all running requests together
+    prompt_lookup: bool = False  # speculative decoding from the prompt's own n-grams (replies quote their data)
+    precision: str | None = None  # inference precision; None: OpenVINO's default for this CPU (bf16 where it has it)
 
     _engine: _Engine | None = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
@@ -289,7 +302,7 @@ class OpenVINOChatModel(BaseChatModel):
             folder = os.path.dirname(self.model_path)
             converted = os.path.exists(os.path.join(folder, "openvino_tokenizer.xml"))  # written with a converted model
             spec = _PipelineSpec(self.model_path, folder if converted else None, self.threads or (os.cpu_count() or 1),
-                                 self.max_batch, self.cache_gb, self.temperature)
+                                 self.max_batch, self.cache_gb, self.temperature, self.prompt_lookup, self.precision)
             self._tokenizer = ov_genai.Tokenizer(folder if converted else self.model_path)
             self._engine = _Engine(spec)
             logger.info("openvino engine ready: %s (threads=%s, max_batch=%d, pid %s)", self.model_name, spec.threads,

@@ -217,3 +217,20 @@ def test_a_dead_engine_fails_its_requests_and_the_next_one_starts_a_new_engine(o
             pass
     text = "".join(str(c.content) for c in model.stream([HumanMessage(content="hi")], max_tokens=4))
     assert isinstance(text, str) and model.load() is not engine and model.load().alive
+
+
+def test_prompt_lookup_keeps_the_greedy_reply(tiny_llm_dir, tmp_path):
+    """Prompt lookup decoding (the default) only proposes tokens the model then verifies: in f32 its greedy
+    replies are the plain engine's, token for token."""
+    from assistant.conversation.llm import build_chat_model
+
+    def replies(prompt_lookup: bool) -> list[str]:
+        settings = Settings(home=tmp_path, llm={"model": str(tiny_llm_dir), "backend": "openvino", "threads": 1,
+                                                "precision": "f32", "prompt_lookup": prompt_lookup})
+        model = build_chat_model(settings)
+        assert model.prompt_lookup is prompt_lookup and model.precision == "f32"
+        # prompts that repeat themselves, so the lookup finds n-grams to propose
+        return model.generate_batch([[HumanMessage(content=f"{w} {w} {w} blue tent {w} blue tent")] for w in ("red", "green", "sky")],
+                                    max_new_tokens=24)
+
+    assert replies(True) == replies(False)
