@@ -49,21 +49,22 @@ def shop_prompts(n: int = 50) -> list[list[dict[str, str]]]:
 
 
 def rss_mb() -> float:
-    """Resident memory of this process and its children (the openvino engine runs in one) now, in MB, from
-    /proc; this process's peak where /proc is missing."""
+    """Memory of this process and its children (the openvino engine runs in one) now, in MB: the sum of their
+    proportional set sizes (/proc/PID/smaps_rollup), so the libraries both map are counted once, as in one
+    process's RSS; this process's peak RSS where /proc is missing."""
     try:
-        page = os.sysconf("SC_PAGE_SIZE")
         pids = [os.getpid()]
         for task in Path("/proc/self/task").iterdir():
             pids += [int(p) for p in (task / "children").read_text().split()]
-        total = 0
+        total_kb = 0
         for pid in pids:
             try:
-                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
             except OSError:  # a child that ended meanwhile
-                pass
-        return total / 1e6
-    except OSError:
+                continue
+            total_kb += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+        return total_kb / 1e3
+    except (OSError, StopIteration):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
