@@ -4,7 +4,8 @@ Runs only with `pytest --benchmarks` (`make bench`). Starts the real server as a
 real Chroma and SQLite under a temporary home), drives it over HTTP with streaming SSE like the widget
 does, and checks: zero errors, every session keeps its own id, and no reply or event of one session ever
 carries another session's marker. Prints p50/p95 latency (time to first event, time to the `done`
-event) under that load, the same for one session alone (the unloaded latency), and writes
+event) under that load, the same for one session alone (the unloaded latency), how each turn was answered
+(`answer_sources`: drafted and passed, fallback, "busy" = every draft slot taken, template), and writes
 `test-artifacts/bench/load.json`. No wall-clock assertions.
 
 With the tiny random model the figures isolate the server's own overhead (routing, auth, SQLite,
