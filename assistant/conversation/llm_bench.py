@@ -74,7 +74,7 @@ def run_bench(chat_model: Any, *, backend: str, concurrency: int = 1, max_new_to
 
     Returns `{"backend", "concurrency", "tokens_per_s", "ttft_ms_p50", "rss_mb"}` plus `"requests"`,
     `"tokens"` and `"wall_s"`. tokens_per_s is the aggregate: generated tokens of all requests over the wall
-    time. The model is loaded and warmed with one short request before the clock starts.
+    time. The model is loaded and warmed with one request of the same length before the clock starts.
     """
     from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -82,7 +82,8 @@ def run_bench(chat_model: Any, *, backend: str, concurrency: int = 1, max_new_to
     requests = requests or max(4, 2 * concurrency)
     conversations = [[SystemMessage(content=p[0]["content"]), HumanMessage(content=p[1]["content"])]
                      for p in (prompts[i % len(prompts)] for i in range(requests))]
-    list(chat_model.stream(conversations[0], max_tokens=4))  # load + warm up
+    # load, and warm up with one whole reply: kernels compiled on first use are a start-up cost, not decoding speed
+    list(chat_model.stream(conversations[0], max_tokens=max_new_tokens))
     count = getattr(chat_model, "count_tokens", None)
     ttfts: list[float] = []
     tokens = [0]

@@ -47,6 +47,7 @@ def _chat_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
 
 _DONE = object()  # end of a request's token stream
 _LOOKUP_TOKENS, _LOOKUP_NGRAM = 3, 3  # prompt lookup: candidate tokens per step, longest n-gram matched
+_WARM_UP = "Customer: do you have a blue tent for two? Data: Ridgeline blue tent for two, $129.95, in stock. Ridgeline"
 
 
 @dataclass
@@ -123,6 +124,10 @@ def _serve(conn: Any, spec: _PipelineSpec) -> None:
     except Exception as exc:
         conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
         return
+    try:  # compile the kernels a reply needs (prefill, decode, lookup candidates) before the first shopper waits
+        pipe.generate([_WARM_UP], [_config(32, [], spec)])
+    except Exception:  # a warm-up that fails costs only speed; a real request reports the error
+        logger.warning("openvino engine warm-up failed", exc_info=True)
     conn.send(("ready",))
     handles: dict[int, Any] = {}
     while True:
