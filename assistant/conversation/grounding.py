@@ -193,15 +193,13 @@ def _catalog_names(titles: frozenset[str]) -> tuple[tuple[tuple[str, str], ...],
     return names, frozenset(w for t in titles for w in t.split()) - _CHAT_WORDS - _STOPWORDS
 
 
-def check_sentence(sentence: str, ev: Evidence, *, numbers: set[float], vocab: set[str]) -> str | None:
+def check_sentence(sentence: str, ev: Evidence, *, numbers: set[float], amounts: set[float], vocab: set[str]) -> str | None:
     """The reason the sentence is unsupported, or None when every claim in it is backed."""
     low = sentence.lower()
     evidence_low = ev.blob().lower()
     catalog_names, title_words = _catalog_names(frozenset(ev.catalog_titles))
-    amounts = None
     for m in _MONEY.finditer(sentence):
         value = _numbers(m.group(0))
-        amounts = ev.amounts() if amounts is None else amounts
         if not value or not value <= amounts:
             return f"price {m.group(0).strip()} not in the data"
     for n in _numbers(_ORDER.sub(" ", sentence)):
@@ -299,6 +297,7 @@ def check(draft: str, ev: Evidence, required: list[list[str]] | None = None, sys
 
     blob = ev.blob()
     numbers = _numbers(blob)
+    amounts = ev.amounts()
     vocab = {w.lower().strip("'-") for w in _WORD.findall(blob)} | _CHAT_WORDS | _STOPWORDS
     vocab |= {w.rstrip("s") for w in vocab}
     kept, dropped = [], []
@@ -309,7 +308,7 @@ def check(draft: str, ev: Evidence, required: list[list[str]] | None = None, sys
             dropped.append((sentence, "repeated"))
             continue
         seen.add(key)
-        reason = check_sentence(sentence, ev, numbers=numbers, vocab=vocab)
+        reason = check_sentence(sentence, ev, numbers=numbers, amounts=amounts, vocab=vocab)
         if reason:
             dropped.append((sentence, reason))
         else:
