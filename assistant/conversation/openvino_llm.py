@@ -182,7 +182,11 @@ class _Engine:
         if not self._conn.poll(load_timeout_s):
             self.process.kill()
             raise RuntimeError(f"openvino engine did not load {spec.model_path} in {load_timeout_s:.0f} s")
-        first = self._conn.recv()
+        try:
+            first = self._conn.recv()
+        except EOFError:  # it died before it could say why
+            self.process.join(timeout=10)
+            first = ("fatal", f"the engine process exited (code {self.process.exitcode})")
         if first[0] != "ready":
             self.process.join(timeout=10)
             raise RuntimeError(f"openvino engine could not load {spec.model_path}: {first[1]}")
