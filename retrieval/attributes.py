@@ -222,6 +222,9 @@ class AttributeSchema:
         # the attribute's name after "most"/"lowest": "the most floor space", "the highest R-value"
         firsts = [_name_phrase(a.name).split(r"[\s-]*")[0] for a in numbers if _name_phrase(a.name)]
         self._superlative_names = [(a, _superlative_pattern(a, firsts)) for a in numbers if _name_phrase(a.name)]
+        # "at least 300 lumens", "over 20 litres": a number with one of this catalog's units is no price
+        units = sorted({w for a in numbers for w, _ in a.unit_words if len(w) > 1 and w.isalpha()}, key=len, reverse=True)
+        self.unit_after = re.compile(rf"[\s-]*(?:{'|'.join(map(re.escape, units))})(?![\w'’])", re.I) if units else None
 
     @classmethod
     def from_products(cls, products: Iterable[Product], synonyms: Synonyms | None = None, min_count: int = 2) -> AttributeSchema:

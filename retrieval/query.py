@@ -219,7 +219,16 @@ def parse_query(
     def cut(match: re.Match) -> str:
         return text[: match.start()] + " " + text[match.end() :]
 
-    while (m := _AROUND.search(text)) is not None:
+    units = schema.unit_after if schema else None
+
+    def price(pattern: re.Pattern[str]) -> re.Match | None:
+        """The first match that is not a quantity in one of the catalog's units."""
+        pos = 0
+        while (m := pattern.search(text, pos)) is not None and units is not None and units.match(text, m.end()):
+            pos = m.start() + 1
+        return m
+
+    while (m := price(_AROUND)) is not None:
         groups = m.groupdict()
         currencies = [groups.get(k) for k in ("c11", "c21") if groups.get(k)]
         if currencies:
@@ -228,7 +237,7 @@ def parse_query(
         f["price_max"] = round(f["price_around"] * (1 + AROUND_MARGIN), 2)
         text = cut(m)
     for pattern, kind in ((_BETWEEN, "range"), (_RANGE, "range"), (_MAX, "max"), (_MAX_AFTER, "max"), (_MIN, "min")):
-        while (m := pattern.search(text)) is not None:
+        while (m := price(pattern)) is not None:
             groups = m.groupdict()
             currencies = [groups.get(k) for k in ("c11", "c21", "c12", "c22") if groups.get(k)]
             if kind == "range" and pattern is _RANGE and not currencies:

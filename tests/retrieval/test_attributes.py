@@ -141,6 +141,19 @@ def test_attribute_words_leave_the_search_text_but_yes_no_words_stay(demo_schema
     assert parsed.filters.sort is not None and len(parsed.filters.attributes) == 2
 
 
+@pytest.mark.parametrize("query, price_min, price_max, constraint", [
+    ("headlamp with at least 300 lumens", None, None, ("lumens", ">=", 300)),
+    ("headlamps over 400 lumens under 90", None, 90, ("lumens", ">=", 400)),
+    ("a pack of at least 30 litres, over 100", 100, None, ("capacity_l", ">=", 30)),
+    ("boots over 150 men's", 150, None, None),  # "men" is a unit of persons, "men's" is not
+])
+def test_a_number_in_one_of_the_catalogs_units_is_no_price(demo_schema, query, price_min, price_max, constraint):
+    parsed = parse_query(query, schema=demo_schema)
+    assert (parsed.filters.price_min, parsed.filters.price_max) == (price_min, price_max)
+    found = [(c.attribute, c.op, c.value) for c in parsed.filters.attributes if c.op != "=="]
+    assert found == ([constraint] if constraint else [])
+
+
 @pytest.mark.parametrize("text, attribute, value", [
     ("what about for women", "gender", "women's"),
     ("for men", "gender", "men's"),
