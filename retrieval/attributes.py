@@ -80,7 +80,9 @@ class Synonyms(BaseModel):
     })
     superlatives: dict[str, tuple[str, Literal["asc", "desc"]]] = Field(default_factory=lambda: {
         "lightest": ("weight", "asc"), "lighter": ("weight", "asc"), "lightweight": ("weight", "asc"),
-        "heaviest": ("weight", "desc"), "heavier": ("weight", "desc"),
+        "heaviest": ("weight", "desc"), "heavier": ("weight", "desc"), "weighs the least": ("weight", "asc"),
+        "weighs least": ("weight", "asc"), "least heavy": ("weight", "asc"), "lowest weight": ("weight", "asc"),
+        "least weight": ("weight", "asc"), "weighs the most": ("weight", "desc"), "weighs most": ("weight", "desc"),
         # a lower comfort rating is a warmer bag; fill power and insulation grams fall back for jackets
         "warmest": ("warmth", "asc"), "warmer": ("warmth", "asc"),
         "brightest": ("brightness", "desc"), "brighter": ("brightness", "desc"), "most lumens": ("brightness", "desc"),
@@ -437,7 +439,7 @@ def _number_pattern(attribute: Attribute) -> re.Pattern[str]:
         )
     if attribute.unit == "°C":  # "rated to -10" needs no unit
         return re.compile(
-            rf"{lead}(?:(?P<cmp>(?:rated|good|comfort(?:able)?)\s+(?:to|for|down\s+to|at)\s+|down\s+to\s+)(?P<neg>-|minus\s+|−)?"
+            rf"{lead}(?:(?P<cmp>(?:rated|good|comfort(?:able)?)\s+(?:to|for|down\s+to|at|below|under)\s+|down\s+to\s+)(?P<neg>-|minus\s+|−)?"
             rf"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>{unit})?|{cmp.replace('cmp', 'cmp_u')}(?P<neg_u>-|minus\s+|−)?"
             rf"(?P<num_u>\d+(?:\.\d+)?)\s*(?P<unit_u>{unit}))(?![a-z²])"
         )

@@ -222,9 +222,11 @@ def parse_query(
     units = schema.unit_after if schema else None
 
     def price(pattern: re.Pattern[str]) -> re.Match | None:
-        """The first match that is not a quantity in one of the catalog's units."""
+        """The first match that is a price: not a quantity in one of the catalog's units, and not a bound of
+        nothing ("rated below zero" is a temperature)."""
         pos = 0
-        while (m := pattern.search(text, pos)) is not None and units is not None and units.match(text, m.end()):
+        while (m := pattern.search(text, pos)) is not None and (
+                units is not None and units.match(text, m.end()) or pattern not in (_BETWEEN, _RANGE) and float(m.group("n1").replace(",", ".")) == 0):
             pos = m.start() + 1
         return m
 

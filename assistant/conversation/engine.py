@@ -79,10 +79,12 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
 _EXCHANGE = re.compile(r"\b(exchange|swap)\b", re.I)
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
 _ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b", re.I)
-_POLICY_Q = re.compile(r"^\s*(?:ok\.?\s*|and |also |so )?(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b"
+# "ok and", "thanks. also", "so": openings before the question itself
+_OPENING = r"^\s*(?:(?:ok(?:ay)?|and|also|so|plus|well|hmm+|then|thanks|thank you|great|cool|right)\b[,.!]?\s*)*"
+_POLICY_Q = re.compile(_OPENING + r"(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b"
                        r"(?!\s+about\b)", re.I)  # "what about changing the address ..." is a request
 _REFERRING = re.compile(r"\b(there|that|it|those|this|then|them)\b|^\s*(?:and|also|what about|how about)\b", re.I)
-_QUESTION = re.compile(r"^\s*(?:and |also |plus )?(?:how|what|when|why|which|do you|does|is there|are there|can i|could i|will i|"
+_QUESTION = re.compile(_OPENING + r"(?:how|what|when|why|which|do you|does|is there|are there|can i|could i|will i|"
                        r"what's|whats|how's)\b", re.I)
 _ARRIVAL = re.compile(r"\b(arriv\w*|deliver\w*|when will (?:it|they|that)|where is (?:it|my)|track\w*|ship(?:ped)? yet)\b", re.I)
 _PICK = re.compile(r"^\s*(which|what)\b|\b(of (?:those|these|them)|among (?:those|these|them)|out of (?:those|these))\b", re.I)
@@ -353,10 +355,14 @@ class Assistant:
                     state.pending = pending
                     return [shopping.cart_add(d, Step("add_to_cart", "cart.add"), state, session.id, message, slots,
                                               product=product, quantity=pending.get("quantity"))]
+                if shopping.cart_intent(message) == "remove_from_cart":
+                    state.pending = pending  # "take it out again": the removal drops the add still waiting
             else:
                 step = service.confirm(d, state, pending, slots, user_id)
                 if step is not None:
                     return [step]
+                if _QUESTION.search(message) and not slots.order_ids:
+                    state.pending = pending  # "ok and how long does a refund take?": the offer stands after the answer
         steps: list[Step] = []
         for part in self._parts(message):
             steps.append(self._step(session, state, part, user_id))
@@ -426,8 +432,9 @@ class Assistant:
             return shopping.cart_view(d, Step("view_cart", "cart.view"), session.id)  # "and what's the total?" after an add
         intent, confidence, source = self.router.route(message)
         logger.info("intent %s (%.2f, %s)", intent, confidence, source)
-        if _EXCHANGE.search(message) and user_id and intent in {"return_refund", "order_status", "change_order", "product_question",
-                                                               "policy_question", "chit_chat"} and (
+        # "exchange SB-10041": the word and an order decide, whatever the classifier guessed (a person only when asked for)
+        if _EXCHANGE.search(message) and user_id and intent not in {"product_search", "compare", "recommendation", "cancel_order"} and (
+                intent != "human_handoff" or not _asks_person(message)) and (
                 slots.order_ids or state.orders or _refers_to_order(d, message, user_id)):
             intent = "exchange"
         # "start a return for it": the order in focus

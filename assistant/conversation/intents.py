@@ -112,6 +112,9 @@ _QUANTITY = re.compile(r"\b(\d{1,2})\s*(?:x\b|pcs\b|pieces\b|units\b|pairs?\b|of
 _SIZE = re.compile(r"\bsize\s*([0-9]{1,2}(?:\.5)?|xxs|xs|s|m|l|xl|xxl|xxxl|small|medium|large|extra large)\b", re.I)
 _YES = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|confirm(?:ed)?|please do|go ahead|do it|y)\b", re.I)
 _NO = re.compile(r"^\s*(?:no|nope|nah|don'?t|do not|stop|never ?mind|cancel that|n)\b", re.I)
+_ASKS_MORE = re.compile(r"^\W*(?:and|but|also|btw|by the way)\W+(?:how|what|when|where|which|who|why|is|are|do|does|will|would|can|"
+                        r"could|should|tell me)\b|\b(?:how|what|when|where|which|who|why|is|are|do|does|will|would|can|could|"
+                        r"should)\b[^?]*\?", re.I)
 _SIZE_WORDS = {"small": "S", "medium": "M", "large": "L", "extra large": "XL"}
 
 
@@ -174,7 +177,9 @@ def extract_slots(text: str) -> Slots:
     if s:
         raw = s.group(1).lower()
         slots.size = _SIZE_WORDS.get(raw, raw.upper())
-    slots.confirms = bool(_YES.match(text))
+    yes = _YES.match(text)
+    # "ok and how long does a refund take?" asks something new: no yes to the action waiting for one
+    slots.confirms = bool(yes) and not _ASKS_MORE.search(text[yes.end():])
     slots.declines = bool(_NO.match(text)) and not slots.confirms
     return slots
 

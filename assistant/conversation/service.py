@@ -253,8 +253,8 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
     """The passage that answers: a table row, a rule or the sentences of a section, cited; with an amount in
     the question, the fee the rule gives for it; with a return question and a delivered order in focus, the
     last day of its return window."""
-    asked = f"{message} {context}".strip() + (" international" if _names_country(message) else "")  # "to Germany"
-    out = search_policies(d.documents, asked, k=3)
+    abroad = " international" if _names_country(message) else ""  # "to Germany"
+    out = search_policies(d.documents, message + abroad, k=3, context=context)
     step.tool = "policies"
     if not out.citations:
         step.template = render("reply_no_policy", support_hours=d.profile.support_hours)
@@ -267,7 +267,8 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
     amount = _AMOUNT.search(message) or (_AMOUNT.search(context) if context else None)  # "and standard?" keeps the $120
     if amount is not None:  # "shipping on a $30 order": the fee the rule gives for that amount, from the row that says it
         value = _number(amount.group(1) or amount.group(2))
-        hits = d.documents.search(f"{message} {context}".strip(), k=20)
+        cited_docs = {c.doc_id for c in citations}  # "points for $10 off" is no shipping question: only cited documents
+        hits = [h for h in d.documents.search(f"{message} {context}".strip(), k=20) if h.doc_id in cited_docs]
         named = [h for h in hits if h.kind == "row" and (m := re.match(r"^[^:.]{1,40}:\s*([^.]{1,40})\.", h.text))
                  and re.search(rf"\b{re.escape(m.group(1).strip().lower())}\b", message.lower()) and _MONEY_IN.search(h.text)]
         if named:  # "a $120 order overnight": the row of the option asked for

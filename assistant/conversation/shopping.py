@@ -38,7 +38,10 @@ _VERBS = {"weight": "weighs", "warmth": "is", "brightness": "gives", "runtime": 
 _YES_NO = re.compile(r"^\s*(?:does|do|is|are|can i (?:get|have|buy)|have you got|got|any chance|is there|are there)\b|"
                      r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b.*\?\s*$", re.I)
 _STOCK_Q = re.compile(r"\b(in stock|available|availability|sold out|have (?:it|any|one)|left)\b", re.I)
-_SIZE_SAID = re.compile(r"(?:\bin (?:an? )?|\bsize\s*|^\s*(?:and |what about |how about )?(?:an? |in )?)(\d{1,2}(?:\.5)?|xxs|xs|s|m|l|xl|xxl|xxxl)\b"
+# The opening of a short follow-up that names only a size: "and in L?", "ok what about a 9?", "how about an 8"
+_FOLLOW_UP = (r"^\s*(?:(?:ok(?:ay)?|and|so|hmm+|well|right|then)[,.!]?\s+)*(?:(?:what|how)\s+about\s+)?"
+              r"(?:(?:an?|the)\s+|in\s+(?:an?\s+)?)?")
+_SIZE_SAID = re.compile(rf"(?:\bin (?:an? )?|\bsize\s*|{_FOLLOW_UP})(\d{{1,2}}(?:\.5)?|xxs|xs|s|m|l|xl|xxl|xxxl)\b"
                         r"(?=\s*(?:then|instead|please|too)?\s*\??\s*$|\s)", re.I)
 # "actually, remove it", "ok add the second one": a leading interjection does not change the request
 _LEAD = r"^\s*(?:(?:actually|ok(?:ay)?|oh|hmm+|wait|no|yes|yeah|yep|please|then|and|so|um+|well|great|cool|perfect|nice)[\s,.!]+)*"
@@ -291,12 +294,12 @@ def wanted_variant(message: str, product: Product | None, slots: Slots) -> tuple
                 break
         if size is None:
             for s in sorted(product.sizes, key=len, reverse=True):
-                if re.search(rf"(?:\bin (?:an? )?|\bsize\s*|^\s*){re.escape(s.lower())}\b", lowered):
+                if re.search(rf"(?:\bin (?:an? )?|\bsize\s*|{_FOLLOW_UP}){re.escape(s.lower())}\b(?![.,]\d)", lowered):
                     size = s
                     break
     if size is None:
         for word, letter in SIZE_WORDS.items():  # longest first
-            if re.search(rf"(?:\bin (?:an? |the )?|\bsize\s*|^\s*(?:and |what about |how about )?(?:an? |in )?){word}\b", lowered):
+            if re.search(rf"(?:\bin (?:an? |the )?|\bsize\s*|{_FOLLOW_UP}){word}\b", lowered):
                 size = letter
                 break
     if size is None:  # a size the product may not have: "in a 13" (the answer is then no)
@@ -518,6 +521,19 @@ def cart_add(d: Deps, step: Step, state: DialogueState, session_id: str, message
 
 def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, message: str, slots: Slots) -> Step:
     cart = d.carts.get(session_id)
+    pending = state.pending or {}
+    waiting = pending.get("product_id") if pending.get("action") == "add_to_cart" else None
+    if waiting:
+        state.pending = None  # a removal answers no question about a size or colour
+    if waiting in d.catalog and not slots.refs and not any(ln.product_id == waiting for ln in cart.lines) and (
+            not cart.lines or re.search(r"\b(it|that|this)\b", message, re.I)):
+        # "take it out" while an add still waits for a size or colour: the add is dropped, nothing else goes
+        step.template = render("reply_cart_add_dropped", title=d.catalog[waiting].title).strip()
+        if cart.lines:
+            step.template += " " + render("reply_cart_not_in", title=d.catalog[waiting].title, count=cart.count,
+                                          total=money(cart.total, cart.lines[0].currency)).strip().split(". ", 1)[1]
+        step.evidence.texts.append(step.template)
+        return step
     if not cart.lines:
         step.template = render("reply_cart_empty").strip()
         return step

@@ -18,6 +18,8 @@ class PolicyOutput(BaseModel):
 _QUANTITY_QUESTION = re.compile(r"\b(how (many|long|much|soon|fast|quick)|when|days?|weeks?|cost|fees?|price|charge|percent|minimum|maximum|free|pay)\b", re.I)
 _FIGURE = re.compile(r"\$\d|\d+\s*(%|days?|business days|hours?|weeks?|months?|years?)", re.I)
 DENSE_WEIGHT = 5.0  # a sentence's cosine similarity to the question (about 0.2-0.8) next to shared words (0-5)
+CONTEXT_WEIGHT = 0.25  # a word of the earlier question, next to one of this question's (1)
+SELF_CONTAINED_WORDS = 3  # content words from which a follow-up is read on its own
 ADJACENT_BONUS = 1.5  # for the sentence that follows the best one, when choosing the second
 _MONEY_QUESTION = re.compile(r"\b(how much|cost\w*|price|fees?|charge\w*|free|pay|refund amount)\b", re.I)
 _MONEY = re.compile(r"[$€£]\s?\d|\d+\s*%", re.I)
@@ -32,13 +34,15 @@ def _stems(text: str) -> set[str]:
     return {w.rstrip("s") for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in _STOP}
 
 
-def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, similar=None) -> str:
+def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, similar=None, context: str = "") -> str:
     """The `n` sentences that answer the question, in document order: the best sentence (most words shared
     with the question, figures first for "how many/long/much"), then the best other one of the same passage,
     since a rule and its exception usually sit together ("free for exchanges ... For other refunds, a $5.95 fee").
     `passages` are (kind, text); a table row is one sentence ("Option: Overnight. ... Cost: $29.95.").
     `similar(query, sentences)`, when given, adds the embedder's reading ("the return window" is "return
-    within 30 days", though they share one word)."""
+    within 30 days", though they share one word). `context` (the earlier question a follow-up continues) counts
+    for little when the follow-up says enough itself: "and can I return a gift card I bought?" after "do gift
+    cards expire?" asks about returning, not expiry; "and unopened ones?" means what the earlier question asked."""
     scored: list[tuple[int, str]] = []  # (passage, sentence)
     for n_passage, (kind, text) in enumerate(passages):
         text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("|"))  # rows are passages too
@@ -50,10 +54,19 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, sim
     if not scored:
         return (passages[0][1] if passages else "").strip()[:300]
     q = _stems(query)
+    earlier = _stems(context) - q
+    # an elliptical follow-up ("and unopened ones?", "what if it was never worn") leans on the earlier question
+    elliptical = len(q) < SELF_CONTAINED_WORDS
+    asked = f"{query} {context}" if elliptical else query
+    weight = 1.0 if elliptical else CONTEXT_WEIGHT
     # the figure the question asks for: an amount for "how much / is it free", a time for "how long / when"
-    figure = _MONEY if _MONEY_QUESTION.search(query) else _TIME if _QUANTITY_QUESTION.search(query) else None
+    figure = next((f for text in (query, context) for f, question in ((_MONEY, _MONEY_QUESTION), (_TIME, _QUANTITY_QUESTION))
+                   if question.search(text)), None)  # "and for standard?" still asks what the last question asked
+    counted = re.search(r"\bhow many ([a-z]{3,})", query, re.I)
+    if counted and not _TIME.search(f"2 {counted.group(1)}"):  # "how many points": a number of points, not a time
+        figure = re.compile(rf"\d[\d,.]*\s*{re.escape(counted.group(1).lower().rstrip('s'))}", re.I)
 
-    dense = similar(query, [x for _, x in scored]) if similar is not None else [0.0] * len(scored)
+    dense = similar(asked, [x for _, x in scored]) if similar is not None else [0.0] * len(scored)
 
     # a sentence that defines what was asked ("the warranty is 2 years", "standard shipping costs $6.95")
     defines = re.compile(rf"\b(?:{'|'.join(map(re.escape, sorted(q)))})\w*\b(?:\W+\w+){{0,3}}?\W+(?:is|are|lasts?|runs?|takes?|costs?)"
@@ -61,7 +74,7 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, sim
 
     def score(i: int) -> float:
         s = scored[i][1]
-        return (len(q & _stems(s)) + (2.5 if figure is not None and figure.search(s) else 0) + DENSE_WEIGHT * float(dense[i])
+        return (len(q & _stems(s)) + weight * len(earlier & _stems(s)) + (2.5 if figure is not None and figure.search(s) else 0) + DENSE_WEIGHT * float(dense[i])
                 + (1.5 if defines is not None and defines.search(s) else 0) - i * 0.01)
 
     ranked = sorted(range(len(scored)), key=lambda i: -score(i))
@@ -74,16 +87,17 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, sim
     return " ".join(re.sub(r"[*_`]+", "", scored[i][1]) for i in keep)
 
 
-def search_policies(documents, query: str, k: int = 3) -> PolicyOutput:
+def search_policies(documents, query: str, k: int = 3, context: str = "") -> PolicyOutput:
     """The policy passages that answer `query`, one citation per document (its chunks among the hits
-    pooled), each with its most relevant sentences."""
-    hits = documents.search(query, k=k + 2)
+    pooled), each with its most relevant sentences. `context`, the earlier question a follow-up continues,
+    helps find the document and counts for little in choosing its sentences."""
+    hits = documents.search(f"{query} {context}".strip(), k=k + 2)
     pooled: dict[str, list] = {}
     for hit in hits:
         pooled.setdefault(hit.doc_id, []).append(hit)
     citations = [
         Citation(doc_id=doc_id, title=group[0].title, snippet=_best_sentences([(getattr(h, "kind", "section"), h.text) for h in group], query,
-                                 similar=getattr(documents, "similarities", None)))
+                                 similar=getattr(documents, "similarities", None), context=context))
         for doc_id, group in list(pooled.items())[:k]
     ]
     return PolicyOutput(query=query, citations=citations)

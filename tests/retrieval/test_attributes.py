@@ -146,6 +146,7 @@ def test_attribute_words_leave_the_search_text_but_yes_no_words_stay(demo_schema
     ("headlamps over 400 lumens under 90", None, 90, ("lumens", ">=", 400)),
     ("a pack of at least 30 litres, over 100", 100, None, ("capacity_l", ">=", 30)),
     ("boots over 150 men's", 150, None, None),  # "men" is a unit of persons, "men's" is not
+    ("sleeping bags rated below zero", None, None, ("temperature_rating_c", "<=", 0)),  # no price bound of nothing
 ])
 def test_a_number_in_one_of_the_catalogs_units_is_no_price(demo_schema, query, price_min, price_max, constraint):
     parsed = parse_query(query, schema=demo_schema)

@@ -107,6 +107,24 @@ def test_cart_asks_for_a_missing_size_then_adds_the_real_sku(bot):
     assert removed["actions"][-1]["action"] == "remove_from_cart" and removed["actions"][-1]["cart_count"] == 0
 
 
+def test_taking_out_an_add_that_waits_for_a_size_drops_it_and_nothing_else(bot):
+    chat = bot()
+    boots = chat.say("hiking boots")
+    multi = [p for p in boots["shown"] if p.in_stock and len({v.size for v in p.variants if v.stock > 0}) > 1]
+    first, waiting = multi[0], multi[1]
+    single = next(v for v in first.variants if v.stock > 0)
+    chat.say(f"add the {['first', 'second', 'third', 'fourth', 'fifth'][boots['shown'].index(first)]} one in size {single.size}"
+             + (f" in {single.colour}" if single.colour else ""))
+    asked = chat.say(f"add the {['first', 'second', 'third', 'fourth', 'fifth'][boots['shown'].index(waiting)]} one too")
+    assert asked["actions"][-1]["status"] == "needs_choice"
+    dropped = chat.say("actually take it out again")
+    assert waiting.title in dropped["reply"] and "not added" in dropped["reply"]
+    assert not any(a.get("action") == "remove_from_cart" for a in dropped["actions"])  # the line already there stays
+    cart = chat.say("what's in my cart?")
+    assert first.title in cart["reply"] and cart["actions"][-1]["cart_count"] >= 1
+    assert chat.say("size 9")["tool"] != "cart.add"  # the dropped add no longer waits for an answer
+
+
 @pytest.fixture
 def delivered_jacket_owner(bot):
     """A customer with a delivered order holding a jacket, and the engine's clock inside its return window."""
@@ -182,3 +200,35 @@ def test_thanks_after_a_policy_answer_is_small_talk(bot):
     chat = bot()
     chat.say("how long do refunds take?")
     assert chat.say("thanks, bye")["tool"] == "none"
+
+
+def test_a_question_after_a_proposed_action_is_no_yes_and_the_offer_stands(bot, delivered_jacket_owner):
+    order = delivered_jacket_owner
+    chat = bot(order.customer_id)
+    proposed = chat.say(f"could I swap {order.id} for a bigger size?")
+    assert proposed["actions"][-1]["action"] == "exchange" and proposed["actions"][-1]["status"] == "needs_confirmation"
+    asked = chat.say("ok and how long does a card refund take?")
+    assert asked["tool"] == "policies" and not any(a["status"] == "done" for a in asked["actions"])
+    assert re.search(r"5 to 10 business days", asked["reply"])
+    done = chat.say("yes")
+    assert done["actions"][-1]["action"] == "exchange" and done["actions"][-1]["status"] == "done"
+    assert done["actions"][-1]["order_id"] == order.id
+
+
+def test_a_follow_up_policy_question_is_answered_from_its_own_words(bot):
+    chat = bot()
+    chat.say("do your gift cards expire?")
+    follow = chat.say("and can I return a gift card I bought?")  # the gift-card page, the sentence about returning
+    assert "cannot be returned" in follow["reply"]
+    points = bot().say("how many points do I need for $10 off")  # an amount, but no shipping question
+    assert "200 points" in points["reply"] and "shipping on a" not in points["reply"].lower()
+
+
+def test_a_size_follow_up_after_an_opening_word(bot):
+    chat = bot()
+    shoes = chat.say("trail running shoes")
+    shoe = shoes["shown"][0]
+    size = next(v.size for v in shoe.variants if v.stock > 0)
+    chat.say("does the first one come in size 17?")
+    done = chat.say(f"ok what about a {size}?")
+    assert done["reply"].startswith("Yes") and size in done["reply"]

@@ -54,6 +54,9 @@ def test_quantity_size_and_yes_no():
     assert extract_slots("Yes please").confirms
     assert extract_slots("no, keep it").declines
     assert not extract_slots("what do you know about tents").confirms
+    assert extract_slots("ok go ahead").confirms
+    assert not extract_slots("ok and how long does a card refund take?").confirms  # a new question, not a yes
+    assert not extract_slots("sure, but what about my other order").confirms
 
 
 @pytest.mark.parametrize(
