@@ -519,6 +519,14 @@ def cart_add(d: Deps, step: Step, state: DialogueState, session_id: str, message
     return step
 
 
+def _nothing_removed(step: Step, product: Product, cart) -> Step:
+    """A removal of a product that is not in the cart: the event says so, with the cart as it stands."""
+    step.events.append(Event(type="action", data={"action": "remove_from_cart", "status": "refused", "product_id": product.id,
+                                                  "title": product.title, "cart_count": cart.count, "cart_total": cart.total}))
+    step.evidence.texts.append(step.template)
+    return step
+
+
 def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, message: str, slots: Slots) -> Step:
     cart = d.carts.get(session_id)
     pending = state.pending or {}
@@ -530,10 +538,8 @@ def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, mess
         # "take it out" while an add still waits for a size or colour: the add is dropped, nothing else goes
         step.template = render("reply_cart_add_dropped", title=d.catalog[waiting].title).strip()
         if cart.lines:
-            step.template += " " + render("reply_cart_not_in", title=d.catalog[waiting].title, count=cart.count,
-                                          total=money(cart.total, cart.lines[0].currency)).strip().split(". ", 1)[1]
-        step.evidence.texts.append(step.template)
-        return step
+            step.template += " " + render("reply_cart_summary", count=cart.count, total=money(cart.total, cart.lines[0].currency)).strip()
+        return _nothing_removed(step, d.catalog[waiting], cart)
     if not cart.lines:
         step.template = render("reply_cart_empty").strip()
         return step
@@ -566,8 +572,7 @@ def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, mess
             # "remove it" about the product in focus (say, an add still waiting for a colour): not another line
             step.template = render("reply_cart_not_in", title=d.catalog[state.focus].title, count=cart.count,
                                    total=money(cart.total, cart.lines[0].currency)).strip()
-            step.evidence.texts.append(step.template)
-            return step
+            return _nothing_removed(step, d.catalog[state.focus], cart)
         line = focus[-1] if focus else cart.lines[-1]
     quantity = slots.quantity
     after = d.carts.remove(session_id, line.sku, quantity)

@@ -119,7 +119,8 @@ def test_taking_out_an_add_that_waits_for_a_size_drops_it_and_nothing_else(bot):
     assert asked["actions"][-1]["status"] == "needs_choice"
     dropped = chat.say("actually take it out again")
     assert waiting.title in dropped["reply"] and "not added" in dropped["reply"]
-    assert not any(a.get("action") == "remove_from_cart" for a in dropped["actions"])  # the line already there stays
+    assert [(a["action"], a["status"], a["product_id"]) for a in dropped["actions"]] == [("remove_from_cart", "refused", waiting.id)]
+    assert dropped["actions"][0]["cart_count"] >= 1  # the line already there stays
     cart = chat.say("what's in my cart?")
     assert first.title in cart["reply"] and cart["actions"][-1]["cart_count"] >= 1
     assert chat.say("size 9")["tool"] != "cart.add"  # the dropped add no longer waits for an answer
