@@ -513,7 +513,7 @@ def finetune_train(
         f"adapter saved: {result.output_dir} ({result.steps} steps, {result.wall_seconds / 60:.1f} min, "
         f"train loss {result.train_loss:.3f}, validation loss "
         f"{'-' if result.eval_loss is None else f'{result.eval_loss:.3f}'}, "
-        f"{result.tokens_per_second or 0:.0f} tokens/s)"
+        f"{'-' if result.tokens_per_second is None else f'{result.tokens_per_second:.0f}'} tokens/s)"  # None: one logged step
     )
 
 
