@@ -263,6 +263,8 @@ class Evidence:
     true_flags: set[str] = field(default_factory=set)  # boolean attributes that are true, normalised key
     false_flags: set[str] = field(default_factory=set)  # ... and false: naming one in copy is a false claim
     brand: str = ""  # normalised; the only name a maker claim ("by X") may name
+    lines: list[list[str]] = field(default_factory=list)  # each part of the record as normalised words (what is near what)
+    kind_words: set[str] = field(default_factory=set)  # stems of what the product is: title, text, categories below the top
     sources: list[list[str]] = field(default_factory=list)  # title and each bullet as word lists (restatements)
 
     @classmethod
@@ -294,6 +296,9 @@ class Evidence:
             if number is not None:
                 ev.numbers.add(round(float(number), 2))
         ev.text = normalise(" \n ".join(p for p in parts if p))
+        kinds = [product.title, product.description, *product.bullets, *product.category[1:]]  # "Musical Instruments" is a department
+        ev.kind_words = {_stem(t) for t in re.findall(r"[\w'-]+", normalise(" ".join(kinds)))}
+        ev.lines = [re.findall(r"[\w'-]+", normalise(x)) for x in re.split(r"[\n.;!?|]+", " \n ".join(p for p in parts if p))]
         ev.tokens = {t.strip("-") for t in re.findall(r"[\w-]+", ev.text)}
         ev.tokens |= {w for flag in ev.false_flags for w in flag.split()}  # the record names them too
         ev.numbers |= {round(_to_float(n), 2) for n in _NUMBER.findall(ev.text)}
@@ -352,6 +357,8 @@ def extract_claims(sentence: str, flags: set[str] = frozenset()) -> list[tuple[s
         if any(a <= m.start() < b for a, b in taken) or word in _PROSE_AMBIGUOUS:
             continue
         kind = _LEXICON[word]
+        if kind == "material" and _CONTRAST.search(norm[max(0, m.start() - 30) : m.start()]):
+            continue  # "stronger than leather" says nothing of what it is made of
         claims.append((m.start(), kind, (_negated(norm, m.start()) if kind == "feature" else "") + word))
     words = {text for _, _, text in claims}
     for m in _NAME.finditer(sentence):  # capitalised mid-sentence words: brands, models, places
@@ -371,6 +378,8 @@ _NOT_NAMES = {"i", "i'm", "i've", "you", "your", "it", "it's", "this", "the", "a
 
 
 _NEGATION = re.compile(r"\b(?:not|no|without|isn't|is not|non|never)\s+(?:\w+\s+){0,2}$")
+# a material named only to contrast with it: "stronger than nylon or leather", "an alternative to leather"
+_CONTRAST = re.compile(r"\b(?:than|non|not|no|without|unlike|instead of|alternative to|vs|versus|replaces?)\s+(?:[\w-]+\s+(?:or\s+|and\s+)?){0,2}$")
 
 
 def _negated(norm: str, start: int) -> str:
@@ -386,6 +395,10 @@ def _supported(kind: str, text: str, evidence: Evidence) -> bool:
             and evidence.has_phrase(feature))
     if text in evidence.false_flags:
         return False
+    if kind == "material":  # "stronger than leather", "non-leather", "BPA-free plastic" do not say it is leather
+        return any(not _CONTRAST.search(evidence.text[max(0, m.start() - 30) : m.start()])
+                   for m in re.finditer(rf"\b{re.escape(text)}\b(?!\s*(?:free|style|look|effect|like|feel|print|pattern|grain|texture)\b)",
+                                        evidence.text))
     if evidence.has_phrase(text):  # stated in the same words
         return True
     if kind == "quantity":  # the same amount in any unit of the same dimension
@@ -539,6 +552,65 @@ def _nonword_claims(sentence: str, evidence: Evidence) -> list[tuple[str, str, b
     return found
 
 
+# "X is a <adjectives> <kind> that/with/for ...": the kind the copy says the product is
+_PREDICATE = re.compile(r"\b(?:is|are)\s+(?:a|an)\s+(?P<phrase>[^.;:!?()]+)", re.I)
+_PHRASE_END = {"that", "which", "who", "whose", "with", "without", "for", "to", "of", "in", "into", "from", "designed",
+               "made", "by", "on", "at", "featuring", "offering", "built", "crafted", "where", "when", "than", "it", "its",
+               "they", "you", "your", "this", "these", "while", "so", "as", "like", "such", "perfect", "ideal", "suitable",
+               "great", "will", "can", "is", "are", "has", "have"}
+# kinds that name no kind of product ("a great choice", "a must-have", "a set of ...")
+_ANY_KIND = {"product", "item", "choice", "option", "addition", "accessory", "gift", "way", "solution", "tool", "companion",
+             "must", "must-have", "essential", "piece", "design", "style", "pick", "blend", "combination", "collection",
+             "range", "pair", "pack", "bundle", "assortment", "set", "kit", "one", "favorite", "favourite", "staple",
+             "investment", "alternative", "upgrade", "treat", "variety", "selection", "lot", "bit", "great", "perfect", "device",
+             "statement", "look", "fit", "experience"}
+# "the buckle is made of leather": the part and what it is made of
+_PART_MATERIAL = re.compile(r"\b(?:the|its|their|this|each)\s+(?P<part>[a-z]+)\s+(?:is|are)\s+(?:\w+\s+){0,2}?"
+                            r"(?:made|constructed|crafted|built|formed|cut)\s+(?:of|from|with|out of|in)\s+(?P<rest>[^.;,]+)")
+NEAR_WORDS = 6  # how close in the record a part and its material must be
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"(?:es|s)$", "", word) if len(word) > 4 else word
+
+
+def _kind_claims(sentence: str, evidence: Evidence) -> list[tuple[str, str, bool]]:
+    """"is a musical instrument", "is a thrilling mystery": the noun the copy makes the product must be a word of
+    the record (or one that names no kind, "a great choice")."""
+    found = []
+    record = evidence.kind_words
+    for m in _PREDICATE.finditer(normalise(sentence)):
+        words = []
+        for word in re.findall(r"[a-z][a-z'-]*", m.group("phrase").replace(",", " ")):
+            if word in _PHRASE_END:
+                break
+            words.append(word)
+        if not words:
+            continue
+        head = words[-1]
+        if head in _ANY_KIND or _stem(head) in record or any(t.endswith(_stem(head)) for t in record if len(head) > 3):
+            continue
+        found.append(("kind", f"a {' '.join(words)}", False))
+    return found
+
+
+def _part_claims(sentence: str, evidence: Evidence) -> list[tuple[str, str, bool]]:
+    """"The buckle is made from genuine leather": when the record names that part, the material must be near it."""
+    found = []
+    norm = normalise(sentence)
+    for m in _PART_MATERIAL.finditer(norm):
+        part = _stem(m.group("part"))
+        materials = [w.group(1) for w in _LEXICON_RE.finditer(m.group("rest")) if _LEXICON[w.group(1)] == "material"]
+        places = [(line, i) for line in evidence.lines for i, t in enumerate(line) if _stem(t) == part]
+        if not materials or not places:
+            continue  # the record does not name the part: the material alone is checked
+        for material in materials:
+            first = material.split()[0]
+            near = any(first in line[max(0, i - NEAR_WORDS) : i + NEAR_WORDS + 1] for line, i in places)
+            found.append(("material", f"{m.group('part')} made of {material}", near))
+    return found
+
+
 def check_text(text: str, evidence: Evidence, english: bool = True) -> list[Claim]:
     """Every claim in `text`, each marked supported or not by `evidence`.
 
@@ -557,7 +629,8 @@ def check_text(text: str, evidence: Evidence, english: bool = True) -> list[Clai
             if kind == "name" and any(claim in name for name in maker_names):
                 continue  # judged as a maker
             claims.append(Claim(text=claim, kind=kind, supported=_supported(kind, claim, evidence), sentence=index))
-        for kind, claim, supported in makers + (_nonword_claims(sentence, evidence) if english else []):
+        english_only = _nonword_claims(sentence, evidence) + _kind_claims(sentence, evidence) if english else []
+        for kind, claim, supported in makers + _part_claims(sentence, evidence) + english_only:
             claims.append(Claim(text=claim, kind=kind, supported=supported, sentence=index))
     return claims
 

@@ -354,7 +354,10 @@ def clean_draft(raw: str, style: CopyStyle, title: str = "") -> str:
     echo = re.match(rf"(?:the\s+)?{re.escape(title)}", text, re.IGNORECASE) if title else None
     if echo:  # the title echoed, often without a full stop before the first real sentence
         rest = text[echo.end() :].lstrip(" .:-–")
-        text = rest if len(rest.split()) >= 3 else text
+        # "<title> is a ..." keeps its subject: without it the copy would open "Is a ..."
+        subject = re.match(r"\s*(?:is|are|was|has|have|offers?|features?|comes?|provides?|makes?|brings?|lets?|will|can)\b",
+                           text[echo.end():])
+        text = rest if len(rest.split()) >= 3 and not subject else text
     sentences: list[str] = []
     seen: list[set[str]] = []
     for sentence in split_sentences(text):

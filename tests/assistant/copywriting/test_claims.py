@@ -232,3 +232,47 @@ def test_a_bullet_copied_with_a_label_is_a_restatement_and_a_rephrasing_is_not()
     copied = "Feature: Now waterproof, so you're free to read and relax at the beach, by the pool, or in the bath."
     own = "Read by the pool without worry: the Kindle Paperwhite is waterproof and one charge lasts for weeks."
     assert restatements(f"{copied} {own}", Evidence.of(ESCI_KINDLE)) == [0]
+
+
+# ---------------------------------------------------------------- what a claim is attached to (records from ESCI)
+
+ESCI_BELT = Product(
+    id="B07GRG5FTM",
+    title="Ariat Sport Patriot w/USA Flag Tab & Roller Buckle Belt Medium Brown 38",
+    brand="ARIAT",
+    category=["Clothing, Shoes & Jewelry", "Men", "Accessories", "Belts"],
+    bullets=["Textile belt has a black digital camo canvas center, embroidered USA flag patches, and leather trim at edges.",
+             "Single leather keeper.", "Removable silver roller buckle."],
+)
+ESCI_DJ_CASE = Product(
+    id="B07SC4NXSY",
+    title="Harmony HCRTMIX8LT Flight Glide Laptop Stand Custom Case Compatible with Reloop Terminal Mix 8",
+    brand="Harmony Audio",
+    category=["Musical Instruments", "DJ Equipment", "Accessories", "Bags & Cases"],
+)
+ESCI_COLLAR = Product(
+    id="B08S73TMVY",
+    title="Tuff Pupper Classic 'Lifetime' Heavy Duty Dog Collar - Stronger Than Leather - Waterproof & Odor Free",
+    brand="Tuff Pupper",
+    bullets=["Built using 3mm thick ballistic polymer weave, 10x stronger than nylon or leather dog collars."],
+)
+
+
+def test_the_kind_of_product_the_copy_names_must_be_the_records():
+    # the department ("Musical Instruments") is not what the product is; the record's words are
+    assert ("kind", "a high quality musical instrument") in _unsupported(
+        "Is a high-quality musical instrument that can be used to create music.", ESCI_DJ_CASE)
+    assert _unsupported("It is a sturdy custom case for the Reloop Terminal Mix 8.", ESCI_DJ_CASE) == []
+    assert _unsupported("It is a great choice for the road.", ESCI_DJ_CASE) == []  # names no kind
+    assert ("kind", "a clothing and footwear brand") in _unsupported("Ariat is a clothing and footwear brand.", ESCI_BELT)
+
+
+def test_a_part_made_of_a_material_must_be_near_it_in_the_record():
+    assert ("material", "belt made of leather") in _unsupported("The belt is made of a durable leather.", ESCI_BELT)
+    assert _unsupported("The keeper is made of leather.", ESCI_BELT) == []  # "Single leather keeper."
+    assert _unsupported("The belt is made of canvas.", ESCI_BELT) == []
+
+
+def test_a_material_named_only_in_contrast_is_not_the_products():
+    assert ("material", "leather") in _unsupported("Its leather design looks sharp.", ESCI_COLLAR)
+    assert _unsupported("It is stronger than leather.", ESCI_COLLAR) == []  # restating the contrast is fine

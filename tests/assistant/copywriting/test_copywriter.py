@@ -324,3 +324,9 @@ def test_clean_draft_drops_an_echoed_title_and_near_repeats():
     raw = ("The Happy Belly Peanut Oil, 128 Fl Oz This oil is pressed from roasted peanuts for frying. "
            "It is pressed from roasted peanuts for frying at home. Use it for stir fries.")
     assert clean_draft(raw, CopyStyle(), title) == "This oil is pressed from roasted peanuts for frying. Use it for stir fries."
+
+
+def test_an_echoed_title_that_is_the_subject_stays():
+    # "<title> is a ..." without its title would open "Is a ...": not a sentence
+    assert clean_draft("Camino Winds is a novel about a hurricane.", CopyStyle(), "Camino Winds") == \
+        "Camino Winds is a novel about a hurricane."
