@@ -7,12 +7,15 @@ no type; brand and attribute words never count. Category names count too ("Sleep
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable
 
 from retrieval.catalog import Product
 
+FUZZY_MIN_LETTERS = 5  # shorter words are too close to too many others ("tent" / "vent")
+FUZZY_CUTOFF = 0.85  # difflib ratio: "backpak" ~ "backpack" 0.93, "sleping" ~ "sleeping" 0.93
 _STOP = {"the", "and", "with", "for", "men", "women", "mens", "womens", "unisex", "kids", "set", "pack", "new", "pro"}
 
 
@@ -39,6 +42,7 @@ class ProductTypes:
         self.words = words
         self.ignored = ignored  # brand and attribute words
         self._longest = max((len(k) for k in words), default=0)
+        self._unigrams = sorted(k[0] for k in words if len(k) == 1)
 
     @classmethod
     def from_products(cls, products: Iterable[Product], *, min_products: int = 3, coverage: float = 0.8) -> ProductTypes:
@@ -91,4 +95,9 @@ class ProductTypes:
                     best = (self.words[gram], " ".join(gram))
             if best is not None:
                 return best
+        for token in tokens:  # "backpak": a misspelt type word, one that is close to exactly one of the catalog's
+            if len(token) >= FUZZY_MIN_LETTERS and token not in self.ignored:
+                close = difflib.get_close_matches(token, self._unigrams, n=2, cutoff=FUZZY_CUTOFF)
+                if len(close) == 1 or (close and difflib.SequenceMatcher(None, token, close[0]).ratio() > FUZZY_CUTOFF + 0.05):
+                    return self.words[(close[0],)], close[0]
         return None

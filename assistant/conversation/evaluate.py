@@ -741,7 +741,8 @@ def check_no_scores(t, c) -> str | None:
 def check_cart_add(t, c, position=None, size=None, colour=None, quantity=None) -> str | None:
     """Adding the listing's `position` (or the product being added) with the size/colour given so far: when no
     in-stock variant fits, nothing is added and the reply says so; when a size/colour is still open, nothing is
-    added and the reply asks for it; else an add_to_cart (done) of that product with a fitting variant's sku."""
+    added and the reply asks for it; else an add_to_cart (done) of that product with a fitting variant's sku, of
+    `quantity` (or all that variant has in stock, which the reply then says: "Only 1 is in stock")."""
     if c.target is None:
         return f"no product at position {position} of the last listing" if position else "no product being added"
     p = c.facts.catalog[c.target]
@@ -762,8 +763,11 @@ def check_cart_add(t, c, position=None, size=None, colour=None, quantity=None) -
     good = [a for a in adds if a.get("product_id") == p.id and a.get("sku") in {v.sku for v in fits}]
     if not good:
         return f"no add_to_cart of {p.id} with a sku in {[v.sku for v in fits][:3]} (added: {[(a.get('product_id'), a.get('sku')) for a in adds]})"
-    if quantity is not None and not any(a.get("quantity") == quantity for a in good):
-        return f"quantity {[a.get('quantity') for a in good]}, expected {quantity}"
+    stock = {v.sku: v.stock for v in fits}
+    if quantity is not None and not any(a.get("quantity") == min(quantity, stock[a["sku"]]) for a in good):
+        return f"quantity {[a.get('quantity') for a in good]}, expected {quantity} (or all that is in stock)"
+    if quantity is not None and any(a.get("quantity") < quantity for a in good) and not re.search(r"\bonly\b", t.reply, re.I):
+        return f"{quantity} asked, fewer added, and the reply does not say only that many are in stock"
     return None
 
 

@@ -253,7 +253,7 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
     """The passage that answers: a table row, a rule or the sentences of a section, cited; with an amount in
     the question, the fee the rule gives for it; with a return question and a delivered order in focus, the
     last day of its return window."""
-    abroad = " international" if _names_country(message) else ""  # "to Germany"
+    abroad = " international" if _names_country(f"{message} {context}") else ""  # "to Germany"; "how much?" after "to the UK?"
     out = search_policies(d.documents, message + abroad, k=3, context=context)
     step.tool = "policies"
     if not out.citations:
@@ -333,6 +333,7 @@ def _country_names() -> re.Pattern[str]:
 
     names = {n.lower() for c in pycountry.countries for n in (c.name, getattr(c, "common_name", "")) if n}
     names -= {"united states", "united states of america"}
+    names |= {"uk", "britain", "great britain", "england", "scotland", "wales", "holland", "europe", "eu"}  # as shoppers say them
     return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
 
 

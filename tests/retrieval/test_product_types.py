@@ -31,7 +31,18 @@ def test_types_from_titles_and_category_names(types, text, leaves):
     assert found is not None and set(found[0]) == leaves
 
 
-@pytest.mark.parametrize("text", ["in blue?", "for less than $70 then", "waterproof", "which one is lighter"])
+@pytest.mark.parametrize("text, leaves", [
+    ("i want a backpak for day hikes", {"Backpacks"}),
+    ("a hedlamp", {"Headlamps & Lanterns"}),
+    ("water botle", {"Water Bottles"}),
+])
+def test_a_misspelt_type_word_close_to_one_of_the_catalogs(types, text, leaves):
+    found = types.find(text)
+    assert found is not None and set(found[0]) == leaves
+
+
+@pytest.mark.parametrize("text", ["in blue?", "for less than $70 then", "waterproof", "which one is lighter",
+                                  "something warm for winter please"])
 def test_constraints_and_attribute_words_name_no_type(types, text):
     assert types.find(text) is None
 

@@ -233,3 +233,11 @@ def test_a_size_follow_up_after_an_opening_word(bot):
     chat.say("does the first one come in size 17?")
     done = chat.say(f"ok what about a {size}?")
     assert done["reply"].startswith("Yes") and size in done["reply"]
+
+
+def test_a_follow_up_about_shipping_abroad_stays_abroad(bot):
+    chat = bot()
+    first = chat.say("do u ship to the uk")  # "uk" as shoppers write it
+    assert first["citations"][0]["title"] == "International Shipping"
+    cost = chat.say("how much does that cost")
+    assert cost["citations"][0]["title"] == "International Shipping" and "$24.95" in cost["reply"]
