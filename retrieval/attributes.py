@@ -92,7 +92,8 @@ class Synonyms(BaseModel):
         "most capacity": ("capacity", "desc"), "most volume": ("volume", "desc"), "most litres": ("volume", "desc"),
         "most liters": ("volume", "desc"), "smallest": ("capacity", "asc"), "most compact": ("capacity", "asc"),
         "longest runtime": ("runtime", "desc"), "longest battery": ("runtime", "desc"), "longest lasting": ("runtime", "desc"),
-        "tallest": ("height", "desc"), "thickest": ("thickness", "desc"), "most insulated": ("insulation", "desc"),
+        "tallest": ("height", "desc"), "thickest": ("thickness", "desc"), "thinnest": ("thickness", "asc"),
+        "thicker": ("thickness", "desc"), "thinner": ("thickness", "asc"), "most insulated": ("insulation", "desc"),
         "most waterproof": ("waterproofing", "desc"), "longest warranty": ("warranty", "desc"),
         "most powerful": ("power", "desc"),
         "cheapest": ("price", "asc"), "cheaper": ("price", "asc"), "least expensive": ("price", "asc"),
@@ -209,9 +210,21 @@ def normalise_numbers(text: str) -> str:
 class AttributeSchema:
     """The attributes a catalog has, and the parser for what a shopper says about them."""
 
-    def __init__(self, attributes: dict[str, Attribute], synonyms: Synonyms | None = None):
+    def __init__(self, attributes: dict[str, Attribute], synonyms: Synonyms | None = None,
+                 category_words: frozenset[str] = frozenset()):
         self.attributes = attributes
         self.synonyms = synonyms or Synonyms()
+        # free text with many values ("nubuck leather", "merino wool blend"): a distinctive word of them ("merino")
+        # is a condition on that attribute; words of the category names ("hiking") say what, not which
+        counts: dict[str, dict[str, int]] = {}
+        for a in attributes.values():
+            if a.kind == "text" and a.count >= MIN_ENUM_COUNT and len(a.values) > MAX_ENUM_VALUES:
+                for v in a.values:
+                    for w in _words(v):
+                        if len(w) >= 4 and w not in _NOT_VALUES and w not in category_words:
+                            counts.setdefault(w, {}).setdefault(a.name, 0)
+                            counts[w][a.name] += 1
+        self._free_words = {w: max(by, key=by.get) for w, by in counts.items()}
         self._bool_patterns = [(a, _bool_pattern(a.name)) for a in attributes.values() if a.kind == "bool"]
         # text attributes with a small vocabulary are enumerations: "for women" -> gender == "Women's"
         self._enum_values = [(a, v, _words(v)) for a in attributes.values()
@@ -224,8 +237,15 @@ class AttributeSchema:
         # the attribute's name after "most"/"lowest": "the most floor space", "the highest R-value"
         firsts = [_name_phrase(a.name).split(r"[\s-]*")[0] for a in numbers if _name_phrase(a.name)]
         self._superlative_names = [(a, _superlative_pattern(a, firsts)) for a in numbers if _name_phrase(a.name)]
+        # a count named after it: "with two doors", "2 vestibules", "a 10-piece set"
+        counted = [a for a in numbers if not a.unit_words and re.fullmatch(r"[a-z]+", a.name)]
+        self._number_patterns += [(a, _count_pattern(a)) for a in counted]
+        names = "|".join(re.escape(a.name.removesuffix("s")) for a in counted)
+        number_words = "|".join(re.escape(w) for w in sorted(_NUMBER_WORDS, key=len, reverse=True))
+        self._count_words = re.compile(rf"\b({number_words})(?=[\s-]+(?:{names})s?\b)", re.I) if counted else None
         # "at least 300 lumens", "over 20 litres": a number with one of this catalog's units is no price
-        units = sorted({w for a in numbers for w, _ in a.unit_words if len(w) > 1 and w.isalpha()}, key=len, reverse=True)
+        units = sorted({w for a in numbers for w, _ in a.unit_words if len(w) > 1 and w.isalpha()}
+                       | {w for a in counted for w in (a.name, a.name.removesuffix("s"))}, key=len, reverse=True)
         self.unit_after = re.compile(rf"[\s-]*(?:{'|'.join(map(re.escape, units))})(?![\w'’])", re.I) if units else None
 
     @classmethod
@@ -253,7 +273,14 @@ class AttributeSchema:
             if kind == "number":
                 unit, words = _unit_of(name)
             attributes[name] = Attribute(name, kind, unit, words, tuple(sorted(values.get(name, ()))), counts[name])
-        return cls(attributes, synonyms)
+        category_words = frozenset(w for p in products for c in p.category for w in _words(c))
+        return cls(attributes, synonyms, category_words)
+
+    def normalise_counts(self, text: str) -> str:
+        """Number words before one of the catalog's counted things as digits: "two doors" -> "2 doors"."""
+        if self._count_words is None:
+            return text
+        return self._count_words.sub(lambda m: str(_NUMBER_WORDS[m.group(1).lower()]), text)
 
     def __bool__(self) -> bool:
         return bool(self.attributes)
@@ -327,6 +354,12 @@ class AttributeSchema:
         for attribute, value, value_words in self._enum_values:
             if value_words <= said and (attribute.name not in enums or len(value_words) > len(_words(str(enums[attribute.name].value)))):
                 enums[attribute.name] = Constraint(attribute=attribute.name, op="==", value=value, phrase=value)
+        free: dict[str, list[str]] = {}
+        for word in sorted(said & self._free_words.keys(), key=lowered.find):  # "synthetic mesh": both words
+            free.setdefault(self._free_words[word], []).append(word)
+        for name, words_said in free.items():
+            if name not in enums:
+                enums[name] = Constraint(attribute=name, op="==", value=" ".join(words_said), phrase=" ".join(words_said))
         out.constraints += list(enums.values())
         for attribute, pattern in self._bool_patterns:
             m = pattern.search(lowered)
@@ -343,6 +376,7 @@ class AttributeSchema:
         if groups.get("neg" + alt):
             value = -value
         word = (groups.get("cmp" + alt) or groups.get("sl") or "").strip()
+        counted = groups.get("count") is not None  # "with two doors": at least two
         post = re.sub(r"\s+", " ", (groups.get("post") or "").strip())
         if re.match(r"(under|below|less|lighter|at most|max|up to|no more|not more|<)", word) or re.match(
                 r"or (less|under|below|smaller|lighter)|max|at most|tops", post):
@@ -350,7 +384,7 @@ class AttributeSchema:
         elif re.match(r"(over|above|more|at least|min|>|plus)", word) or re.match(r"\+|or (more|over|above|bigger|larger)|plus|min|at least", post):
             op = ">="
         else:
-            op = self.synonyms.bound.get(attribute.unit, "~")
+            op = ">=" if counted else self.synonyms.bound.get(attribute.unit, "~")
         if attribute.unit == "°C" and op == "~":  # a comfort rating is a floor ("to -10" = -10 or colder), a limit a ceiling
             op = "<=" if re.search(r"temperature|comfort|rating", attribute.name) else ">="
         value = round(value, 3)
@@ -399,7 +433,10 @@ class AttributeSchema:
 MIN_ENUM_COUNT = 4  # products that must state a text attribute before its words count as values
 MAX_ENUM_VALUES = 30  # more distinct words than this and an attribute is free text, not an enumeration
 _NOT_VALUES = {"down", "up", "in", "on", "out", "off", "none", "other", "no", "yes", "regular", "standard", "one", "all",
-               "got", "get", "any", "max", "min", "top", "best", "new", "more", "less", "like", "just", "only", "very"}
+               "got", "get", "any", "max", "min", "top", "best", "new", "more", "less", "like", "just", "only", "very",
+               # modifiers inside free-text values ("full-grain leather", "cast iron", "hard-anodized"): no condition alone
+               "full", "hard", "soft", "fill", "blend", "coated", "grain", "cast", "engineered", "shell", "power",
+               "weight", "light", "heavy", "thick", "thin", "double", "single", "high", "with", "and"}
 
 
 def _words(text: str) -> set[str]:
@@ -462,6 +499,14 @@ def _name_phrase(name: str) -> str:
     if not tokens or tokens == ["capacity"] or tokens == ["weight"]:  # said with units, and by the synonyms
         return ""
     return r"[\s-]*".join(re.escape(t) for t in tokens)
+
+
+def _count_pattern(attribute: Attribute) -> re.Pattern[str]:
+    """"2 doors", "at least 2 vestibules", "a 10-piece set": a number before the attribute's own name."""
+    cmp = (r"(?P<cmp>(?:under|below|less\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|over|above|more\s+than|"
+           r"at\s+least|min(?:imum)?)\s+)?")
+    return re.compile(rf"(?:(?<=\s)|(?<=^)){cmp}(?P<neg>)(?P<num>\d+)[\s-]*(?P<count>{re.escape(attribute.name.removesuffix('s'))})s?"
+                      rf"(?P<unit>)(?![a-z])(?P<post>\s*(?:\+|or\s+more|plus))?")
 
 
 def _named_number_pattern(attribute: Attribute) -> re.Pattern[str]:

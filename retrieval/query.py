@@ -213,7 +213,7 @@ def parse_query(
             ("the lightest") become `attributes` and `sort`, and their words leave the search text, except a
             yes/no attribute's ("waterproof"), which also helps matching.
     """
-    text = " " + normalise_numbers(query.strip()) + " "
+    text = " " + normalise_numbers(schema.normalise_counts(query.strip()) if schema else query.strip()) + " "
     f: dict = {"brands": [], "colours": [], "sizes": [], "categories": []}
 
     def cut(match: re.Match) -> str:
@@ -271,8 +271,9 @@ def parse_query(
     remaining, excluded, negation = _split_negation(unnegated)
     lowered = remaining.lower()
     tokens = re.findall(r"\w+", lowered)
+    flag_words = {w for c in f.get("attributes") or [] if c.op == "is" for w in re.findall(r"\w+", c.phrase.lower())}
     for word in tokens:
-        if word in COLOURS:
+        if word in COLOURS and word not in flag_words:  # "with a red light" asks for the light, not the colour
             colour = _COLOUR_ALIASES.get(word, word)
             if colour not in f["colours"]:
                 f["colours"].append(colour)

@@ -470,6 +470,13 @@ class Assistant:
                 and _QUESTION.search(message) and not re.search(r"\bmy\b.{0,20}\b(?:order|purchase)", message, re.I):
             # "can I use two of them on one order?" after a gift-card answer: a question about the rules
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
+        if not user_id and intent in {"cancel_order", "change_order", "return_refund", "exchange"} and not slots.order_ids \
+                and _QUESTION.search(message):
+            # "can I change the size of something I bought?" signed out: the rule, then how to act on an order
+            step = service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
+            if step.citations:
+                step.template = step.template.rstrip() + "\n" + render("reply_sign_in").strip()
+            return step
         if intent in {"order_status", "cancel_order", "change_order", "exchange"} or (
                 intent == "return_refund" and (slots.order_ids or _refers_to_order(d, message, user_id))):
             return service.orders(d, Step(intent, "orders"), state, message, slots, user_id)

@@ -910,7 +910,9 @@ def run_conversation(conv: Conversation, res: Resolved, facts: ShopFacts, assist
                 c.cart.pop(a.get("product_id"), None)
         if t.cards:
             c.shown = t.cards
-            if not any(name in _ABOUT_LISTING for name, _ in turn["expect"]):
+            # a superlative over a category ("which pad has the highest R-value") lists that category anew
+            if not any(name in _ABOUT_LISTING and not (name == "superlative" and params.get("among") == "category")
+                       for name, params in turn["expect"]):
                 c.listing = t.cards
     return out
 

@@ -167,3 +167,34 @@ def test_catalog_words_of_small_vocabularies_are_enumerations(demo_schema, text,
     women = Constraint(attribute="gender", op="==", value="women's")
     assert women.check(Product(id="w", title="t", attributes={"gender": "Women's"})) is True
     assert women.check(Product(id="m", title="t", attributes={"gender": "men's"})) is False  # "men's" is inside "women's"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("just the merino ones", ("material", "merino")),  # a word of a free-text attribute with many values
+    ("synthetic mesh trail shoes", ("material", "synthetic mesh")),
+    ("a full size duvet", None),  # a modifier inside values ("full-grain") is no condition alone
+    ("hiking boots", ("activity", "hiking")),
+])
+def test_a_distinctive_word_of_free_text_values_is_a_condition(demo_schema, text, expected):
+    found = [(c.attribute, c.value) for c in demo_schema.understand(text).constraints if c.attribute in ("material", "activity")]
+    assert found == ([expected] if expected else [])
+    merino = Constraint(attribute="material", op="==", value="merino")
+    assert merino.check(Product(id="m", title="t", attributes={"material": "Merino wool blend"})) is True
+    assert merino.check(Product(id="p", title="t", attributes={"material": "recycled polyester"})) is False
+
+
+@pytest.mark.parametrize("query, constraint, price_min", [
+    ("with two doors", ("doors", ">=", 2), None),  # a count said plainly is a minimum
+    ("at least 2 vestibules", ("vestibules", ">=", 2), None),  # not a price of at least 2
+    ("a 10-piece set over 100", ("pieces", ">=", 10), 100),
+])
+def test_a_count_named_after_an_attribute(demo_schema, query, constraint, price_min):
+    parsed = parse_query(query, schema=demo_schema)
+    assert constraint in [(c.attribute, c.op, c.value) for c in parsed.filters.attributes]
+    assert parsed.filters.price_min == price_min
+
+
+def test_a_colour_inside_a_yes_no_attribute_is_no_colour(demo_schema):
+    parsed = parse_query("the ones with a red light", schema=demo_schema)
+    assert parsed.filters.colours == [] and ("red_light", True) in [(c.attribute, c.value) for c in parsed.filters.attributes]
+    assert parse_query("a red jacket", schema=demo_schema).filters.colours == ["red"]

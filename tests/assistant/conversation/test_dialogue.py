@@ -241,3 +241,19 @@ def test_a_follow_up_about_shipping_abroad_stays_abroad(bot):
     assert first["citations"][0]["title"] == "International Shipping"
     cost = chat.say("how much does that cost")
     assert cost["citations"][0]["title"] == "International Shipping" and "$24.95" in cost["reply"]
+
+
+def test_signed_out_can_i_questions_about_order_actions_get_the_rule_and_the_sign_in(bot):
+    done = bot().say("can I return something I bought last week?")
+    assert done["tool"] == "policies" and done["citations"]
+    assert re.search(r"\b30 days\b", done["reply"]) and "sign in" in done["reply"].lower()
+    assert not any(a.get("status") == "done" for a in done["actions"])
+
+
+def test_choosing_from_the_list_in_a_few_words_adds_it(bot):
+    chat = bot()
+    bottles = chat.say("insulated water bottles")
+    first = bottles["shown"][0]
+    colour = next(v.colour for v in first.variants if v.stock > 0)
+    added = chat.say(f"the first one please, in {colour}")
+    assert added["actions"][-1]["action"] == "add_to_cart" and added["actions"][-1]["product_id"] == first.id
