@@ -218,7 +218,7 @@ class AttributeSchema:
         # is a condition on that attribute; words of the category names ("hiking") say what, not which
         counts: dict[str, dict[str, int]] = {}
         for a in attributes.values():
-            if a.kind == "text" and a.count >= MIN_ENUM_COUNT and len(a.values) > MAX_ENUM_VALUES:
+            if a.kind == "text" and a.count >= MIN_ENUM_COUNT and len(a.values) > MAX_ENUM_VALUES and a.name not in _OWN_PARSERS:
                 for v in a.values:
                     for w in _words(v):
                         if len(w) >= 4 and w not in _NOT_VALUES and w not in category_words:
@@ -430,6 +430,7 @@ class AttributeSchema:
         return f"{label}: {value}"
 
 
+_OWN_PARSERS = {"colour", "color", "colours", "colors", "size", "sizes"}  # read by the query parser's colour and size rules
 MIN_ENUM_COUNT = 4  # products that must state a text attribute before its words count as values
 MAX_ENUM_VALUES = 30  # more distinct words than this and an attribute is free text, not an enumeration
 _NOT_VALUES = {"down", "up", "in", "on", "out", "off", "none", "other", "no", "yes", "regular", "standard", "one", "all",

@@ -198,3 +198,12 @@ def test_a_colour_inside_a_yes_no_attribute_is_no_colour(demo_schema):
     parsed = parse_query("the ones with a red light", schema=demo_schema)
     assert parsed.filters.colours == [] and ("red_light", True) in [(c.attribute, c.value) for c in parsed.filters.attributes]
     assert parse_query("a red jacket", schema=demo_schema).filters.colours == ["red"]
+
+
+def test_colour_text_is_left_to_the_colour_rules():
+    # ESCI records carry a free-text colour ("Elephant Grey"): its words are no attribute condition, so search
+    # over such a catalog parses exactly as it did before attribute words existed
+    products = [Product(id=f"p{i}", title=f"Lamp {i}", attributes={"colour": f"{c} Grey {i}"})
+                for i, c in enumerate(["Elephant", "Smoke", "Storm", "Ash"] * 10)]
+    schema = AttributeSchema.from_products(products)
+    assert schema.understand("elephant lamp").constraints == []
