@@ -58,6 +58,9 @@ def test_constraints_in_everyday_words(demo_schema, text, expected):
     ("which of those packs has the most volume", "volume", True),
     ("the roomiest tent", "capacity", True),
     ("the cheapest", "price", False),
+    ("which one holds the most", "capacity", True),
+    ("which of those weighs the least", "weight", False),
+    ("and the thinnest?", "thickness", False),
 ])
 def test_superlatives(demo_schema, text, dimension, descending):
     sort = demo_schema.understand(text).sort
@@ -121,6 +124,8 @@ def test_reason_names_the_attributes_of_the_request(demo_schema):
     ("I can spend 80", 80.0, None),
     ("budget of $150", 150.0, None),
     ("less then 40", 40.0, None),
+    ("actually I could stretch to 150", 150.0, None),
+    ("I can go as high as 120", 120.0, None),
 ])
 def test_budgets_in_everyday_words(query, price_max, around):
     f = parse_query(query).filters

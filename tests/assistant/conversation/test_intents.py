@@ -70,6 +70,8 @@ def test_quantity_size_and_yes_no():
         ("what do you recommend", "recommendation"),
         ("thanks!", "chit_chat"),
         ("waterproof boots", None),
+        ("I found the same tent cheaper at another store, can you match it?", "policy_question"),
+        ("do you price match?", "policy_question"),
     ],
 )
 def test_rules(text, intent):
