@@ -20,6 +20,8 @@ _FIGURE = re.compile(r"\$\d|\d+\s*(%|days?|business days|hours?|weeks?|months?|y
 DENSE_WEIGHT = 5.0  # a sentence's cosine similarity to the question (about 0.2-0.8) next to shared words (0-5)
 CONTEXT_WEIGHT = 0.25  # a word of the earlier question, next to one of this question's (1)
 SELF_CONTAINED_WORDS = 3  # content words from which a follow-up is read on its own
+HOW_TO_BONUS = 2.0  # "how do I return it?": the steps of the "How to return" section
+_HOW_QUESTION = re.compile(r"\bhow (?:do|can|would|should|shall) (?:i|we|you)\b", re.I)
 ADJACENT_BONUS = 1.5  # for the sentence that follows the best one, when choosing the second
 _MONEY_QUESTION = re.compile(r"\b(how much|cost\w*|price|fees?|charge\w*|free|pay|refund amount)\b", re.I)
 _MONEY = re.compile(r"[$€£]\s?\d|\d+\s*%", re.I)
@@ -27,7 +29,9 @@ _TIME = re.compile(r"\d+\s*(?:business |working )?(?:days?|hours?|weeks?|months?
 
 
 _STOP = {"the", "and", "for", "you", "your", "our", "are", "can", "what", "whats", "how", "does", "with", "that", "this",
-         "have", "from", "there", "they", "will", "any", "all", "not", "get", "its", "it's", "was", "were", "has"}
+         "have", "from", "there", "they", "will", "any", "all", "not", "get", "its", "it's", "was", "were", "has",
+         "once", "when", "after", "before", "then", "just", "also", "still", "about", "into", "some", "something",
+         "anything", "would", "could", "should"}
 
 
 def _stems(text: str) -> set[str]:
@@ -38,18 +42,25 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, sim
     """The `n` sentences that answer the question, in document order: the best sentence (most words shared
     with the question, figures first for "how many/long/much"), then the best other one of the same passage,
     since a rule and its exception usually sit together ("free for exchanges ... For other refunds, a $5.95 fee").
-    `passages` are (kind, text); a table row is one sentence ("Option: Overnight. ... Cost: $29.95.").
+    `passages` are (kind, text) or (kind, text, section heading); a table row is one sentence ("Option: Overnight. ... Cost: $29.95.").
     `similar(query, sentences)`, when given, adds the embedder's reading ("the return window" is "return
     within 30 days", though they share one word). `context` (the earlier question a follow-up continues) counts
     for little when the follow-up says enough itself: "and can I return a gift card I bought?" after "do gift
     cards expire?" asks about returning, not expiry; "and unopened ones?" means what the earlier question asked."""
     scored: list[tuple[int, str]] = []  # (passage, sentence)
-    for n_passage, (kind, text) in enumerate(passages):
+    how_to: set[int] = set()  # sentences of a "How to ..." section, for "how do I ...?"
+    asks_how = _HOW_QUESTION.search(query) is not None
+    for n_passage, (kind, text, *section) in enumerate(passages):
         text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("|"))  # rows are passages too
         text = re.sub(r"\n(?![\n#]|[*-]\s|\d+\.)", " ", text)  # re-join lines wrapped inside a paragraph
         for sentence in [text] if kind == "row" else split_sentences(text):  # bullet markers already dropped
             sentence = re.sub(r"\s+", " ", re.sub(r"[*_`]+", "", sentence))
-            if len(sentence) > 20 and not sentence.startswith("#") and sentence not in {x for _, x in scored}:
+            if len(sentence) <= 20 or sentence.startswith("#"):
+                continue
+            seen = next((i for i, (_, x) in enumerate(scored) if x == sentence), None)
+            if asks_how and kind == "item" and section and re.match(r"how to\b", section[0], re.I):  # its steps
+                how_to.add(len(scored) if seen is None else seen)
+            if seen is None:
                 scored.append((n_passage, sentence))
     if not scored:
         return (passages[0][1] if passages else "").strip()[:300]
@@ -75,7 +86,7 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, sim
     def score(i: int) -> float:
         s = scored[i][1]
         return (len(q & _stems(s)) + weight * len(earlier & _stems(s)) + (2.5 if figure is not None and figure.search(s) else 0) + DENSE_WEIGHT * float(dense[i])
-                + (1.5 if defines is not None and defines.search(s) else 0) - i * 0.01)
+                + (1.5 if defines is not None and defines.search(s) else 0) + (HOW_TO_BONUS if i in how_to else 0) - i * 0.01)
 
     ranked = sorted(range(len(scored)), key=lambda i: -score(i))
     keep = ranked[:1]
@@ -96,7 +107,7 @@ def search_policies(documents, query: str, k: int = 3, context: str = "") -> Pol
     for hit in hits:
         pooled.setdefault(hit.doc_id, []).append(hit)
     citations = [
-        Citation(doc_id=doc_id, title=group[0].title, snippet=_best_sentences([(getattr(h, "kind", "section"), h.text) for h in group], query,
+        Citation(doc_id=doc_id, title=group[0].title, snippet=_best_sentences([(getattr(h, "kind", "section"), h.text, getattr(h, "section", "")) for h in group], query,
                                  similar=getattr(documents, "similarities", None), context=context))
         for doc_id, group in list(pooled.items())[:k]
     ]

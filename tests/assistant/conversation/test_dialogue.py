@@ -257,3 +257,8 @@ def test_choosing_from_the_list_in_a_few_words_adds_it(bot):
     colour = next(v.colour for v in first.variants if v.stock > 0)
     added = chat.say(f"the first one please, in {colour}")
     assert added["actions"][-1]["action"] == "add_to_cart" and added["actions"][-1]["product_id"] == first.id
+
+
+def test_how_do_i_questions_get_the_steps_of_the_how_to_section(bot):
+    done = bot().say("and how do I return it once it arrives?")  # "once" is no word to match the answer on
+    assert done["citations"][0]["doc_id"] == "returns" and "Return items" in done["reply"]
