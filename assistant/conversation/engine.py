@@ -447,6 +447,8 @@ class Assistant:
             return service.damaged(d, Step("return_refund", "policies"), state, message, slots, user_id)
         if intent == "human_handoff" and source == "model" and slots.order_ids and not _asks_person(message):
             intent = "order_status"  # "check SB-10055 for me": the classifier's guess loses to the order number
+        if intent == "human_handoff" and source == "model" and _QUESTION.search(message) and not _asks_person(message):
+            intent = "policy_question"  # "what are your customer service hours?": a question to answer, not a ticket
         if intent == "human_handoff":
             return service.handoff(d, Step(intent, "handoff"), session.id, message, user_id)
         # "how fast do I get my money back for a cancelled order?": a question about the rules, not an action

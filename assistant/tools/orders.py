@@ -92,7 +92,7 @@ def propose(
         if not address:
             return Proposal(action=action, order_id=order.id, allowed=False,
                             message=f"Order {order.id} can still be changed. Which address should it ship to? "
-                            f"For example: \"change the address of {order.id} to 12 Oak Street, Springfield, IL 62701\".")
+                            f"Write it like this: \"change the address of {order.id} to <street and number>, <city>, <state> <ZIP code>\".")
         return Proposal(action=action, order_id=order.id, allowed=True, address=address,
                         message=f"I can change the shipping address of order {order.id} to the new address you gave. "
                         f"Reply \"yes, change {order.id}\" to confirm.")

@@ -262,3 +262,10 @@ def test_choosing_from_the_list_in_a_few_words_adds_it(bot):
 def test_how_do_i_questions_get_the_steps_of_the_how_to_section(bot):
     done = bot().say("and how do I return it once it arrives?")  # "once" is no word to match the answer on
     assert done["citations"][0]["doc_id"] == "returns" and "Return items" in done["reply"]
+
+
+def test_a_question_about_support_hours_is_answered_not_handed_off(bot):
+    chat = bot()
+    done = chat.say("what are your customer service hours")
+    assert done["tool"] == "policies" and not any(e.type == "handoff" for e in chat.events)
+    assert re.search(r"Monday to Friday", done["reply"])
