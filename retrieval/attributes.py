@@ -11,6 +11,7 @@ exactly the plain search.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -217,15 +218,14 @@ class AttributeSchema:
         self.synonyms = synonyms or Synonyms()
         # free text with many values ("nubuck leather", "merino wool blend"): a distinctive word of them ("merino")
         # is a condition on that attribute; words of the category names ("hiking") say what, not which
-        counts: dict[str, dict[str, int]] = {}
+        counts: dict[str, Counter[str]] = {}
         for a in attributes.values():
             if a.kind == "text" and a.count >= MIN_ENUM_COUNT and len(a.values) > MAX_ENUM_VALUES and a.name not in _OWN_PARSERS:
                 for v in a.values:
-                    for w in _words(v):
-                        if len(w) >= 4 and w not in _NOT_VALUES and w not in category_words:
-                            counts.setdefault(w, {}).setdefault(a.name, 0)
-                            counts[w][a.name] += 1
-        self._free_words = {w: max(by, key=by.get) for w, by in counts.items()}
+                    for w in _words(v) - _NOT_VALUES - category_words:
+                        if len(w) >= 4:
+                            counts.setdefault(w, Counter())[a.name] += 1
+        self._free_words = {w: by.most_common(1)[0][0] for w, by in counts.items()}
         self._bool_patterns = [(a, _bool_pattern(a.name)) for a in attributes.values() if a.kind == "bool"]
         # text attributes with a small vocabulary are enumerations: "for women" -> gender == "Women's"
         self._enum_values = [(a, v, _words(v)) for a in attributes.values()

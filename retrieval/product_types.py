@@ -95,7 +95,7 @@ class ProductTypes:
                     best = (self.words[gram], " ".join(gram))
             if best is not None:
                 return best
-        for token in tokens:  # "backpak": a misspelt type word, one that is close to exactly one of the catalog's
+        for token in tokens:  # "backpak": a misspelt type word, close to one of the catalog's (or clearly closest)
             if len(token) >= FUZZY_MIN_LETTERS and token not in self.ignored:
                 close = difflib.get_close_matches(token, self._unigrams, n=2, cutoff=FUZZY_CUTOFF)
                 if len(close) == 1 or (close and difflib.SequenceMatcher(None, token, close[0]).ratio() > FUZZY_CUTOFF + 0.05):

@@ -79,12 +79,10 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
 _EXCHANGE = re.compile(r"\b(exchange|swap)\b", re.I)
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
 _ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b", re.I)
-# "ok and", "thanks. also", "so": openings before the question itself
-_OPENING = r"^\s*(?:(?:ok(?:ay)?|and|also|so|plus|well|hmm+|then|thanks|thank you|great|cool|right)\b[,.!]?\s*)*"
-_POLICY_Q = re.compile(_OPENING + r"(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b"
+_POLICY_Q = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b"
                        r"(?!\s+about\b)", re.I)  # "what about changing the address ..." is a request
 _REFERRING = re.compile(r"\b(there|that|it|those|this|then|them)\b|^\s*(?:and|also|what about|how about)\b", re.I)
-_QUESTION = re.compile(_OPENING + r"(?:how|what|when|why|which|do you|does|is there|are there|can i|could i|will i|"
+_QUESTION = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|do you|does|is there|are there|can i|could i|will i|"
                        r"what's|whats|how's)\b", re.I)
 _ARRIVAL = re.compile(r"\b(arriv\w*|deliver\w*|when will (?:it|they|that)|where is (?:it|my)|track\w*|ship(?:ped)? yet)\b", re.I)
 _PICK = re.compile(r"^\s*(which|what)\b|\b(of (?:those|these|them)|among (?:those|these|them)|out of (?:those|these))\b", re.I)

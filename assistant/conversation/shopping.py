@@ -38,13 +38,14 @@ _VERBS = {"weight": "weighs", "warmth": "is", "brightness": "gives", "runtime": 
 _YES_NO = re.compile(r"^\s*(?:does|do|is|are|can i (?:get|have|buy)|have you got|got|any chance|is there|are there)\b|"
                      r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b.*\?\s*$", re.I)
 _STOCK_Q = re.compile(r"\b(in stock|available|availability|sold out|have (?:it|any|one)|left)\b", re.I)
+# "actually, remove it", "ok and how long ...?", "thanks. also ...": openings that do not change the request
+OPENING = (r"^\s*(?:(?:actually|ok(?:ay)?|oh|hmm+|wait|no|yes|yeah|yep|please|then|and|also|plus|so|um+|well|great|cool|"
+           r"perfect|nice|right|thanks|thank you)[\s,.!]+)*")
 # The opening of a short follow-up that names only a size: "and in L?", "ok what about a 9?", "how about an 8"
-_FOLLOW_UP = (r"^\s*(?:(?:ok(?:ay)?|and|so|hmm+|well|right|then)[,.!]?\s+)*(?:(?:what|how)\s+about\s+)?"
-              r"(?:(?:an?|the)\s+|in\s+(?:an?\s+)?)?")
+_FOLLOW_UP = OPENING + r"(?:(?:what|how)\s+about\s+)?(?:(?:an?|the)\s+|in\s+(?:an?\s+)?)?"
 _SIZE_SAID = re.compile(rf"(?:\bin (?:an? )?|\bsize\s*|{_FOLLOW_UP})(\d{{1,2}}(?:\.5)?|xxs|xs|s|m|l|xl|xxl|xxxl)\b"
                         r"(?=\s*(?:then|instead|please|too)?\s*\??\s*$|\s)", re.I)
-# "actually, remove it", "ok add the second one": a leading interjection does not change the request
-_LEAD = r"^\s*(?:(?:actually|ok(?:ay)?|oh|hmm+|wait|no|yes|yeah|yep|please|then|and|so|um+|well|great|cool|perfect|nice)[\s,.!]+)*"
+
 _REF = r"(?:it|that|this|them|these|those|one|the \w+(?: one)?|(?:number|no\.?|#)\s?\d{1,2})"
 _QTY_SAID = r"(?:\d{1,2}|a|an|one|two|three|four|five|a couple|a pair)"
 _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
@@ -52,12 +53,12 @@ _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trol
                        r"^\s*(?:ok(?:ay)?,? )?i(?:'ll| will)? (?:want|choose|go (?:for|with)) the (?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one\s*[.!]?\s*$|"
                        # "the first one please, in Sunflower": a choice from the list
                        r"^\s*(?:ok(?:ay)?,? |yes,? )?(?:the )?(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one,? please\b(?![^.?!]*\?)|"
-                       rf"{_LEAD}add (?:{_QTY_SAID} (?:of )?)?(?:{_REF}|\d+)\b", re.I)
+                       rf"{OPENING}add (?:{_QTY_SAID} (?:of )?)?(?:{_REF}|\d+)\b", re.I)
 _CART_CLEAR = re.compile(r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|\b(?:remove|delete) (?:everything|all)\b", re.I)
 _CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
                           r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|"
-                          rf"{_LEAD}(?:remove|delete|take out|drop) {_REF}\b|"
-                          rf"{_LEAD}(?:take|put) {_REF} (?:out|back)\b(?! (?:of|to) (?:the )?(?:store|shop|post))", re.I)
+                          rf"{OPENING}(?:remove|delete|take out|drop) {_REF}\b|"
+                          rf"{OPENING}(?:take|put) {_REF} (?:out|back)\b(?! (?:of|to) (?:the )?(?:store|shop|post))", re.I)
 _CART_VIEW = re.compile(r"\b(what'?s|what is|show|view|see|check|open|look at|how much is|how much's|total)\b.{0,20}\b(cart|basket|trolley)\b|"
                         r"\bwhat (?:do|did) i (?:have|put) in\b.{0,12}\b(?:cart|basket|trolley)\b|"
                         r"^\s*(?:my )?(?:cart|basket)\s*\??\s*$", re.I)
