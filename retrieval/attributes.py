@@ -241,9 +241,12 @@ class AttributeSchema:
         # a count named after it: "with two doors", "2 vestibules", "a 10-piece set"
         counted = [a for a in numbers if not a.unit_words and re.fullmatch(r"[a-z]+", a.name)]
         self._number_patterns += [(a, _count_pattern(a)) for a in counted]
-        names = "|".join(re.escape(a.name.removesuffix("s")) for a in counted)
+        # a number before the attribute's name: "zero drop", "an 800 fill power down", "5 mm lug depth"
+        named = [a for a in numbers if _name_phrase(a.name)]
+        self._number_patterns += [(a, _number_before_name_pattern(a)) for a in named]
+        names = "|".join([*(re.escape(a.name.removesuffix("s")) + "s?" for a in counted), *(_name_phrase(a.name) for a in named)])
         number_words = "|".join(re.escape(w) for w in sorted(_NUMBER_WORDS, key=len, reverse=True))
-        self._count_words = re.compile(rf"\b({number_words})(?=[\s-]+(?:{names})s?\b)", re.I) if counted else None
+        self._count_words = re.compile(rf"\b({number_words})(?=[\s-]+(?:{names})\b)", re.I) if names else None
         # "at least 300 lumens", "over 20 litres": a number with one of this catalog's units is no price
         units = sorted({w for a in numbers for w, _ in a.unit_words if len(w) > 1 and w.isalpha()}
                        | {w for a in counted for w in (a.name, a.name.removesuffix("s"))}, key=len, reverse=True)
@@ -324,11 +327,23 @@ class AttributeSchema:
                 out.spans.append(m.span())
                 break
         for phrase in sorted(self.synonyms.superlatives, key=len, reverse=True):
-            m = re.search(rf"\b{re.escape(phrase)}\b", lowered)
+            m = re.search(rf"\b{re.escape(phrase)}\b(?!\s+th[ae]n\b)", lowered)
             if out.sort is None and m and not any(s <= m.start() < e for s, e in out.spans):
                 dimension, direction = self.synonyms.superlatives[phrase]
                 if dimension in ("price", "rating") or any(n in self.attributes for n in self.synonyms.dimensions.get(dimension, [])):
                     out.sort = Sort(dimension=dimension, descending=direction == "desc", phrase=phrase)
+                    out.spans.append(m.span())
+                    break
+        if out.sort is None:  # "the deepest lugs", "the widest": the adjective of a word of an attribute's name
+            for m in _ADJECTIVE_SUPERLATIVE.finditer(lowered):
+                if any(s <= m.start() < e for s, e in out.spans):
+                    continue
+                noun, descending = _ADJECTIVE_NOUNS[m.group(1)]
+                named = [a for a in self.attributes.values() if a.kind == "number" and noun in a.name.split("_")]
+                if named:  # the attribute whose other name words the text also uses ("lug depth")
+                    said_words = _words(lowered)
+                    attribute = max(named, key=lambda a: (len(_words(" ".join(a.name.split("_"))) & said_words), a.count))
+                    out.sort = Sort(dimension=attribute.name, descending=descending, phrase=f"one with the {m.group(0)} {attribute.label}")
                     out.spans.append(m.span())
                     break
         # One span can read as several attributes with the same unit ("rated to -10": a sleeping bag's comfort
@@ -379,18 +394,21 @@ class AttributeSchema:
         word = (groups.get("cmp" + alt) or groups.get("sl") or "").strip()
         counted = groups.get("count") is not None  # "with two doors": at least two
         post = re.sub(r"\s+", " ", (groups.get("post") or "").strip())
-        if re.match(r"(under|below|less|lighter|at most|max|up to|no more|not more|<)", word) or re.match(
+        negated = re.match(r"(?:nothing|none|no|not|never)\s+", word)
+        core = word[negated.end():] if negated else word
+        if re.match(rf"(?:{_SMALLER}|below|at most|max|up to|<)\b", core) or re.match(
                 r"or (less|under|below|smaller|lighter)|max|at most|tops", post):
-            op: Op = "<="
-        elif re.match(r"(over|above|more|at least|min|>|plus)", word) or re.match(r"\+|or (more|over|above|bigger|larger)|plus|min|at least", post):
-            op = ">="
+            op: Op = ">=" if negated else "<="
+        elif re.match(rf"(?:{_LARGER}|above|at least|min|>|plus)\b", core) or re.match(r"\+|or (more|over|above|bigger|larger)|plus|min|at least", post):
+            op = "<=" if negated else ">="
         else:
             op = ">=" if counted else self.synonyms.bound.get(attribute.unit, "~")
         if attribute.unit == "°C" and op == "~":  # a comfort rating is a floor ("to -10" = -10 or colder), a limit a ceiling
             op = "<=" if re.search(r"temperature|comfort|rating", attribute.name) else ">="
         value = round(value, 3)
-        phrase = m.group(0).strip()
-        if _name_phrase(attribute.name) and re.match(_name_phrase(attribute.name), phrase):
+        phrase = re.sub(r"^(?:nothing|none|not|never)\s+(?!more)", "no ", m.group(0).strip())  # "backpacks no bigger than 30 l"
+        if _name_phrase(attribute.name) and (re.match(_name_phrase(attribute.name), phrase) or re.search(
+                rf"\d\s*[a-z]*[\s-]*{_name_phrase(attribute.name)}$", phrase)):
             phrase = "with " + phrase  # "sleeping pads with r-value of 4 or more"
         return Constraint(attribute=attribute.name, op=op, value=int(value) if value.is_integer() else value,
                           phrase=phrase)
@@ -464,12 +482,18 @@ def _unit_of(name: str) -> tuple[str, tuple[tuple[str, float], ...]]:
     return "", ()
 
 
+# "more than", "lighter than", "nothing bigger than", "no heavier than": a comparison with a number; a negated
+# comparative is a bound the other way ("nothing bigger than 30 litres" = at most 30)
+_LARGER = r"more|bigger|larger|heavier|longer|taller|wider|higher|brighter|over"
+_SMALLER = r"less|fewer|smaller|lighter|shorter|narrower|lower|thinner|under"
+_COMPARATIVE = rf"(?:(?:nothing|none|no|not|never)\s+)?(?:{_LARGER}|{_SMALLER})\s+th[ae]n"
+
+
 def _number_pattern(attribute: Attribute) -> re.Pattern[str]:
     words = sorted((w for w, _ in attribute.unit_words), key=len, reverse=True)
     unit = "|".join(re.escape(w) for w in words)
-    cmp = (r"(?P<cmp>(?:under|below|less\s+than|lighter\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|"
-           r"not\s+more\s+than|over|above|more\s+than|at\s+least|min(?:imum)?|rated\s+(?:to|for|down\s+to|at)|"
-           r"down\s+to|comfort(?:able)?\s+(?:to|at)|for|to|sleeps|fits)\s+)?")
+    cmp = (rf"(?P<cmp>(?:{_COMPARATIVE}|under|below|at\s+most|max(?:imum)?|up\s+to|over|above|at\s+least|min(?:imum)?|"
+           r"rated\s+(?:to|for|down\s+to|at)|down\s+to|comfort(?:able)?\s+(?:to|at)|for|to|sleeps|fits)\s+)?")
     lead = r"(?:(?<=\s)|(?<=^)|(?<=\())"
     if attribute.unit == "people":  # "for 3 people", "3-person", "a 2p tent", "sleeps 3"
         return re.compile(
@@ -488,6 +512,14 @@ def _number_pattern(attribute: Attribute) -> re.Pattern[str]:
     )
 
 
+# superlative adjective -> the noun an attribute name uses for it, and whether more is better
+_ADJECTIVE_NOUNS = {
+    "deepest": ("depth", True), "deeper": ("depth", True), "shallowest": ("depth", False), "shallower": ("depth", False),
+    "longest": ("length", True), "longer": ("length", True), "shortest": ("length", False), "shorter": ("length", False),
+    "widest": ("width", True), "wider": ("width", True), "narrowest": ("width", False), "narrower": ("width", False),
+    "tallest": ("height", True), "taller": ("height", True),
+}
+_ADJECTIVE_SUPERLATIVE = re.compile(rf"\b({'|'.join(_ADJECTIVE_NOUNS)})\b(?!\s+th[ae]n\b)")
 _MOST = {"most", "highest", "largest", "biggest", "greatest", "max", "maximum", "best", "top", "longest", "more", "higher"}
 _LEAST = {"least", "lowest", "smallest", "fewest", "min", "minimum", "shortest", "less", "lower", "fastest", "quickest"}
 _GENERIC_NAME_WORDS = {"rating", "count", "size", "level", "type", "value", "time"}
@@ -509,6 +541,16 @@ def _count_pattern(attribute: Attribute) -> re.Pattern[str]:
            r"at\s+least|min(?:imum)?)\s+)?")
     return re.compile(rf"(?:(?<=\s)|(?<=^)){cmp}(?P<neg>)(?P<num>\d+)[\s-]*(?P<count>{re.escape(attribute.name.removesuffix('s'))})s?"
                       rf"(?P<unit>)(?![a-z])(?P<post>\s*(?:\+|or\s+more|plus))?")
+
+
+def _number_before_name_pattern(attribute: Attribute) -> re.Pattern[str]:
+    """"0 drop", "800 fill power", "5 mm lug depth": a number (and unit) right before the attribute's name."""
+    words = sorted((w for w, _ in attribute.unit_words), key=len, reverse=True)
+    unit = rf"(?:[\s-]*(?P<unit>{'|'.join(re.escape(w) for w in words)}))?" if words else r"(?P<unit>)"
+    cmp = (r"(?P<cmp>(?:under|below|less\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|over|above|more\s+than|"
+           r"at\s+least|min(?:imum)?)\s+)?")
+    return re.compile(rf"(?:(?<=\s)|(?<=^)){cmp}(?P<neg>-|minus\s+|−)?(?P<num>\d+(?:\.\d+)?){unit}[\s-]*"
+                      rf"{_name_phrase(attribute.name)}(?![a-z])(?P<post>\s*(?:\+|or\s+(?:more|less)|plus))?")
 
 
 def _named_number_pattern(attribute: Attribute) -> re.Pattern[str]:

@@ -66,12 +66,13 @@ _MAX = re.compile(
     rf"stretch(?:\s+(?:it|that|my\s+budget))?\s+to|go\s+(?:as\s+high|as\s+far)\s+as|limit\s+(?:is|of)|<=?)\s*{_amount(1)}{_NOT_UNIT}", re.I)
 # "90 or less", "$60 max", "50 bucks tops", "a 90 dollar budget"
 _MAX_AFTER = re.compile(
-    rf"(?<![\w.]){_amount(1)}\s*(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?|tops|at\s+most|(?:price\s+)?(?:limit|budget|cap))\b", re.I)
+    rf"(?<![\w.]){_amount(1)}\s*(?:-?ish\s*)?(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?|tops|at\s+most|(?:price\s+)?(?:limit|budget|cap))\b", re.I)
 # "around 90", "about $90", "roughly 90 euros", "budget is around 90": a small margin above, said in the reply
 _AROUND = re.compile(
     rf"{_LEAD}\b(?:(?:my\s+)?budget(?:\s+(?:is|of|=|:))?\s+)?(?:around|about|approximately|approx\.?|roughly|circa|ca\.|~|"
     rf"like(?=\s*(?:[$€£]|\d+(?:[.,]\d\d)?\s*(?:\$|bucks|dollars?|euros?|quid))))\s*{_amount(1)}"
-    rf"(?:\s*(?:ish|or\s+so))?{_NOT_UNIT}", re.I)
+    rf"(?:\s*(?:-?ish|or\s+so))?{_NOT_UNIT}|(?<![\w.])(?<!size )(?<!size){_amount(2)}-?ish\b{_NOT_UNIT}(?!\s*(?:or\s+(?:less|under|below|cheaper)|max|tops|at\s+most))",
+    re.I)
 # how far above an "around" budget a product may be
 AROUND_MARGIN = 0.10
 _MIN = re.compile(
@@ -228,16 +229,16 @@ def parse_query(
         nothing ("rated below zero" is a temperature)."""
         pos = 0
         while (m := pattern.search(text, pos)) is not None and (
-                units is not None and units.match(text, m.end()) or pattern not in (_BETWEEN, _RANGE) and float(m.group("n1").replace(",", ".")) == 0):
+                units is not None and units.match(text, m.end()) or pattern not in (_BETWEEN, _RANGE) and float((m.group("n1") or m.group("n2")).replace(",", ".")) == 0):
             pos = m.start() + 1
         return m
 
     while (m := price(_AROUND)) is not None:
         groups = m.groupdict()
-        currencies = [groups.get(k) for k in ("c11", "c21") if groups.get(k)]
+        currencies = [groups.get(k) for k in ("c11", "c21", "c12", "c22") if groups.get(k)]
         if currencies:
             f["currency"] = CURRENCIES[currencies[0].lower()]
-        f["price_around"] = float(groups["n1"].replace(",", "."))
+        f["price_around"] = float((groups["n1"] or groups["n2"]).replace(",", "."))
         f["price_max"] = round(f["price_around"] * (1 + AROUND_MARGIN), 2)
         text = cut(m)
     for pattern, kind in ((_BETWEEN, "range"), (_RANGE, "range"), (_MAX, "max"), (_MAX_AFTER, "max"), (_MIN, "min")):

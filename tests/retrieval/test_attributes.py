@@ -212,3 +212,23 @@ def test_colour_text_is_left_to_the_colour_rules():
                 for i, c in enumerate(["Elephant", "Smoke", "Storm", "Ash"] * 10)]
     schema = AttributeSchema.from_products(products)
     assert schema.understand("elephant lamp").constraints == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("nothing bigger than 30 litres", [("capacity_l", "<=", 30)]),  # a negated comparative bounds the other way
+    ("no heavier than 2 kg", [("weight_g", "<=", 2000)]),
+    ("lighter than 1 kg", [("weight_g", "<=", 1000)]),
+    ("bigger than 30 litres", [("capacity_l", ">=", 30)]),
+    ("more than 300 lumens", [("lumens", ">=", 300)]),
+    ("any with zero drop?", [("drop_mm", "~", 0)]),  # a number before the attribute's own name
+    ("the 4mm drop ones", [("drop_mm", "~", 4)]),
+])
+def test_comparisons_and_numbers_before_an_attribute_name(demo_schema, text, expected):
+    assert _constraints(demo_schema, demo_schema.normalise_counts(text)) == expected
+    assert demo_schema.understand(normalise_numbers(text)).sort is None  # "bigger than 30 litres" is no order
+
+
+def test_a_superlative_adjective_orders_by_the_attribute_named_for_it(demo_schema):
+    sort = demo_schema.understand("which trail shoe has the deepest lugs").sort
+    assert (sort.dimension, sort.descending) == ("lug_depth_mm", True)
+    assert demo_schema.understand("the shallowest lugs").sort.descending is False

@@ -27,6 +27,8 @@ from retrieval.query import Filters, parse_query
         ("hiking shoe size 9.5", "hiking shoe", {"sizes": ["9.5"]}),
         ("shirt size large", "shirt", {"sizes": ["L"]}),
         ("headlamp in stock", "headlamp", {"in_stock": True}),
+        ("pad, 80ish max", "pad", {"price_max": 80.0}),  # "-ish" loosens the number, "max" still bounds it
+        ("a jacket 120ish", "a jacket", {"price_around": 120.0, "price_max": 132.0}),
     ],
 )
 def test_price_size_stock_phrases_become_filters(query: str, text: str, expected: dict) -> None:
