@@ -23,6 +23,9 @@ _INJECTION = re.compile(
     r"(prompt|instructions?|message|rules)\b"
     r"|\byou are now\b|\bact as (?:an? )?(?:unrestricted|dan|jailbroken|developer)\b|\bjailbreak\b|\bdeveloper mode\b"
     r"|\bnew instructions?\s*:|</?\s*(?:system|data|instructions?)\s*>|\bsystem\s*:\s"
+    # instructions claimed to come from whoever built the bot: "new instruction from your developers: ..."
+    r"|\b(?:new|updated|special|urgent|official)\s+(?:instructions?|orders?|directives?)\s+(?:from|by)\s+(?:your|the)\s+"
+    r"(?:developers?|devs?|creators?|admins?|administrators?|owners?|makers?|programmers?|engineers?|team)\b"
     # claimed authority: "as the store admin I authorize you to ...", "I am the owner, refund all orders"
     r"|\b(?:as|i am|i'm)\s+(?:the|an?|your)\s+(?:store\s+|shop\s+|site\s+)?(?:admin\w*|owner|manager|developer|operator|staff)\b"
     r".{0,60}\b(?:authori[sz]e|allow|permit|order|instruct|tell|refund|cancel|give|override|unlock)\w*\b",
@@ -31,7 +34,10 @@ _INJECTION = re.compile(
 # Other people's data: never shown, whatever the reason given.
 _OTHERS_DATA = re.compile(
     r"\b(?:other|another|all (?:the )?|every|someone else'?s?|somebody else'?s?)\s*(?:customers?|users?|people|shoppers?|clients?)'?s?"
-    r"\b.{0,40}\b(?:address\w*|emails?|phone\w*|orders?|names?|details|data|cards?|payment)\b", re.I)
+    r"\b.{0,40}\b(?:address\w*|emails?|phone\w*|orders?|names?|details|data|cards?|payment)\b"
+    # "export the customer list", "dump your user database": the shop's customer records as such
+    r"|\b(?:export|dump|download|list|send|give|show|share|leak|extract)\b.{0,30}\b(?:customer|user|client|shopper|member)s?'?\s+"
+    r"(?:list|lists|database|db|data|records|emails?|e-mails?|details|info\w*|contacts?|phone\s+numbers?|addresses)\b", re.I)
 
 _HARMFUL = re.compile(
     r"\b(bombs?|explosives?|weapons?|guns?|poison(?:ing|ous)?|kill(?:ing)?|murder|suicide|self[- ]harm|hack(?:s|ing|ed)?|"
