@@ -91,6 +91,9 @@ _POLICY_WORDS = re.compile(r"\b(ship\w*|deliver\w*|return\w*|refund\w*|exchange\
                            r"fee|fees|order|orders|account|password|gift card|price match|privacy|points|rewards)\b", re.I)
 _CART_TOTAL = re.compile(r"^\s*(?:and |so |ok |okay )?(?:what'?s|what is|how much is) (?:the |my )?(?:total|sum|damage)\b|"
                          r"\bhow much (?:is|does) (?:that|it|everything|all that) (?:come to|cost)\b", re.I)
+# "what's left in there?" right after a cart turn: the cart
+_CART_CONTENTS = re.compile(r"\bwhat'?s\s+(?:left\s+|still\s+|now\s+)?in\s+(?:there|it)\b|"
+                            r"\bwhat (?:do i have|have i got|did i add)\b", re.I)
 # "the lightest sleeping bag you have": the whole range, not the ones on screen
 _WHOLE_RANGE = re.compile(r"\b(?:you (?:have|sell|carry|stock|got|do)|of (?:them )?all|overall|in the (?:shop|store)|in your (?:shop|store|range))\b", re.I)
 _FRUSTRATED = re.compile(r"\b(?:nobody|no one|noone|no-one)\b.{0,30}\b(?:answer|repl|respond|help|get\w* back|call\w* back|pick\w* up)|"
@@ -426,7 +429,8 @@ class Assistant:
             return shopping.cart_add(d, Step(cart, "cart.add"), state, session.id, message, slots, product=named)
         if cart == "remove_from_cart":
             return shopping.cart_remove(d, Step(cart, "cart.remove"), state, session.id, message, slots)
-        if cart == "view_cart" or (state.topic == "cart" and _CART_TOTAL.search(message) and not _POLICY_WORDS.search(message)):
+        if cart == "view_cart" or (state.topic == "cart" and (_CART_TOTAL.search(message) or _CART_CONTENTS.search(message))
+                                   and not _POLICY_WORDS.search(message)):
             return shopping.cart_view(d, Step("view_cart", "cart.view"), session.id)  # "and what's the total?" after an add
         intent, confidence, source = self.router.route(message)
         logger.info("intent %s (%.2f, %s)", intent, confidence, source)
@@ -441,7 +445,7 @@ class Assistant:
         if _FRUSTRATED.search(message) and intent not in {"product_search", "recommendation", "compare", "product_question"}:
             # "nobody answers my emails": a person should take this over, not another round with the bot
             return service.handoff(d, Step("human_handoff", "handoff"), session.id, message, user_id)
-        if service.DAMAGE.search(message) and intent not in {"cancel_order", "change_order"} and not _asks_person(message):
+        if service.says_damaged(message) and intent not in {"cancel_order", "change_order"} and not _asks_person(message):
             return service.damaged(d, Step("return_refund", "policies"), state, message, slots, user_id)
         if intent == "human_handoff" and source == "model" and slots.order_ids and not _asks_person(message):
             intent = "order_status"  # "check SB-10055 for me": the classifier's guess loses to the order number
@@ -460,11 +464,12 @@ class Assistant:
                 state.orders and state.topic == "order" and _ARRIVAL.search(message))):
             intent = "order_status"
         if intent in _POLICY_INTENTS | {"chit_chat", "out_of_scope", "compare"} and not _POLICY_WORDS.search(message) and (
-                (state.request is not None and state.topic == "list" and _only_constraints(self._parse(message)))
+                (state.request is not None and state.topic == "list" and (
+                    _only_constraints(self._parse(message)) or self._measures_shown(state, self._parse(message))))
                 or (_only_constraints(self._parse(message)) and self._parse(message).filters.attributes)
                 or (source == "model" and confidence < 0.4 and self._names_catalog_words(message))):
-            # "actually I can go up to 35", "something with a laptop sleeve", "daypacks": a product request,
-            # whatever the classifier guessed
+            # "actually I can go up to 35", "something with a laptop sleeve", "daypacks", "any with zero drop?" after
+            # trail shoes (an attribute the listed products state): a product request, whatever the classifier guessed
             intent = "product_search"
         if intent in _ORDER_INTENTS | {"exchange"} and not slots.order_ids and state.topic.startswith("policy:") \
                 and _QUESTION.search(message) and not re.search(r"\bmy\b.{0,20}\b(?:order|purchase)", message, re.I):
@@ -537,6 +542,8 @@ class Assistant:
         if slots.refs and shown and found is None:
             return shopping.details(d, Step("product_question", "product_details"), state, message, slots)
         request, changed = next_request(state.request, parsed, found)
+        if changed == "refined" and found is None and request is not None:
+            request = _narrowed_to_shown(request, shown)
         # a follow-up to a policy answer ("and for overnight?", "what about to Australia?") stays on the policy
         if state.topic.startswith("policy:") and found is None and changed != "refined" and intent != "recommendation" \
                 and not parsed.filters.attributes and not (
@@ -596,6 +603,11 @@ class Assistant:
             return state.topic[7:]
         return ""
 
+    def _measures_shown(self, state: DialogueState, parsed) -> bool:
+        """The message sets a measured or yes/no condition on an attribute the listed products state."""
+        shown = shopping.shown_products(self.deps, state)
+        return any(c.op != "==" and any(c.attribute in p.attributes for p in shown) for c in parsed.filters.attributes)
+
     def _names_catalog_words(self, message: str) -> bool:
         """A short message (up to three words, no question) whose words are all words of product titles."""
         words = [w for w in re.findall(r"[a-z]+", message.lower()) if w not in _BARE]
@@ -644,6 +656,16 @@ def _clean(message: str) -> str:
     """The product words of a request, without the conversational lead ("show me", "I also need a")."""
     cleaned = _FILLER.sub("", message, count=1).strip(" ?!.")
     return cleaned or message
+
+
+def _narrowed_to_shown(request: ProductRequest, shown: list[Product]) -> ProductRequest:
+    """A qualified request ("a warm jacket") whose listing showed only some of its kinds (insulated, no rain
+    jackets) is refined within those kinds: "anything lighter than 400 g" means lighter warm jackets."""
+    kinds = {p.category[-1] for p in shown if p.category}
+    qualified = set(re.findall(r"[a-z]+", request.text.lower())) - set(request.type_words.split()) - _BARE
+    if shown and qualified and kinds and kinds < set(request.leaves):
+        return request.model_copy(update={"leaves": sorted(kinds)})
+    return request
 
 
 def _only_constraints(parsed) -> bool:

@@ -26,7 +26,14 @@ ACTION_OF_INTENT = {"cancel_order": "cancel", "change_order": "change_address", 
                     "exchange": "exchange"}
 INTENT_OF_ACTION = {v: k for k, v in ACTION_OF_INTENT.items()}
 DAMAGE = re.compile(r"\b(tore|torn|ripped|broke|broken|cracked|snapped|fell apart|falling apart|stopped working|"
-                    r"doesn'?t work|does not work|leak\w*|defect\w*|faulty|damaged|dented|arrived (?:broken|damaged))\b", re.I)
+                    r"doesn'?t work|does not work|leak\w*|defect\w*|faulty|damaged|dented|bent|shattered|scratched|"
+                    r"arrived (?:broken|damaged))\b", re.I)
+_NOT_DAMAGE = re.compile(r"\b(?:not|isn'?t|aren'?t|wasn'?t|nothing|never|no)\s+(?:\w+\s+)?$", re.I)
+
+
+def says_damaged(message: str) -> bool:
+    """The message reports damage or a fault ("the strap tore"), not its absence ("something that's not faulty")."""
+    return any(not _NOT_DAMAGE.search(message[: m.start()]) for m in DAMAGE.finditer(message))
 _RECENT = re.compile(r"\b(latest|last|most recent|newest|recent)\s+(order|purchase|one)\b|\bi (?:just )?(?:ordered|bought) (?:recently|lately)\b", re.I)
 _OLDEST = re.compile(r"\b(first|oldest|earliest)\s+(order|purchase)\b", re.I)
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",

@@ -36,10 +36,11 @@ _ASKED: list[tuple[re.Pattern[str], str]] = [
 ]
 _VERBS = {"weight": "weighs", "warmth": "is", "brightness": "gives", "runtime": "runs", "warranty": "has a warranty of"}
 _YES_NO = re.compile(r"^\s*(?:does|do|is|are|can i (?:get|have|buy)|have you got|got|any chance|is there|are there)\b|"
-                     r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b.*\?\s*$", re.I)
+                     # the question mark may end a sentence before more words: "in stock in M/L? my torso is 50 cm"
+                     r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b[^.!?]*\?", re.I)
 _STOCK_Q = re.compile(r"\b(in stock|available|availability|sold out|have (?:it|any|one)|left)\b", re.I)
 # "actually, remove it", "ok and how long ...?", "thanks. also ...": openings that do not change the request
-OPENING = (r"^\s*(?:(?:actually|ok(?:ay)?|oh|hmm+|wait|no|yes|yeah|yep|please|then|and|also|plus|so|um+|well|great|cool|"
+OPENING = (r"^\s*(?:(?:actually|ok(?:ay)?|oh|hmm+|wait|no|nah|nope|yes|yeah|yep|please|then|and|also|plus|so|um+|well|great|cool|"
            r"perfect|nice|right|thanks|thank you)[\s,.!]+)*")
 # The opening of a short follow-up that names only a size: "and in L?", "ok what about a 9?", "how about an 8"
 _FOLLOW_UP = OPENING + r"(?:(?:what|how)\s+about\s+)?(?:(?:an?|the)\s+|in\s+(?:an?\s+)?)?"
@@ -53,12 +54,18 @@ _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trol
                        r"^\s*(?:ok(?:ay)?,? )?i(?:'ll| will)? (?:want|choose|go (?:for|with)) the (?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one\s*[.!]?\s*$|"
                        # "the first one please, in Sunflower": a choice from the list
                        r"^\s*(?:ok(?:ay)?,? |yes,? )?(?:the )?(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one,? please\b(?![^.?!]*\?)|"
-                       rf"{OPENING}add (?:{_QTY_SAID} (?:of )?)?(?:{_REF}|\d+)\b", re.I)
+                       rf"{OPENING}add (?:{_QTY_SAID} (?:of )?)?(?:{_REF}|\d+)\b|"
+                       # "chuck 2 of the first one in my cart": whatever the verb, into the cart
+                       r"\b(?:in|into|to|onto) (?:my|the|our) (?:cart|basket|trolley)\b|"
+                       # "plus one of that second mug", "2 of the first one": a quantity of a listed product
+                       rf"{OPENING}(?:i'?ll (?:take|have) )?{_QTY_SAID} (?:more )?of {_REF}\b(?![^.?!]*\b(?:is|are|was|were|has|have|does|do|did|looks?|seems?|comes?|fits?)\b)", re.I)
 _CART_CLEAR = re.compile(r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|\b(?:remove|delete) (?:everything|all)\b", re.I)
 _CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
                           r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|"
                           rf"{OPENING}(?:remove|delete|take out|drop) {_REF}\b|"
-                          rf"{OPENING}(?:take|put) {_REF} (?:out|back)\b(?! (?:of|to) (?:the )?(?:store|shop|post))", re.I)
+                          rf"{OPENING}(?:take|put) {_REF} (?:out|back)\b(?! (?:of|to) (?:the )?(?:store|shop|post))|"
+                          # "take the first ones back out", "take that one out again"
+                          rf"{OPENING}take {_REF}(?:s| ones?)?(?: back)? out\b", re.I)
 _CART_VIEW = re.compile(r"\b(what'?s|what is|show|view|see|check|open|look at|how much is|how much's|total)\b.{0,20}\b(cart|basket|trolley)\b|"
                         r"\bwhat (?:do|did) i (?:have|put) in\b.{0,12}\b(?:cart|basket|trolley)\b|"
                         r"^\s*(?:my )?(?:cart|basket)\s*\??\s*$", re.I)

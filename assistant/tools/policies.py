@@ -98,10 +98,28 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, sim
     return " ".join(re.sub(r"[*_`]+", "", scored[i][1]) for i in keep)
 
 
+# Everyday customer-service wording -> the word policy pages use for it (added to the query, never replacing it):
+# shoppers say "when do I get my money back", pages say "refund"
+_PARAPHRASES = [
+    (re.compile(r"\bmoney(?:'s| is)? (?:back|returned)|\b(?:get|have) (?:my|the|our) money\b|\breimburs\w*", re.I), "refund"),
+    (re.compile(r"\b(?:visa|master\s?card|amex|american express|debit|credit)\b", re.I), "card"),
+    (re.compile(r"\b(?:gets?|getting|got|come|comes) back to (?:me|us)\b|\bhear back\b|\brespon(?:d|se)\w*|\banswer (?:me|us)\b", re.I), "reply"),
+    (re.compile(r"\b(?:take|takes|knock|knocks) (?:money|anything|something|it|that) off\b|\bdeduct\w*|\bdock\w*", re.I), "fee deducted"),
+    (re.compile(r"\bsend(?:ing)? (?:\w+ ){0,2}back\b|\bship(?:ping)? (?:\w+ ){0,2}back\b", re.I), "return"),
+]
+
+
+def paraphrased(query: str) -> str:
+    """`query` with the policy words its everyday phrases stand for appended."""
+    extra = [word for pattern, word in _PARAPHRASES if pattern.search(query) and word not in query.lower()]
+    return f"{query} {' '.join(extra)}" if extra else query
+
+
 def search_policies(documents, query: str, k: int = 3, context: str = "") -> PolicyOutput:
     """The policy passages that answer `query`, one citation per document (its chunks among the hits
     pooled), each with its most relevant sentences. `context`, the earlier question a follow-up continues,
     helps find the document and counts for little in choosing its sentences."""
+    query = paraphrased(query)
     hits = documents.search(f"{query} {context}".strip(), k=k + 2)
     pooled: dict[str, list] = {}
     for hit in hits:

@@ -269,3 +269,48 @@ def test_a_question_about_support_hours_is_answered_not_handed_off(bot):
     done = chat.say("what are your customer service hours")
     assert done["tool"] == "policies" and not any(e.type == "handoff" for e in chat.events)
     assert re.search(r"Monday to Friday", done["reply"])
+
+
+def test_a_quantity_of_a_listed_product_into_the_cart_whatever_the_verb(bot):
+    chat = bot()
+    mugs = chat.say("metal camping mugs")["shown"]
+    first = chat.say("chuck 2 of the first one in my cart pls")["actions"][-1]
+    assert (first["action"], first["product_id"], first["quantity"]) == ("add_to_cart", mugs[0].id, 2)
+    second = chat.say("plus one of that second mug")["actions"][-1]
+    assert (second["action"], second["product_id"]) == ("add_to_cart", mugs[1].id)
+    removed = chat.say("hmm nah take the first ones back out")["actions"][-1]
+    assert (removed["action"], removed["product_id"]) == ("remove_from_cart", mugs[0].id)
+    left = chat.say("whats left in there")
+    assert left["intent"] == "view_cart" and mugs[1].title in left["reply"] and mugs[0].title not in left["reply"]
+
+
+def test_one_of_those_as_a_subject_adds_nothing():
+    from assistant.conversation.shopping import cart_intent
+
+    assert cart_intent("one of those is too heavy for me") is None
+    assert cart_intent("2 of the first one please") == "add_to_cart"
+
+
+def test_a_measured_condition_on_the_listed_kind_refines_it_whatever_the_classifier_guessed(bot):
+    chat = bot()
+    chat.say("trail running shoes")
+    done = chat.say("any with zero drop?")  # "drop" also names the price-drop policy
+    assert done["shown"] and all(p.attributes.get("drop_mm") == 0 for p in done["shown"])
+
+
+def test_saying_an_item_is_not_faulty_is_no_damage_report(bot):
+    done = bot().say("if i send back something thats not faulty do you take money off for the label?")
+    assert done["citations"][0]["doc_id"] == "returns" and "$5.95" in done["reply"]
+
+
+def test_everyday_words_for_refunds_and_replies_find_the_policy(bot):
+    assert "5 to 10 business days" in bot().say("how long til the money's back on my visa")["reply"]
+    assert "within 1 business hour" in bot().say("roughly how long before someone gets back to me?")["reply"]
+
+
+def test_a_refinement_of_a_qualified_request_stays_within_the_kinds_it_showed(bot):
+    chat = bot()
+    warm = chat.say("recommend me a warm jacket for winter walks")["shown"]
+    kinds = {p.category[-1] for p in warm}
+    lighter = chat.say("anything lighter than 400 grams")["shown"]
+    assert lighter and all(p.category[-1] in kinds and p.attributes["weight_g"] <= 400 for p in lighter)
