@@ -206,7 +206,8 @@ def normalise_numbers(text: str) -> str:
         re.I,
     )
     text = pattern.sub(lambda m: (m.group("pre") or "") + str(_NUMBER_WORDS[(m.group("a") or m.group("b")).lower()]), text)
-    return text
+    # "a litre or more", "an hour": one of the unit
+    return re.sub(r"\b(?:a|an)\s+(?=(?:litre|liter|kilo|kilogram|gallon|hour|degree)s?\b)", "1 ", text, flags=re.I)
 
 
 class AttributeSchema:
@@ -502,7 +503,7 @@ def _number_pattern(attribute: Attribute) -> re.Pattern[str]:
         )
     if attribute.unit == "°C":  # "rated to -10" needs no unit
         return re.compile(
-            rf"{lead}(?:(?P<cmp>(?:rated|good|comfort(?:able)?)\s+(?:to|for|down\s+to|at|below|under)\s+|down\s+to\s+)(?P<neg>-|minus\s+|−)?"
+            rf"{lead}(?:(?P<cmp>(?:rated|good|comfort(?:able)?)\s+(?:to|for|down\s+to|at|below|under)\s+(?:at\s+least\s+)?|down\s+to\s+)(?P<neg>-|minus\s+|−)?"
             rf"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>{unit})?|{cmp.replace('cmp', 'cmp_u')}(?P<neg_u>-|minus\s+|−)?"
             rf"(?P<num_u>\d+(?:\.\d+)?)\s*(?P<unit_u>{unit}))(?![a-z²])"
         )

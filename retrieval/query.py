@@ -63,7 +63,7 @@ _MAX = re.compile(
     rf"(?:don'?t|do\s+not|won'?t|can'?t|cannot)\s+(?:want\s+to\s+)?(?:spend|pay|go)\s+(?:more\s+than|over|above|past)|"
     rf"(?:spend|pay)\s+(?:up\s+to|at\s+most|no\s+more\s+than|less\s+than)|"
     # "I could stretch to 150", "go as high as 120", "my limit is 80"
-    rf"stretch(?:\s+(?:it|that|my\s+budget))?\s+to|go\s+(?:as\s+high|as\s+far)\s+as|limit\s+(?:is|of)|<=?)\s*{_amount(1)}{_NOT_UNIT}", re.I)
+    rf"(?:stretch|push|bump|raise|increase)(?:\s+(?:it|that|my\s+budget|the\s+budget))?\s+(?:up\s+)?to|go\s+(?:as\s+high|as\s+far)\s+as|limit\s+(?:is|of)|<=?)\s*{_amount(1)}{_NOT_UNIT}", re.I)
 # "90 or less", "$60 max", "50 bucks tops", "a 90 dollar budget"
 _MAX_AFTER = re.compile(
     rf"(?<![\w.]){_amount(1)}\s*(?:-?ish\s*)?(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?|tops|at\s+most|(?:price\s+)?(?:limit|budget|cap))\b", re.I)

@@ -527,7 +527,8 @@ class Assistant:
         focus = d.catalog.get(state.focus or "")
         if focus is not None and (found is None or set(found[0]) & set(focus.category)) and not slots.refs:
             size, colour = shopping.wanted_variant(message, focus, slots)
-            follow_up = state.topic == "product" and len(message.split()) <= 7
+            # "and in L?", "hmm my husband says that's too loud lol. navy?": a short last sentence
+            follow_up = state.topic == "product" and len(re.split(r"[.!?]\s+", message.strip())[-1].split()) <= 7
             if (size or colour) and (shopping.is_yes_no(message) or follow_up):
                 return shopping.details(d, Step("product_question", "product_details"), state, message, slots, yes_no=True)
             if shopping.asked_dimension(message) and _ATTRIBUTE_Q.search(message) and found is None \

@@ -35,7 +35,9 @@ _ASKED: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(warranty|guarantee)\b", re.I), "warranty"),
 ]
 _VERBS = {"weight": "weighs", "warmth": "is", "brightness": "gives", "runtime": "runs", "warranty": "has a warranty of"}
-_YES_NO = re.compile(r"^\s*(?:does|do|is|are|can i (?:get|have|buy)|have you got|got|any chance|is there|are there)\b|"
+_YES_NO = re.compile(r"^\s*(?:(?:hey|hi|hello|ok(?:ay)?|so|um+|hmm+|quick q(?:uestion)?)[\s,]+)*"
+                     r"(?:does|do|is|are|can i (?:\w+ )?(?:get|have|buy)|have you got|got|any chance|is there|are there)\b|"
+                     r"\bor (?:is|are) (?:it|that|they|those|this) (?:sold out|out of stock)\b|"
                      # the question mark may end a sentence before more words: "in stock in M/L? my torso is 50 cm"
                      r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b[^.!?]*\?", re.I)
 _STOCK_Q = re.compile(r"\b(in stock|available|availability|sold out|have (?:it|any|one)|left)\b", re.I)
@@ -60,14 +62,17 @@ _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trol
                        # "plus one of that second mug", "2 of the first one": a quantity of a listed product
                        rf"{OPENING}(?:i'?ll (?:take|have) )?{_QTY_SAID} (?:more )?of {_REF}\b(?![^.?!]*\b(?:is|are|was|were|has|have|does|do|did|looks?|seems?|comes?|fits?)\b)", re.I)
 _CART_CLEAR = re.compile(r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|\b(?:remove|delete) (?:everything|all)\b", re.I)
-_CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
+_CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of|ditch|scrap|bin)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
                           r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|"
                           rf"{OPENING}(?:remove|delete|take out|drop) {_REF}\b|"
+                          # "meh changed my mind, ditch the bottle"
+                          rf"{OPENING}(?:[\w']+[\s,]+){{0,5}}?(?:remove|delete|ditch|bin) {_REF}\b(?! off\b)|"
                           rf"{OPENING}(?:take|put) {_REF} (?:out|back)\b(?! (?:of|to) (?:the )?(?:store|shop|post))|"
                           # "take the first ones back out", "take that one out again"
                           rf"{OPENING}take {_REF}(?:s| ones?)?(?: back)? out\b", re.I)
 _CART_VIEW = re.compile(r"\b(what'?s|what is|show|view|see|check|open|look at|how much is|how much's|total)\b.{0,20}\b(cart|basket|trolley)\b|"
                         r"\bwhat (?:do|did) i (?:have|put) in\b.{0,12}\b(?:cart|basket|trolley)\b|"
+                        r"\b(?:anything|something|what)\b.{0,25}\b(?:in|inside) (?:my|the) (?:cart|basket|trolley)\b(?![^.!?]*\b(?:add|put)\b)|"
                         r"^\s*(?:my )?(?:cart|basket)\s*\??\s*$", re.I)
 # Letter sizes in words ("in large", "a medium"): read against the product's own sizes
 SIZE_WORDS = {"extra extra large": "XXL", "xx-large": "XXL", "extra large": "XL", "x-large": "XL", "extra small": "XS",

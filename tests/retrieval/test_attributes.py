@@ -222,6 +222,8 @@ def test_colour_text_is_left_to_the_colour_rules():
     ("more than 300 lumens", [("lumens", ">=", 300)]),
     ("any with zero drop?", [("drop_mm", "~", 0)]),  # a number before the attribute's own name
     ("the 4mm drop ones", [("drop_mm", "~", 4)]),
+    ("a litre or more", [("capacity_l", ">=", 1)]),
+    ("good to at least minus 5", [("temperature_rating_c", "<=", -5)]),
 ])
 def test_comparisons_and_numbers_before_an_attribute_name(demo_schema, text, expected):
     assert _constraints(demo_schema, demo_schema.normalise_counts(text)) == expected

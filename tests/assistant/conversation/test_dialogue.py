@@ -314,3 +314,23 @@ def test_a_refinement_of_a_qualified_request_stays_within_the_kinds_it_showed(bo
     kinds = {p.category[-1] for p in warm}
     lighter = chat.say("anything lighter than 400 grams")["shown"]
     assert lighter and all(p.category[-1] in kinds and p.attributes["weight_g"] <= 400 for p in lighter)
+
+
+def test_a_yes_no_after_small_talk_and_a_colour_in_a_last_short_sentence(bot):
+    chat = bot()
+    vest = chat.say("hey can i actually get the Alder Peak Alpenglow Down Vest in burgundy right now or is that sold out")
+    assert vest["reply"].startswith("Yes")
+    assert chat.say("hmm my husband says that's too loud lol. navy?")["reply"].startswith("No")
+
+
+@pytest.mark.parametrize("message, intent", [
+    ("meh changed my mind, ditch the bottle", "remove_from_cart"),
+    ("so is there anything still sitting in my basket?", "view_cart"),
+    ("can i drop the parcel at a ups store", None),
+    ("I want to drop it off at the store", None),
+    ("scrap that for now, what sheet sets do you do", None),  # drops the topic, not a cart line
+])
+def test_cart_wording(message, intent):
+    from assistant.conversation.shopping import cart_intent
+
+    assert cart_intent(message) == intent
