@@ -58,7 +58,7 @@ _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trol
                        r"^\s*(?:ok(?:ay)?,? |yes,? )?(?:the )?(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one,? please\b(?![^.?!]*\?)|"
                        rf"{OPENING}add (?:{_QTY_SAID} (?:of )?)?(?:{_REF}|\d+)\b|"
                        # "chuck 2 of the first one in my cart": whatever the verb, into the cart
-                       r"\b(?:in|into|to|onto) (?:my|the|our) (?:cart|basket|trolley)\b|"
+                       rf"\b{_REF} (?:in|into|to|onto) (?:my|the|our) (?:cart|basket|trolley)\b|"
                        # "plus one of that second mug", "2 of the first one": a quantity of a listed product
                        rf"{OPENING}(?:i'?ll (?:take|have) )?{_QTY_SAID} (?:more )?of {_REF}\b(?![^.?!]*\b(?:is|are|was|were|has|have|does|do|did|looks?|seems?|comes?|fits?)\b)", re.I)
 _CART_CLEAR = re.compile(r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|\b(?:remove|delete) (?:everything|all)\b", re.I)

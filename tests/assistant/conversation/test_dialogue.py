@@ -329,6 +329,9 @@ def test_a_yes_no_after_small_talk_and_a_colour_in_a_last_short_sentence(bot):
     ("can i drop the parcel at a ups store", None),
     ("I want to drop it off at the store", None),
     ("scrap that for now, what sheet sets do you do", None),  # drops the topic, not a cart line
+    ("stick the 2nd one in my basket", "add_to_cart"),
+    ("is the jacket still in my cart", None),
+    ("can I save items in my cart for later", None),
 ])
 def test_cart_wording(message, intent):
     from assistant.conversation.shopping import cart_intent
