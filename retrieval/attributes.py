@@ -193,7 +193,7 @@ def value_of(product: Product, name: str):
 
 _BEFORE_NUMBER = (r"under|below|than|then|around|about|approximately|roughly|budget|spend|pay|max|maximum|to|over|above|"
                   r"least|most|for|sleeps|fits|is|of|\$|€|£")
-_AFTER_NUMBER = (r"dollars?|bucks|euros?|pounds?|quid|people|persons?|person|adults|seasons?|hours?|liters?|litres?|l|kg|"
+_AFTER_NUMBER = (r"dollars?|bucks|euros?|pounds?|quid|people|persons?|person|adults|man|men|seasons?|hours?|liters?|litres?|l|kg|"
                  r"kilos?|grams?|lumens|degrees|°|p")
 
 
@@ -366,7 +366,10 @@ class AttributeSchema:
             taken.append(span)
             out.constraints.append(max(options, key=lambda o: (o[0], o[1]))[2])
         out.spans += taken
-        said = _words(lowered)
+        rest = lowered
+        for start, end in out.spans:  # "a one-man tent" is a size of tent, not the men's range
+            rest = rest[:start] + " " * (end - start) + rest[end:]
+        said = _words(rest)
         enums: dict[str, Constraint] = {}
         for attribute, value, value_words in self._enum_values:
             if value_words <= said and (attribute.name not in enums or len(value_words) > len(_words(str(enums[attribute.name].value)))):
@@ -402,6 +405,8 @@ class AttributeSchema:
             op: Op = ">=" if negated else "<="
         elif re.match(rf"(?:{_LARGER}|above|at least|min|>|plus)\b", core) or re.match(r"\+|or (more|over|above|bigger|larger)|plus|min|at least", post):
             op = "<=" if negated else ">="
+        elif attribute.unit == "people" and not word and not groups.get("sl") and (groups.get("unit2") or "").lower() in _CLASS_UNITS:
+            op = "=="  # "a 2-person tent", "a one-man tent": that class; "for 2 people" and "sleeps 2" are at least
         else:
             op = ">=" if counted else self.synonyms.bound.get(attribute.unit, "~")
         if attribute.unit == "°C" and op == "~":  # a comfort rating is a floor ("to -10" = -10 or colder), a limit a ceiling
@@ -460,6 +465,10 @@ _NOT_VALUES = {"down", "up", "in", "on", "out", "off", "none", "other", "no", "y
                "weight", "light", "heavy", "thick", "thin", "double", "single", "high", "with", "and"}
 
 
+_IRREGULAR = {"man": "men", "woman": "women"}
+_CLASS_UNITS = {"person", "man", "p"}  # "for man" is the men's range
+
+
 def _words(text: str) -> set[str]:
     """A text's words, singular and without "'s" or "-ing", for matching catalog values ("camping" ~ "camp")."""
     out = set()
@@ -468,7 +477,7 @@ def _words(text: str) -> set[str]:
             w = w[:-3]
         elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
             w = w[:-1]
-        out.add(w)
+        out.add(_IRREGULAR.get(w, w))
     return out
 
 

@@ -16,6 +16,7 @@ from retrieval.catalog import Product
 
 FUZZY_MIN_LETTERS = 5  # shorter words are too close to too many others ("tent" / "vent")
 FUZZY_CUTOFF = 0.85  # difflib ratio: "backpak" ~ "backpack" 0.93, "sleping" ~ "sleeping" 0.93
+_SUBJECTS = {"i", "he", "she", "we", "they", "you", "who"}  # the word after one is a verb: "he camps a lot"
 _STOP = {"the", "and", "with", "for", "men", "women", "mens", "womens", "unisex", "kids", "set", "pack", "new", "pro"}
 
 
@@ -38,9 +39,10 @@ def _tokens(text: str) -> list[str]:
 class ProductTypes:
     """Type words of a catalog -> the leaf categories they name."""
 
-    def __init__(self, words: dict[tuple[str, ...], frozenset[str]], ignored: set[str]):
+    def __init__(self, words: dict[tuple[str, ...], frozenset[str]], ignored: set[str], named: frozenset = frozenset()):
         self.words = words
         self.ignored = ignored  # brand and attribute words
+        self.named = named  # words the catalog names as a type (its categories, a `type` attribute), not inferred from titles
         self._longest = max((len(k) for k in words), default=0)
         self._unigrams = sorted(k[0] for k in words if len(k) == 1)
 
@@ -77,21 +79,35 @@ class ProductTypes:
                 kinds.setdefault(tuple(_tokens(kind)), set()).add(p.category[-1])
         for gram, leaves in kinds.items():
             words.setdefault(gram, frozenset(leaves))
+        named = set(kinds)
         for leaf in {p.category[-1] for p in products}:
             tokens = tuple(_tokens(leaf))
             if tokens:
                 words[tokens] = frozenset({leaf})
                 words.setdefault(tokens[-1:], frozenset({leaf}))
-        return cls(words, brands)
+                named |= {tokens, tokens[-1:]}
+        return cls(words, brands, frozenset(named))
+
+    def is_named(self, words: str) -> bool:
+        """Do these type words (as `find` returns them) come from the catalog's categories or `type` attribute?"""
+        return tuple(words.split()) in self.named
 
     def find(self, text: str) -> tuple[frozenset[str], str] | None:
-        """(leaf categories, the words) of the most specific product type `text` names, or None."""
-        tokens = _tokens(text)
+        """(leaf categories, the words) of the most specific product type `text` names, or None: the longest
+        phrase, then the one naming fewer categories, then the first. A word right after a subject pronoun is a
+        verb ("he camps a lot"), not a product."""
+        words = re.findall(r"[a-z]+", text.lower())
+        tokens, verbs = [], set()
+        for i, w in enumerate(words):
+            if len(w) > 2:
+                if i and words[i - 1] in _SUBJECTS:
+                    verbs.add(len(tokens))
+                tokens.append(_singular(w))
         for n in range(min(self._longest, 3), 0, -1):
             best = None
             for i in range(len(tokens) - n + 1):
                 gram = tuple(tokens[i : i + n])
-                if gram in self.words and (best is None or len(self.words[gram]) < len(best[0])):
+                if gram in self.words and i not in verbs and (best is None or len(self.words[gram]) < len(best[0])):
                     best = (self.words[gram], " ".join(gram))
             if best is not None:
                 return best

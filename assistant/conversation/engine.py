@@ -78,7 +78,8 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
                      r"(?:what|how) about|have you got|any|find me|get me|search for)?\s*(?:(?:some|a|an|the)\b)?\s*", re.I)
 _EXCHANGE = re.compile(r"\b(exchange|swap)\b", re.I)
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
-_ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b", re.I)
+_ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want|go ahead with|proceed with)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b|"
+                        r"\b(?:it|they|this|that)\b.{0,12}\bgo back\b|\bsend (?:it|them|this|that) back\b", re.I)
 _POLICY_Q = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b"
                        r"(?!\s+about\b)", re.I)  # "what about changing the address ..." is a request
 _REFERRING = re.compile(r"\b(there|that|it|those|this|then|them)\b|^\s*(?:and|also|what about|how about)\b", re.I)
@@ -382,6 +383,9 @@ class Assistant:
             if not parts and family == "other":
                 lead = f"{lead} {piece}".strip()
                 continue
+            if parts and last == "cart" and family in ("product", "other") and self.deps.types.find(_clean(piece)) is None:
+                parts[-1] += " " + piece  # "ok i take the first one. size Throw and the White colour please"
+                continue
             two_kinds = family == last == "product" and self._two_kinds(parts[-1], piece)  # "a bag ... plus a pad ..."
             # "the status of SB-1 and can you change its address": two things to do with orders
             two_kinds = two_kinds or family == last == "order" and self.router.route(parts[-1])[0] != self.router.route(piece)[0]
@@ -393,9 +397,13 @@ class Assistant:
         return parts or [message]
 
     def _two_kinds(self, first: str, second: str) -> bool:
-        """Both name a product type, and not the same one."""
-        a, b = self.deps.types.find(_clean(first)), self.deps.types.find(_clean(second))
-        return a is not None and b is not None and not set(a[0]) & set(b[0])
+        """Both name a product type, and not the same one; a word only product titles use ("he camps a lot") is
+        no second request beside a type the catalog names ("thinking a lantern?")."""
+        types = self.deps.types
+        a, b = types.find(_clean(first)), types.find(_clean(second))
+        if a is None or b is None or set(a[0]) & set(b[0]):
+            return False
+        return types.is_named(a[1]) == types.is_named(b[1])
 
     def _family(self, text: str) -> str:
         if shopping.cart_intent(text):
@@ -406,10 +414,15 @@ class Assistant:
             return "order"
         if _QUESTION.search(text) and intent not in ("product_search", "product_question", "compare", "recommendation"):
             return "policy"
-        if intent in _POLICY_INTENTS or intent == "human_handoff":
-            return "policy"
+        if intent == "human_handoff" or intent in _POLICY_INTENTS and _POLICY_WORDS.search(text):
+            return "policy"  # ("i roll around alot lol" after a question: no question, no service word, context)
         if intent in ("product_search", "product_question", "compare", "recommendation"):
-            return "product"
+            parsed = self._parse(text)
+            f = parsed.filters
+            if _QUESTION.search(text) or self.deps.types.find(_clean(text)) or f.attributes or f.sort or f.colours or f.sizes \
+                    or f.price_max is not None or f.price_min is not None or re.search(r"\b(?:show|find|need|want|looking|recommend|suggest)\b", text, re.I):
+                return "product"
+            # "sorry, i think better not." before "please take it out": no question, no product, no condition
         return "other"
 
     def _step(self, session: Session, state: DialogueState, message: str, user_id: str | None) -> Step:
@@ -466,6 +479,9 @@ class Assistant:
         if intent in _POLICY_INTENTS | {"chit_chat", "out_of_scope", "compare"} and not _POLICY_WORDS.search(message) and (
                 (state.request is not None and state.topic == "list" and (
                     _only_constraints(self._parse(message)) or self._measures_shown(state, self._parse(message))))
+                # "whichever of those weighs the least" after an answer that listed products and a policy
+                or (state.request is not None and (_PICK.search(message) or _ABOUT_LIST.search(message))
+                    and self._measures_shown(state, self._parse(message), sorts=True))
                 or (_only_constraints(self._parse(message)) and self._parse(message).filters.attributes)
                 or (source == "model" and confidence < 0.4 and self._names_catalog_words(message))):
             # "actually I can go up to 35", "something with a laptop sleeve", "daypacks", "any with zero drop?" after
@@ -495,6 +511,13 @@ class Assistant:
         if found is None and intent in ("product_search", "recommendation") and not (f.attributes or f.colours or f.sizes) and (
                 len(set(re.findall(r"[a-z]+", parsed.text.lower())) - _BARE) >= (1 if state.request is None else 2)):
             found = self._dense_type(parsed.text)  # "head torches": no catalog word, but every neighbour is a headlamp
+        if found is not None and state.shown and not d.types.is_named(found[1]) and (_PICK.search(message) or _ABOUT_LIST.search(message)):
+            found = None  # "whichever of those weighs the least, we'll be carrying it": a word from titles, about the list
+        in_focus = d.catalog.get(state.focus or "")
+        if found is not None and in_focus is not None and state.topic == "product" and not d.types.is_named(found[1]):
+            size, colour = shopping.wanted_variant(message, in_focus, slots)  # "wat about long?" after a pad with a Long size
+            if size in in_focus.sizes or colour in in_focus.colours:
+                found = None
         active = state.request
         if found is not None and active is not None and active.leaves and state.topic == "list" \
                 and not set(found[0]) & set(active.leaves) and (_ABOUT_LIST.search(message) or len(message.split()) <= 4):
@@ -540,7 +563,8 @@ class Assistant:
         if intent == "compare" and not filters_list and (len(slots.refs) != 1 or re.search(r"\b(compare|comparison|difference|differ|vs|versus|better)\b",
                                                                        message, re.I)):
             return shopping.compare_shown(d, Step("compare", "compare"), state, slots, self._search_once(message, 2))
-        if slots.refs and shown and found is None:
+        if slots.refs and shown and found is None and not (parsed.filters.attributes and _ABOUT_LIST.search(message)):
+            # ("any 2-person ones that stand up on their own?" sets conditions on the list, it asks about no one product)
             return shopping.details(d, Step("product_question", "product_details"), state, message, slots)
         request, changed = next_request(state.request, parsed, found)
         if changed == "refined" and found is None and request is not None:
@@ -604,9 +628,13 @@ class Assistant:
             return state.topic[7:]
         return ""
 
-    def _measures_shown(self, state: DialogueState, parsed) -> bool:
-        """The message sets a measured or yes/no condition on an attribute the listed products state."""
+    def _measures_shown(self, state: DialogueState, parsed, sorts: bool = False) -> bool:
+        """The message sets a measured or yes/no condition on an attribute the listed products state (or, with
+        `sorts`, asks for the best of them on a dimension they measure)."""
         shown = shopping.shown_products(self.deps, state)
+        sort = parsed.filters.sort
+        if sorts and sort is not None and shown and self.deps.schema.dimension_attribute(sort.dimension, shown):
+            return True
         return any(c.op != "==" and any(c.attribute in p.attributes for p in shown) for c in parsed.filters.attributes)
 
     def _names_catalog_words(self, message: str) -> bool:

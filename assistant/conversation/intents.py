@@ -190,6 +190,9 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("human_handoff", re.compile(r"\b(talk|speak|chat|connect|transfer|put me through)\w*\b.{0,30}\b(human|person|agent|someone|somebody|representative|operator|manager|staff|support|customer service)\b|\b(real|live|human) (person|agent|support)\b|^\s*(agent|operator|human)\s*[.!?]*$|\b(can|could)\s+(someone|somebody|a person|a human|an agent)\b", re.I)),
     ("cancel_order", re.compile(r"\bcancel\w*\b.{0,40}\b(order|SB-?\d+|purchase)\b|\b(order|SB-?\d+)\b.{0,30}\bcancel", re.I)),
     ("return_refund", re.compile(r"\b(return|refund|send (it|them) back)\b.{0,30}\b(SB-?\d+|order \d+)", re.I)),
+    # "can it still go back?", "can I send them back?": a return of something bought
+    ("return_refund", re.compile(r"\b(?:can|could|may) (?:it|they|this|that|these|those|i|we) (?:still )?(?:go back|be sent back|"
+                                 r"send (?:it|them|this|that|these|those) back)\b", re.I)),
     ("change_order", re.compile(r"\b(change|update|modify|correct)\b.{0,30}\b(address|delivery address|shipping address)\b.{0,40}\b(SB-?\d+|order)", re.I)),
     ("order_status", re.compile(r"\b(track|status|where(?:'s| is)|arriv|shipped|deliver)\w*\b.{0,40}\bSB-?\d{4,6}\b|^\s*SB-?\d{4,6}\s*\??$", re.I)),
     # "can you match it?", "do you price match?": the price-match rule, not a product search for the cheaper item

@@ -45,7 +45,7 @@ _STOCK_Q = re.compile(r"\b(in stock|available|availability|sold out|have (?:it|a
 OPENING = (r"^\s*(?:(?:actually|ok(?:ay)?|oh|hmm+|wait|no|nah|nope|yes|yeah|yep|please|then|and|also|plus|so|um+|well|great|cool|"
            r"perfect|nice|right|thanks|thank you)[\s,.!]+)*")
 # The opening of a short follow-up that names only a size: "and in L?", "ok what about a 9?", "how about an 8"
-_FOLLOW_UP = OPENING + r"(?:(?:what|how)\s+about\s+)?(?:(?:an?|the)\s+|in\s+(?:an?\s+)?)?"
+_FOLLOW_UP = OPENING + r"(?:(?:wh?at|how)\s+about\s+)?(?:(?:an?|the)\s+|in\s+(?:an?\s+)?)?"
 _SIZE_SAID = re.compile(rf"(?:\bin (?:an? )?|\bsize\s*|{_FOLLOW_UP})(\d{{1,2}}(?:\.5)?|xxs|xs|s|m|l|xl|xxl|xxxl)\b"
                         r"(?=\s*(?:then|instead|please|too)?\s*\??\s*$|\s)", re.I)
 
@@ -53,6 +53,7 @@ _REF = r"(?:it|that|this|them|these|those|one|the \w+(?: one)?|(?:number|no\.?|#
 _QTY_SAID = r"(?:\d{1,2}|a|an|one|two|three|four|five|a couple|a pair)"
 _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
                        rf"\b(?:i'?ll|i will|let me|i'?d like to|i want to) (?:take|buy|get|grab|order|have)(?: {_QTY_SAID} of)? {_REF}\b|"
+                       rf"\bi (?:take|buy|order)(?: {_QTY_SAID} of)? {_REF}\b(?![^.?!]*\?)|"  # "ok i take the first one", not "i take it you ...?"
                        r"^\s*(?:ok(?:ay)?,? )?i(?:'ll| will)? (?:want|choose|go (?:for|with)) the (?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one\s*[.!]?\s*$|"
                        # "the first one please, in Sunflower": a choice from the list
                        r"^\s*(?:ok(?:ay)?,? |yes,? )?(?:the )?(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one,? please\b(?![^.?!]*\?)|"
@@ -63,6 +64,7 @@ _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trol
                        rf"{OPENING}(?:i'?ll (?:take|have) )?{_QTY_SAID} (?:more )?of {_REF}\b(?![^.?!]*\b(?:is|are|was|were|has|have|does|do|did|looks?|seems?|comes?|fits?)\b)", re.I)
 _CART_CLEAR = re.compile(r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|\b(?:remove|delete) (?:everything|all)\b", re.I)
 _CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of|ditch|scrap|bin)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
+                          r"\btake\b.{0,30}\bout\b.{0,12}\b(?:cart|basket|trolley)\b|"  # "please take it out from cart"
                           r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|"
                           rf"{OPENING}(?:remove|delete|take out|drop) {_REF}\b|"
                           # "meh changed my mind, ditch the bottle"
@@ -73,7 +75,8 @@ _CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of|d
 _CART_VIEW = re.compile(r"\b(what'?s|what is|show|view|see|check|open|look at|how much is|how much's|total)\b.{0,20}\b(cart|basket|trolley)\b|"
                         r"\bwhat (?:do|did) i (?:have|put) in\b.{0,12}\b(?:cart|basket|trolley)\b|"
                         r"\b(?:anything|something|what)\b.{0,25}\b(?:in|inside) (?:my|the) (?:cart|basket|trolley)\b(?![^.!?]*\b(?:add|put)\b)|"
-                        r"^\s*(?:my )?(?:cart|basket)\s*\??\s*$", re.I)
+                        r"^\s*(?:my )?(?:cart|basket)\s*\??\s*$|"
+                        r"\b(?:my|the) (?:cart|basket|trolley) (?:is|'s) (?:empty|now)\b[^.!]*\?", re.I)  # "so now my cart is empty, yes?"
 # Letter sizes in words ("in large", "a medium"): read against the product's own sizes
 SIZE_WORDS = {"extra extra large": "XXL", "xx-large": "XXL", "extra large": "XL", "x-large": "XL", "extra small": "XS",
                "x-small": "XS", "small": "S", "medium": "M", "large": "L"}
@@ -278,7 +281,9 @@ def pick(d: Deps, step: Step, state: DialogueState, sort: Sort) -> Step | None:
     best = d.schema.order(shown, sort)[0]
     value = value_of(best, name)
     said = money(value, best.currency) if name == "price" else f"rated {value}/5" if name == "rating" else d.schema.describe(name, value)
-    step.template = render("reply_pick", phrase=sort.phrase, title=best.title, value=said).strip()
+    # "weighs the least" is a verb phrase: "the one that weighs the least"
+    phrase = f"one that {sort.phrase}" if re.match(r"(?:weighs|holds|fits|lasts|runs|has|gives|keeps)\b", sort.phrase) else sort.phrase
+    step.template = render("reply_pick", phrase=phrase, title=best.title, value=said).strip()
     step.cards = [ProductCard.of(best, said)]
     step.evidence.products = [fact(best)]
     step.evidence.texts.append(f"{best.title} {said}")

@@ -47,13 +47,14 @@ def return_window_days(policy_texts: list[str]) -> int:
 
 
 _ADDRESS = re.compile(
-    r"\bto\s+(?P<line1>\d{1,6}\s+[A-Za-z0-9 .'-]+?)(?:,\s*(?P<city>[A-Za-z .'-]+?))?(?:,\s*(?P<region>[A-Z]{2}))?"
+    r"(?:\bto|\bis|:)\s+(?P<line1>\d{1,6}\s+(?=[^,]*[A-Za-z])[A-Za-z0-9 .'-]+?)(?:,\s*(?P<city>[A-Za-z .'-]+?))?(?:,\s*(?P<region>[A-Z]{2}))?"
     r"(?:\s+(?P<postal>\d{5}))?\s*[.!]?\s*$"
 )
 
 
 def parse_address(text: str) -> dict | None:
-    """The new address in "change the address of SB-10001 to 12 Oak Street, Springfield, IL 62701"."""
+    """The new address in "change the address of SB-10001 to 12 Oak Street, Springfield, IL 62701" (or after "is"
+    or a colon: "sent to a different address, please: 7 Willow Court, Montpelier, VT 05602")."""
     m = _ADDRESS.search(text.strip())
     if not m:
         return None

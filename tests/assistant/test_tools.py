@@ -96,4 +96,7 @@ def test_return_proposal_respects_window(tmp_path):
     assert not late.allowed and "return window" in late.message
     assert order_tools.parse_address("change the address of SB-10001 to 12 Oak Street, Springfield, IL 62701") == {
         "line1": "12 Oak Street", "city": "Springfield", "region": "IL", "postal_code": "62701"}
+    assert order_tools.parse_address("I would like SB-10055 sent elsewhere, please: 7 Willow Court, Montpelier, VT 05602.") == {
+        "line1": "7 Willow Court", "city": "Montpelier", "region": "VT", "postal_code": "05602"}
+    assert order_tools.parse_address("the time is 10 30") is None  # a street has a name
     assert datetime.now(UTC)  # clock used by default

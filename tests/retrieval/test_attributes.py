@@ -21,7 +21,8 @@ def demo_schema() -> AttributeSchema:
 
 def _constraints(schema: AttributeSchema, text: str) -> list[tuple[str, str, object]]:
     """Measured and yes/no conditions (catalog words, the enumerations, are tested on their own)."""
-    return [(c.attribute, c.op, c.value) for c in schema.understand(normalise_numbers(text)).constraints if c.op != "=="]
+    return [(c.attribute, c.op, c.value) for c in schema.understand(normalise_numbers(text)).constraints
+            if not (c.op == "==" and isinstance(c.value, str))]
 
 
 def test_schema_reads_kinds_and_units_from_the_catalog(demo_schema):
@@ -35,7 +36,7 @@ def test_schema_reads_kinds_and_units_from_the_catalog(demo_schema):
 
 @pytest.mark.parametrize("text, expected", [
     ("a tent for three people", [("capacity_persons", ">=", 3)]),
-    ("3-person tent", [("capacity_persons", ">=", 3)]),
+    ("3-person tent", [("capacity_persons", "==", 3)]),  # a compound names the class; "for three people" is at least
     ("one that sleeps 2", [("capacity_persons", ">=", 2)]),
     ("sleeping bag rated to -10", [("temperature_rating_c", "<=", -10)]),
     ("good down to minus 5 degrees", [("temperature_rating_c", "<=", -5)]),
@@ -224,6 +225,7 @@ def test_colour_text_is_left_to_the_colour_rules():
     ("the 4mm drop ones", [("drop_mm", "~", 4)]),
     ("a litre or more", [("capacity_l", ">=", 1)]),
     ("good to at least minus 5", [("temperature_rating_c", "<=", -5)]),
+    ("a one-man tent", [("capacity_persons", "==", 1)]),  # and no men's range
 ])
 def test_comparisons_and_numbers_before_an_attribute_name(demo_schema, text, expected):
     assert _constraints(demo_schema, demo_schema.normalise_counts(text)) == expected

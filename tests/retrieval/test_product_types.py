@@ -29,6 +29,9 @@ def types() -> ProductTypes:
     ("i want a backpak for day hikes", {"Backpacks"}),
     ("a hedlamp", {"Headlamps & Lanterns"}),
     ("water botle", {"Water Bottles"}),
+    # the word after a subject pronoun is a verb: "camps" is no product here
+    ("gift for my dad, he camps a lot. thinking a lantern?", {"Headlamps & Lanterns"}),
+    ("plus a cheap foam mat to go under his bag", {"Sleeping Pads"}),
 ])
 def test_types_from_titles_and_category_names(types, text, leaves):
     found = types.find(text)

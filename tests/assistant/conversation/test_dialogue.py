@@ -332,8 +332,27 @@ def test_a_yes_no_after_small_talk_and_a_colour_in_a_last_short_sentence(bot):
     ("stick the 2nd one in my basket", "add_to_cart"),
     ("is the jacket still in my cart", None),
     ("can I save items in my cart for later", None),
+    ("ok i take the first one. size Throw please", "add_to_cart"),
+    ("i take it you ship to canada?", None),
+    ("sorry, i think better not. please take it out from cart", "remove_from_cart"),
+    ("so now my cart is empty, yes?", "view_cart"),
 ])
 def test_cart_wording(message, intent):
     from assistant.conversation.shopping import cart_intent
 
     assert cart_intent(message) == intent
+
+
+def test_can_it_still_go_back_offers_the_return_of_the_order_named_by_content(bot, delivered_jacket_owner):
+    order = delivered_jacket_owner
+    done = bot(order.customer_id).say("i got a jacket from you and the colour is way off. can it still go back?")
+    assert any(a["action"] == "start_return" and a["status"] == "needs_confirmation" and a["order_id"] == order.id
+               for a in done["actions"])
+
+
+def test_a_remark_after_a_question_is_context_not_a_second_request(bot):
+    chat = bot()
+    pads = chat.say("self-inflating sleeping pads")["shown"]
+    pad = next(p for p in pads if "Wide" in p.sizes)
+    done = chat.say(f"does the {pad.title} come in wide? i roll around alot lol")
+    assert done["reply"].startswith("Yes") and not done["citations"]  # no policy answer for "alot"
