@@ -328,7 +328,7 @@ class AttributeSchema:
                 out.spans.append(m.span())
                 break
         for phrase in sorted(self.synonyms.superlatives, key=len, reverse=True):
-            m = re.search(rf"\b{re.escape(phrase)}\b(?!\s+th[ae]n\b)", lowered)
+            m = re.search(rf"(?<!or )\b{re.escape(phrase)}\b(?!\s+th[ae]n\b)", lowered)  # "300 lumens or brighter" is a bound
             if out.sort is None and m and not any(s <= m.start() < e for s, e in out.spans):
                 dimension, direction = self.synonyms.superlatives[phrase]
                 if dimension in ("price", "rating") or any(n in self.attributes for n in self.synonyms.dimensions.get(dimension, [])):
@@ -401,9 +401,9 @@ class AttributeSchema:
         negated = re.match(r"(?:nothing|none|no|not|never)\s+", word)
         core = word[negated.end():] if negated else word
         if re.match(rf"(?:{_SMALLER}|below|at most|max|up to|<)\b", core) or re.match(
-                r"or (less|under|below|smaller|lighter)|max|at most|tops", post):
+                r"or (less|under|below|smaller|lighter|shorter|lower)|max|at most|tops", post):
             op: Op = ">=" if negated else "<="
-        elif re.match(rf"(?:{_LARGER}|above|at least|min|>|plus)\b", core) or re.match(r"\+|or (more|over|above|bigger|larger)|plus|min|at least", post):
+        elif re.match(rf"(?:{_LARGER}|above|at least|min|>|plus)\b", core) or re.match(r"\+|or (more|over|above|bigger|larger|brighter|longer|higher)|plus|min|at least", post):
             op = "<=" if negated else ">="
         elif attribute.unit == "people" and not word and not groups.get("sl") and (groups.get("unit2") or "").lower() in _CLASS_UNITS:
             op = "=="  # "a 2-person tent", "a one-man tent": that class; "for 2 people" and "sleeps 2" are at least
@@ -518,7 +518,7 @@ def _number_pattern(attribute: Attribute) -> re.Pattern[str]:
         )
     return re.compile(
         rf"{lead}{cmp}(?P<neg>-|minus\s+|−)?(?P<num>\d+(?:\.\d+)?)[\s-]*(?P<unit>{unit})(?![a-z²])"
-        rf"(?P<post>\s*(?:\+|or\s+(?:more|over|above|bigger|larger|less|under|below|smaller|lighter)|plus|max(?:imum)?|at\s+most|tops|min(?:imum)?|at\s+least))?"
+        rf"(?P<post>\s*(?:\+|or\s+(?:more|over|above|bigger|larger|brighter|longer|higher|less|under|below|smaller|lighter|shorter|lower)|plus|max(?:imum)?|at\s+most|tops|min(?:imum)?|at\s+least))?"
     )
 
 

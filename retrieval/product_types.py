@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from retrieval.catalog import Product
+from text.dictionary import english_words
 
 FUZZY_MIN_LETTERS = 5  # shorter words are too close to too many others ("tent" / "vent")
 FUZZY_CUTOFF = 0.85  # difflib ratio: "backpak" ~ "backpack" 0.93, "sleping" ~ "sleeping" 0.93
@@ -112,7 +113,8 @@ class ProductTypes:
             if best is not None:
                 return best
         for token in tokens:  # "backpak": a misspelt type word, close to one of the catalog's (or clearly closest)
-            if len(token) >= FUZZY_MIN_LETTERS and token not in self.ignored:
+            # a correctly spelt English word is no typo: "all weather" is not "feather"
+            if len(token) >= FUZZY_MIN_LETTERS and token not in self.ignored and token not in english_words():
                 close = difflib.get_close_matches(token, self._unigrams, n=2, cutoff=FUZZY_CUTOFF)
                 if len(close) == 1 or (close and difflib.SequenceMatcher(None, token, close[0]).ratio() > FUZZY_CUTOFF + 0.05):
                     return self.words[(close[0],)], close[0]

@@ -55,7 +55,7 @@ _LEAD = r"(?:\b(?:priced|price|costs?|costing|for)\s+)?"
 _BETWEEN = re.compile(rf"{_LEAD}\b(?:between|from)\s+{_amount(1)}\s*(?:and|to|-|–)\s*{_amount(2)}{_NOT_UNIT}", re.I)
 _RANGE = re.compile(rf"(?<![\w.]){_amount(1)}\s*(?:-|–|to)\s*{_amount(2)}{_NOT_UNIT}", re.I)
 _MAX = re.compile(
-    rf"{_LEAD}\b(?:under|below|less\s+th[ae]n|cheaper\s+th[ae]n|lower\s+th[ae]n|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+th[ae]n|"
+    rf"{_LEAD}\b(?:under|below|sub|less\s+th[ae]n|cheaper\s+th[ae]n|lower\s+th[ae]n|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+th[ae]n|"
     rf"within|no\s+(?:more|higher)\s+than|tops|budget(?:\s+(?:is|of|=|:))?|"
     # "nothing over 40", "not above 60", "none more than 50": a negated lower bound is an upper one
     rf"(?:nothing|none|not|never)\s+(?:over|above|more\s+th[ae]n|higher\s+th[ae]n|pricier\s+th[ae]n|past|beyond|exceeding)|"
@@ -81,6 +81,8 @@ _MIN = re.compile(
 _SIZE = re.compile(
     r"\b(?:in\s+)?size\s*[:=]?\s*(\d{1,2}(?:[.,]5)?|one\s+size|extra\s+large|x-large|xxxl|xxl|xl|xxs|xs|3xl|2xl|"
     r"small|medium|large|s|m|l)\b", re.I)
+# "any in a 10?", "and in an L": a size at the end of a short request, without the word "size"
+_SIZE_END = re.compile(r"\bin (?:an? )?(\d{1,2}(?:[.,]5)?|xxs|xs|s|m|l|xl|xxl|xxxl)\s*(?:please|then|too|instead)?\s*[?.!]*\s*$", re.I)
 _STOCK = re.compile(r"\b(?:(?:that\s+(?:is|are)\s+)?in[\s-]stock|available\s+now|ready\s+to\s+ship)\b", re.I)
 
 
@@ -260,6 +262,10 @@ def parse_query(
             text = cut(m)
     while (m := _SIZE.search(text)) is not None:
         raw = re.sub(r"\s+", " ", m.group(1).lower()).replace(",", ".")
+        f["sizes"].append(_SIZE_WORDS.get(raw, raw.upper()))
+        text = cut(m)
+    if not f["sizes"] and (m := _SIZE_END.search(text)) is not None:
+        raw = m.group(1).lower().replace(",", ".")
         f["sizes"].append(_SIZE_WORDS.get(raw, raw.upper()))
         text = cut(m)
     if (m := _STOCK.search(text)) is not None:

@@ -78,7 +78,7 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
                      r"(?:what|how) about|have you got|any|find me|get me|search for)?\s*(?:(?:some|a|an|the)\b)?\s*", re.I)
 _EXCHANGE = re.compile(r"\b(exchange|swap)\b", re.I)
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
-_ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want|go ahead with|proceed with)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b|"
+_ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want|go ahead with|proceed with|set up|arrange|initiate)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b|"
                         r"\b(?:it|they|this|that)\b.{0,12}\bgo back\b|\bsend (?:it|them|this|that) back\b", re.I)
 _POLICY_Q = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b"
                        r"(?!\s+about\b)", re.I)  # "what about changing the address ..." is a request
@@ -94,7 +94,7 @@ _CART_TOTAL = re.compile(r"^\s*(?:and |so |ok |okay )?(?:what'?s|what is|how muc
                          r"\bhow much (?:is|does) (?:that|it|everything|all that) (?:come to|cost)\b", re.I)
 # "what's left in there?" right after a cart turn: the cart
 _CART_CONTENTS = re.compile(r"\bwhat'?s\s+(?:left\s+|still\s+|now\s+)?in\s+(?:there|it)\b|"
-                            r"\bwhat (?:do i have|have i got|did i add)\b", re.I)
+                            r"\bwhat (?:do i have|have i got|did i add|i'?ve got|i have)\b", re.I)
 # "the lightest sleeping bag you have": the whole range, not the ones on screen
 _WHOLE_RANGE = re.compile(r"\b(?:you (?:have|sell|carry|stock|got|do)|of (?:them )?all|overall|in the (?:shop|store)|in your (?:shop|store|range))\b", re.I)
 _FRUSTRATED = re.compile(r"\b(?:nobody|no one|noone|no-one)\b.{0,30}\b(?:answer|repl|respond|help|get\w* back|call\w* back|pick\w* up)|"
@@ -102,7 +102,8 @@ _FRUSTRATED = re.compile(r"\b(?:nobody|no one|noone|no-one)\b.{0,30}\b(?:answer|
                          r"(?:days|weeks|ages|hours))\b", re.I)
 _ATTRIBUTE_Q = re.compile(r"^\s*(how|what|which|does|do|is|are)\b", re.I)
 # "any that are waterproof?", "are any of them under 2 kg", "those ones in blue": about the list, not the one in focus
-_ABOUT_LIST = re.compile(r"\bany (?:that|which|of (?:them|those|these))\b|\b(?:those|these|ones)\b|\bwhich of\b", re.I)
+_ABOUT_LIST = re.compile(r"\bany (?:that|which|of (?:them|those|these))\b|\b(?:those|these|ones)\b|\bwhich of\b|"
+                         r"^\s*(?:and |ok |so )?any\b(?! (?:chance|idea|way|news|update|word|luck)\b)", re.I)  # "any in a 10?"
 # Words that carry no request of their own: with a budget or a condition they only refine the active request
 # ("actually I can go up to 35", "what about under 200 then")
 _BARE = frozenset("""i me my we can could would go spend pay afford actually then what about how maybe ok okay and or but
@@ -361,6 +362,10 @@ class Assistant:
                     state.pending = pending  # "take it out again": the removal drops the add still waiting
             else:
                 step = service.confirm(d, state, pending, slots, user_id)
+                later = re.split(r"(?<=[.!?])\s+", message.strip())[1:]
+                if step is not None and step.tool == "orders.declined" and any(_QUESTION.search(s) or s.endswith("?") for s in later):
+                    # "don't start anything yet! do I have to pay for the label?": the no, then the answer
+                    return [step, *(self._step(session, state, part, user_id) for part in self._parts(message))]
                 if step is not None:
                     return [step]
                 if _QUESTION.search(message) and not slots.order_ids:
@@ -476,6 +481,9 @@ class Assistant:
         if intent not in _ORDER_INTENTS | {"exchange"} and user_id and (_ORDERED.search(message) or (
                 state.orders and state.topic == "order" and _ARRIVAL.search(message))):
             intent = "order_status"
+        if intent in _POLICY_INTENTS and any(r.index is not None for r in slots.refs) and state.shown \
+                and shopping.is_yes_no(message) and not _POLICY_WORDS.search(message):
+            intent = "product_question"  # "does the first bag you showed me come in a long?": that product
         if intent in _POLICY_INTENTS | {"chit_chat", "out_of_scope", "compare"} and not _POLICY_WORDS.search(message) and (
                 (state.request is not None and state.topic == "list" and (
                     _only_constraints(self._parse(message)) or self._measures_shown(state, self._parse(message))))
@@ -511,6 +519,12 @@ class Assistant:
         if found is None and intent in ("product_search", "recommendation") and not (f.attributes or f.colours or f.sizes) and (
                 len(set(re.findall(r"[a-z]+", parsed.text.lower())) - _BARE) >= (1 if state.request is None else 2)):
             found = self._dense_type(parsed.text)  # "head torches": no catalog word, but every neighbour is a headlamp
+        elif found is None and state.request is not None and state.request.leaves and f.attributes and (
+                len(set(re.findall(r"[a-z]+", parsed.text.lower())) - _BARE) >= 2):
+            kind = [p for p in d.catalog.values() if set(p.category) & set(state.request.leaves)]
+            if not any(c.attribute in p.attributes for c in f.attributes for p in kind):
+                # "a head torch ... 300 lumens or brighter" after stock pots: a condition pots do not have, so another kind
+                found = self._dense_type(parsed.text)
         if found is not None and state.shown and not d.types.is_named(found[1]) and (_PICK.search(message) or _ABOUT_LIST.search(message)):
             found = None  # "whichever of those weighs the least, we'll be carrying it": a word from titles, about the list
         in_focus = d.catalog.get(state.focus or "")
@@ -541,7 +555,9 @@ class Assistant:
         if len(slots.refs) >= 2 and shown:  # "which is lighter, the first or the second?": those two, side by side
             return shopping.compare_shown(d, Step("compare", "compare"), state, slots, [], sort=parsed.filters.sort)
         names_shown = found is None or any(found[1].split()[-1] in p.title.lower() for p in shown)
-        if parsed.filters.sort is not None and shown and names_shown and not _WHOLE_RANGE.search(message) and (
+        f = parsed.filters
+        new_bound = f.price_max is not None or f.price_min is not None or f.colours or f.sizes or [c for c in f.attributes if c.op != "=="]
+        if parsed.filters.sort is not None and shown and names_shown and not _WHOLE_RANGE.search(message) and not new_bound and (
                 _PICK.search(message) or found is None or set(found[0]) <= {c for p in shown for c in p.category}):
             if not (found is not None and re.search(r"\b(show|find|looking|need|want)\b", message, re.I)):
                 picked = shopping.pick(d, Step("product_question", "product_details"), state, parsed.filters.sort)
@@ -552,7 +568,7 @@ class Assistant:
             size, colour = shopping.wanted_variant(message, focus, slots)
             # "and in L?", "hmm my husband says that's too loud lol. navy?": a short last sentence
             follow_up = state.topic == "product" and len(re.split(r"[.!?]\s+", message.strip())[-1].split()) <= 7
-            if (size or colour) and (shopping.is_yes_no(message) or follow_up):
+            if (size or colour) and (shopping.is_yes_no(message) or follow_up and not _ABOUT_LIST.search(message)):
                 return shopping.details(d, Step("product_question", "product_details"), state, message, slots, yes_no=True)
             if shopping.asked_dimension(message) and _ATTRIBUTE_Q.search(message) and found is None \
                     and not _ABOUT_LIST.search(message):
@@ -563,7 +579,9 @@ class Assistant:
         if intent == "compare" and not filters_list and (len(slots.refs) != 1 or re.search(r"\b(compare|comparison|difference|differ|vs|versus|better)\b",
                                                                        message, re.I)):
             return shopping.compare_shown(d, Step("compare", "compare"), state, slots, self._search_once(message, 2))
-        if slots.refs and shown and found is None and not (parsed.filters.attributes and _ABOUT_LIST.search(message)):
+        only_comparative = all(r.comparative and r.index is None and r.noun is None for r in slots.refs)
+        if slots.refs and shown and found is None and not (parsed.filters.attributes and _ABOUT_LIST.search(message)) \
+                and not (new_bound and only_comparative):  # "cheaper, sub 90": a new bound on the list
             # ("any 2-person ones that stand up on their own?" sets conditions on the list, it asks about no one product)
             return shopping.details(d, Step("product_question", "product_details"), state, message, slots)
         request, changed = next_request(state.request, parsed, found)

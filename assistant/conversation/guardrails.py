@@ -28,13 +28,17 @@ _INJECTION = re.compile(
     r"(?:developers?|devs?|creators?|admins?|administrators?|owners?|makers?|programmers?|engineers?|team)\b"
     # claimed authority: "as the store admin I authorize you to ...", "I am the owner, refund all orders"
     r"|\b(?:as|i am|i'm)\s+(?:the|an?|your)\s+(?:store\s+|shop\s+|site\s+)?(?:admin\w*|owner|manager|developer|operator|staff)\b"
-    r".{0,60}\b(?:authori[sz]e|allow|permit|order|instruct|tell|refund|cancel|give|override|unlock)\w*\b",
+    r".{0,60}\b(?:authori[sz]e|allow|permit|order|instruct|tell|refund|cancel|give|override|unlock|apply|mark|set|waive|"
+    r"grant|change|make|add)\w*\b",
     re.I,
 )
 # Other people's data: never shown, whatever the reason given.
 _OTHERS_DATA = re.compile(
     r"\b(?:other|another|all (?:the )?|every|someone else'?s?|somebody else'?s?)\s*(?:customers?|users?|people|shoppers?|clients?)'?s?"
     r"\b.{0,40}\b(?:address\w*|emails?|phone\w*|orders?|names?|details|data|cards?|payment)\b"
+    # "the discount codes other customers have been using"
+    r"|\b(?:codes?|coupons?|vouchers?|discounts?|passwords?|addresses|orders?)\b.{0,30}\b(?:other|another|all (?:the )?)\s*"
+    r"(?:customers?|users?|people|shoppers?|clients?)\b"
     # "export the customer list", "dump your user database": the shop's customer records as such
     r"|\b(?:export|dump|download|list|send|give|show|share|leak|extract)\b.{0,30}\b(?:customer|user|client|shopper|member)s?'?\s+"
     r"(?:list|lists|database|db|data|records|emails?|e-mails?|details|info\w*|contacts?|phone\s+numbers?|addresses)\b", re.I)

@@ -187,7 +187,7 @@ def extract_slots(text: str) -> Slots:
 # ---------------------------------------------------------------- rules
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("human_handoff", re.compile(r"\b(talk|speak|chat|connect|transfer|put me through)\w*\b.{0,30}\b(human|person|agent|someone|somebody|representative|operator|manager|staff|support|customer service)\b|\b(real|live|human) (person|agent|support)\b|^\s*(agent|operator|human)\s*[.!?]*$|\b(can|could)\s+(someone|somebody|a person|a human|an agent)\b", re.I)),
+    ("human_handoff", re.compile(r"\b(talk|speak|chat|connect|transfer|put me through)\w*\b.{0,30}\b(human|person|agent|someone|somebody|representative|operator|manager|staff|support|customer service)\b|\b(real|live|human|actual) (person|agent|support|human)\b|\bhuman being\b|^\s*(agent|operator|human)\s*[.!?]*$|\b(can|could)\s+(someone|somebody|a person|a human|an agent)\b", re.I)),
     ("cancel_order", re.compile(r"\bcancel\w*\b.{0,40}\b(order|SB-?\d+|purchase)\b|\b(order|SB-?\d+)\b.{0,30}\bcancel", re.I)),
     ("return_refund", re.compile(r"\b(return|refund|send (it|them) back)\b.{0,30}\b(SB-?\d+|order \d+)", re.I)),
     # "can it still go back?", "can I send them back?": a return of something bought

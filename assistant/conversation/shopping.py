@@ -38,6 +38,7 @@ _VERBS = {"weight": "weighs", "warmth": "is", "brightness": "gives", "runtime": 
 _YES_NO = re.compile(r"^\s*(?:(?:hey|hi|hello|ok(?:ay)?|so|um+|hmm+|quick q(?:uestion)?)[\s,]+)*"
                      r"(?:does|do|is|are|can i (?:\w+ )?(?:get|have|buy)|have you got|got|any chance|is there|are there)\b|"
                      r"\bor (?:is|are) (?:it|that|they|those|this) (?:sold out|out of stock)\b|"
+                     r"\bdo you (?:\w+ )?(?:have|stock|carry|sell)\b[^.!?]*\?|"  # "before I get my hopes up - do you actually have ... ?"
                      # the question mark may end a sentence before more words: "in stock in M/L? my torso is 50 cm"
                      r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b[^.!?]*\?", re.I)
 _STOCK_Q = re.compile(r"\b(in stock|available|availability|sold out|have (?:it|any|one)|left)\b", re.I)
@@ -53,7 +54,7 @@ _REF = r"(?:it|that|this|them|these|those|one|the \w+(?: one)?|(?:number|no\.?|#
 _QTY_SAID = r"(?:\d{1,2}|a|an|one|two|three|four|five|a couple|a pair)"
 _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
                        rf"\b(?:i'?ll|i will|let me|i'?d like to|i want to) (?:take|buy|get|grab|order|have)(?: {_QTY_SAID} of)? {_REF}\b|"
-                       rf"\bi (?:take|buy|order)(?: {_QTY_SAID} of)? {_REF}\b(?![^.?!]*\?)|"  # "ok i take the first one", not "i take it you ...?"
+                       rf"(?<!if )(?<!when )\bi (?:take|buy|order)(?: {_QTY_SAID} of)? {_REF}\b(?![^.?!]*\?)|"  # "ok i take the first one", not "i take it you ...?"
                        r"^\s*(?:ok(?:ay)?,? )?i(?:'ll| will)? (?:want|choose|go (?:for|with)) the (?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one\s*[.!]?\s*$|"
                        # "the first one please, in Sunflower": a choice from the list
                        r"^\s*(?:ok(?:ay)?,? |yes,? )?(?:the )?(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one,? please\b(?![^.?!]*\?)|"
@@ -164,8 +165,8 @@ def _find(d: Deps, query: str, filters, request: ProductRequest) -> tuple[list[P
         products = [p for p in products if p.in_stock]
     products = [p for p in products if p.in_stock is not False] + [p for p in products if p.in_stock is False]
     f = request.filters
-    if f.colours or f.sizes:  # the asked-for colour or size in stock first: "in blue" means a blue one to buy
-        products.sort(key=lambda p: not _variant_in_stock(p, f.sizes, f.colours))
+    if f.colours or f.sizes:  # "in blue" means a blue one to buy: only those, unless none is in stock in blue
+        products = [p for p in products if _variant_in_stock(p, f.sizes, f.colours)] or products
     return products, reasons
 
 
@@ -314,7 +315,9 @@ def wanted_variant(message: str, product: Product | None, slots: Slots) -> tuple
                 break
         if size is None:
             for s in sorted(product.sizes, key=len, reverse=True):
-                if re.search(rf"(?:\bin (?:an? )?|\bsize\s*|{_FOLLOW_UP}){re.escape(s.lower())}\b(?![.,]\d)", lowered):
+                # "in a 9", "in a women's 8", "size 9", "and a 9?", "the wide version"
+                if re.search(rf"(?:\bin (?:an? )?(?:(?:wo)?men'?s |kids'? |uk |us |eu )?|\bsize\s*|{_FOLLOW_UP}){re.escape(s.lower())}\b(?![.,]\d)", lowered) \
+                        or re.search(rf"\bthe {re.escape(s.lower())} (?:version|one|size|model)\b", lowered):
                     size = s
                     break
     if size is None:

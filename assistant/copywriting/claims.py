@@ -26,13 +26,13 @@ import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 from pydantic import BaseModel
 
 from assistant.errors import AssistantError
 from retrieval.catalog import Product
 from text import split_sentences  # re-exported: `check_text`'s sentence indexes refer to it
+from text.dictionary import english_words, missing_word_lists
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,6 @@ __all__ = [
     "split_sentences",
 ]
 
-# Debian's word lists (packages wamerican and wbritish, installed by `make system-deps`)
-WORD_LISTS = (Path("/usr/share/dict/american-english"), Path("/usr/share/dict/british-english"))
 
 # ---------------------------------------------------------------- units: name -> (dimension, factor to base)
 _UNITS: dict[str, tuple[str, float]] = {}
@@ -469,20 +467,13 @@ def _maker_claims(sentence: str, evidence: Evidence) -> list[tuple[str, str, boo
 
 @lru_cache(maxsize=1)
 def _dictionary() -> frozenset[str]:
-    missing = [str(p) for p in WORD_LISTS if not p.is_file()]
+    missing = missing_word_lists()
     if missing:
         raise DictionaryMissingError(
             f"Word list(s) {missing} not found: the non-word check needs Debian's wamerican and wbritish. "
             "Install them with `make system-deps` (or `apt-get install wamerican wbritish`)."
         )
-    words: set[str] = set()
-    for path in WORD_LISTS:
-        for line in path.read_text(encoding="utf-8", errors="ignore").splitlines():
-            word = line.strip().lower().replace("’", "'")
-            if word.endswith("'s"):
-                word = word[:-2]
-            if word:
-                words.add(word)
+    words = set(english_words())
     # the checker's own vocabulary (bluetooth, usb, hdmi, certipur, ...) is English for this purpose
     for phrase in _LEXICON:
         words.update(phrase.split())

@@ -105,7 +105,7 @@ _PARAPHRASES = [
     (re.compile(r"\b(?:visa|master\s?card|amex|american express|debit|credit)\b", re.I), "card"),
     (re.compile(r"\b(?:gets?|getting|got|come|comes) back to (?:me|us)\b|\bhear back\b|\brespon(?:d|se)\w*|\banswer (?:me|us)\b", re.I), "reply"),
     (re.compile(r"\b(?:take|takes|knock|knocks) (?:money|anything|something|it|that) off\b|\bdeduct\w*|\bdock\w*", re.I), "fee deducted"),
-    (re.compile(r"\bsend(?:ing)? (?:\w+ ){0,2}back\b|\bship(?:ping)? (?:\w+ ){0,2}back\b", re.I), "return"),
+    (re.compile(r"\bsend(?:ing)? (?:\w+ ){0,2}back\b|\bship(?:ping)? (?:\w+ ){0,2}back\b|\b(?:go|goes|going) back\b", re.I), "return"),
 ]
 
 

@@ -226,6 +226,7 @@ def test_colour_text_is_left_to_the_colour_rules():
     ("a litre or more", [("capacity_l", ">=", 1)]),
     ("good to at least minus 5", [("temperature_rating_c", "<=", -5)]),
     ("a one-man tent", [("capacity_persons", "==", 1)]),  # and no men's range
+    ("300 lumens or brighter", [("lumens", ">=", 300)]),
 ])
 def test_comparisons_and_numbers_before_an_attribute_name(demo_schema, text, expected):
     assert _constraints(demo_schema, demo_schema.normalise_counts(text)) == expected

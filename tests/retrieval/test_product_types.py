@@ -50,3 +50,8 @@ def test_brands_name_no_type():
     types = ProductTypes.from_products(products)
     assert set(types.find("an acme kettle")[0]) == {"Kettles"}
     assert types.find("something from acme") is None
+
+
+
+def test_a_correctly_spelt_word_is_no_typo_of_a_type_word(types):
+    assert types.find("he runs in all weather") is None  # "weather" is English, not a misspelt "feather"

@@ -30,6 +30,8 @@ from retrieval.query import Filters, parse_query
         ("pad, 80ish max", "pad", {"price_max": 80.0}),  # "-ish" loosens the number, "max" still bounds it
         ("a jacket 120ish", "a jacket", {"price_around": 120.0, "price_max": 132.0}),
         ("ok if i push it to 80", "ok if i", {"price_max": 80.0}),
+        ("cheaper, sub 90", "cheaper", {"price_max": 90.0}),
+        ("any in a 10", "any", {"sizes": ["10"]}),  # a size at the end, without the word "size"
     ],
 )
 def test_price_size_stock_phrases_become_filters(query: str, text: str, expected: dict) -> None:

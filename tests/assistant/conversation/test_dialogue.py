@@ -356,3 +356,35 @@ def test_a_remark_after_a_question_is_context_not_a_second_request(bot):
     pad = next(p for p in pads if "Wide" in p.sizes)
     done = chat.say(f"does the {pad.title} come in wide? i roll around alot lol")
     assert done["reply"].startswith("Yes") and not done["citations"]  # no policy answer for "alot"
+
+
+def test_a_budget_with_a_comparative_and_a_size_at_the_end_refine_the_list(bot):
+    chat = bot()
+    chat.say("hiking boots under 120?")
+    cheaper = chat.say("cheaper, sub 90")["shown"]  # a new bound, not "the cheaper one"
+    assert len(cheaper) > 1 and all(p.price <= 90 for p in cheaper)
+    tens = chat.say("any in a 10")["shown"]  # the list, not the product last named
+    assert tens and all(p.price <= 90 and any(v.size == "10" and v.stock > 0 for v in p.variants) for p in tens)
+
+
+def test_a_no_with_a_question_declines_and_answers(bot, delivered_jacket_owner):
+    order = delivered_jacket_owner
+    chat = bot(order.customer_id)
+    chat.say("I'd like to return the jacket I bought")
+    done = chat.say("don't start anything yet! do I have to pay for the return label if nothing's wrong with it?")
+    assert not any(a["status"] == "done" for a in done["actions"])
+    assert "$5.95" in done["reply"] and done["citations"]
+
+
+def test_in_a_colour_lists_only_products_in_stock_in_it(bot):
+    chat = bot()
+    chat.say("sleeping pads")
+    blue = chat.say("in blue?")["shown"]
+    assert blue and all(any((v.colour or "").lower() == "blue" and v.stock > 0 for v in p.variants) for p in blue)
+
+
+def test_asking_for_a_person_in_plain_words_hands_off(bot):
+    chat = bot()
+    chat.say("where is my parcel, it is late")
+    chat.say("not good enough. I want an actual human being looking at this, today")
+    assert any(e.type == "handoff" for e in chat.events)
