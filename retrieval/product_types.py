@@ -95,8 +95,9 @@ class ProductTypes:
 
     def find(self, text: str) -> tuple[frozenset[str], str] | None:
         """(leaf categories, the words) of the most specific product type `text` names, or None: the longest
-        phrase, then the one naming fewer categories, then the first. A word right after a subject pronoun is a
-        verb ("he camps a lot"), not a product."""
+        phrase, then the one naming fewer categories, then the first, except that within one noun phrase the head
+        (last) word wins ("camp stove" -> stove, "down sleeping bag" -> sleeping bag). A word right after a subject
+        pronoun is a verb ("he camps a lot"), not a product."""
         words = re.findall(r"[a-z]+", text.lower())
         tokens, verbs = [], set()
         for i, w in enumerate(words):
@@ -105,13 +106,17 @@ class ProductTypes:
                     verbs.add(len(tokens))
                 tokens.append(_singular(w))
         for n in range(min(self._longest, 3), 0, -1):
-            best = None
-            for i in range(len(tokens) - n + 1):
-                gram = tuple(tokens[i : i + n])
-                if gram in self.words and i not in verbs and (best is None or len(self.words[gram]) < len(best[0])):
-                    best = (self.words[gram], " ".join(gram))
-            if best is not None:
-                return best
+            found = [(i, tuple(tokens[i : i + n])) for i in range(len(tokens) - n + 1)]
+            found = [(i, g) for i, g in found if g in self.words and i not in verbs]
+            if not found:
+                continue
+            fewest = min(len(self.words[g]) for _, g in found)
+            ties = [(i, g) for i, g in found if len(self.words[g]) == fewest]
+            at, gram = ties[0]
+            for i, g in ties[1:]:
+                if i <= at + n:  # the next word of the same phrase: its head
+                    at, gram = i, g
+            return self.words[gram], " ".join(gram)
         for token in tokens:  # "backpak": a misspelt type word, close to one of the catalog's (or clearly closest)
             # a correctly spelt English word is no typo: "all weather" is not "feather"
             if len(token) >= FUZZY_MIN_LETTERS and token not in self.ignored and token not in english_words():

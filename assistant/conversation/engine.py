@@ -76,10 +76,13 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
                      r"(?:(?:can|could) you (?:please )?(?:show|find|get|recommend) me|(?:please )?show me|i(?:'m| am) (?:looking for|after)|"
                      r"looking for|i (?:also )?(?:need|want|would like|'d like)|do you (?:have|sell|carry|stock)|"
                      r"(?:what|how) about|have you got|any|find me|get me|search for)?\s*(?:(?:some|a|an|the)\b)?\s*", re.I)
-_EXCHANGE = re.compile(r"\b(exchange|swap)\b", re.I)
+_EXCHANGE = re.compile(r"(?<!forget the )(?<!forget about the )(?<!instead of an )(?<!instead of a )(?<!no )(?<!not an )"
+                       r"\b(exchange|swap)\b", re.I)  # "forget the swap - I'd rather have my money back" is a return
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
+_ACTION_WORDS = {"exchange": "exchange", "start_return": "return", "cancel": "cancel order", "change_address": "change address"}
 _ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want|go ahead with|proceed with|set up|arrange|initiate)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b|"
-                        r"\b(?:it|they|this|that)\b.{0,12}\bgo back\b|\bsend (?:it|them|this|that) back\b", re.I)
+                        r"\b(?:it|they|this|that)\b.{0,12}\bgo back\b|\bsend (?:it|them|this|that) back\b|"
+                        r"\b(?:have|get|want) (?:my|the) money back\b", re.I)
 _POLICY_Q = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b"
                        r"(?!\s+about\b)", re.I)  # "what about changing the address ..." is a request
 _REFERRING = re.compile(r"\b(there|that|it|those|this|then|them)\b|^\s*(?:and|also|what about|how about)\b", re.I)
@@ -362,13 +365,12 @@ class Assistant:
                     state.pending = pending  # "take it out again": the removal drops the add still waiting
             else:
                 step = service.confirm(d, state, pending, slots, user_id)
-                later = re.split(r"(?<=[.!?])\s+", message.strip())[1:]
-                if step is not None and step.tool == "orders.declined" and any(_QUESTION.search(s) or s.endswith("?") for s in later):
+                if step is not None and step.tool == "orders.declined" and _asks(message, after_first=True):
                     # "don't start anything yet! do I have to pay for the label?": the no, then the answer
                     return [step, *(self._step(session, state, part, user_id) for part in self._parts(message))]
                 if step is not None:
                     return [step]
-                if _QUESTION.search(message) and not slots.order_ids:
+                if _asks(message) and not slots.order_ids:
                     state.pending = pending  # "ok and how long does a refund take?": the offer stands after the answer
         steps: list[Step] = []
         for part in self._parts(message):
@@ -433,7 +435,9 @@ class Assistant:
     def _step(self, session: Session, state: DialogueState, message: str, user_id: str | None) -> Step:
         """Pick and run the step for one request, and remember what it was about."""
         step = self._pick_step(session, state, message, user_id)
+        # after a hand-off, "how soon will they answer?" leans on it like a follow-up to a policy answer
         state.topic = {"search": "list", "recommend": "list", "product_details": "product", "policies": f"policy:{message}",
+                       "handoff": f"policy:{message} talk to a person",
                        "orders": "order"}.get(step.tool, "order" if step.tool.startswith("orders")
                                              else "cart" if step.tool.startswith("cart") else state.topic)
         return step
@@ -641,9 +645,13 @@ class Assistant:
 
     @staticmethod
     def _context(state: DialogueState, message: str) -> str:
-        """The previous policy question, for a follow-up that leans on it ("how much does it cost to ship there?")."""
+        """The previous policy question, for a follow-up that leans on it ("how much does it cost to ship there?"),
+        or the order action waiting for a yes ("how long do I have to do that?" while an exchange is offered)."""
         if state.topic.startswith("policy:") and (_REFERRING.search(message) or len(message.split()) <= 5):
             return state.topic[7:]
+        action = (state.pending or {}).get("action")
+        if action in _ACTION_WORDS and _REFERRING.search(message):
+            return _ACTION_WORDS[action]
         return ""
 
     def _measures_shown(self, state: DialogueState, parsed, sorts: bool = False) -> bool:
@@ -703,6 +711,12 @@ def _clean(message: str) -> str:
     """The product words of a request, without the conversational lead ("show me", "I also need a")."""
     cleaned = _FILLER.sub("", message, count=1).strip(" ?!.")
     return cleaned or message
+
+
+def _asks(message: str, after_first: bool = False) -> bool:
+    """A sentence of the message (after its first, with `after_first`) is a question: "hang on, how long do I have?"."""
+    sentences = re.split(r"(?<=[.!?])\s+", message.strip())[1 if after_first else 0:]
+    return any(_QUESTION.search(s) or s.endswith("?") for s in sentences)
 
 
 def _narrowed_to_shown(request: ProductRequest, shown: list[Product]) -> ProductRequest:

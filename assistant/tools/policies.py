@@ -103,7 +103,7 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, sim
 _PARAPHRASES = [
     (re.compile(r"\bmoney(?:'s| is)? (?:back|returned)|\b(?:get|have) (?:my|the|our) money\b|\breimburs\w*", re.I), "refund"),
     (re.compile(r"\b(?:visa|master\s?card|amex|american express|debit|credit)\b", re.I), "card"),
-    (re.compile(r"\b(?:gets?|getting|got|come|comes) back to (?:me|us)\b|\bhear back\b|\brespon(?:d|se)\w*|\banswer (?:me|us)\b", re.I), "reply"),
+    (re.compile(r"\b(?:gets?|getting|got|come|comes) back to (?:me|us)\b|\bhear back\b|\brespon(?:d|se)\w*|\banswer(?:s|ed)?\b", re.I), "reply"),
     (re.compile(r"\b(?:take|takes|knock|knocks) (?:money|anything|something|it|that) off\b|\bdeduct\w*|\bdock\w*", re.I), "fee deducted"),
     (re.compile(r"\bsend(?:ing)? (?:\w+ ){0,2}back\b|\bship(?:ping)? (?:\w+ ){0,2}back\b|\b(?:go|goes|going) back\b", re.I), "return"),
 ]

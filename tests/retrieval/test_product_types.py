@@ -32,6 +32,8 @@ def types() -> ProductTypes:
     # the word after a subject pronoun is a verb: "camps" is no product here
     ("gift for my dad, he camps a lot. thinking a lantern?", {"Headlamps & Lanterns"}),
     ("plus a cheap foam mat to go under his bag", {"Sleeping Pads"}),
+    # within one phrase the head word names it: a stove, not a "camp"
+    ("camp stove, push-button ignition", {"Camp Kitchen"}),
 ])
 def test_types_from_titles_and_category_names(types, text, leaves):
     found = types.find(text)
@@ -55,3 +57,7 @@ def test_brands_name_no_type():
 
 def test_a_correctly_spelt_word_is_no_typo_of_a_type_word(types):
     assert types.find("he runs in all weather") is None  # "weather" is English, not a misspelt "feather"
+
+
+def test_the_head_of_a_phrase_is_the_type_said(types):
+    assert types.find("camp stove")[1] == "stove" and types.find("a down sleeping bag")[1] == "sleeping bag"
