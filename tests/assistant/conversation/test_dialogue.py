@@ -388,3 +388,19 @@ def test_asking_for_a_person_in_plain_words_hands_off(bot):
     chat.say("where is my parcel, it is late")
     chat.say("not good enough. I want an actual human being looking at this, today")
     assert any(e.type == "handoff" for e in chat.events)
+
+
+def test_a_question_after_a_hand_off_is_about_the_hand_off(bot):
+    chat = bot()
+    chat.say("i want a person to call me")
+    assert "within 1 business hour" in chat.say("and how soon will they answer? it's the weekend tomorrow")["reply"]
+
+
+def test_a_question_while_an_exchange_waits_is_about_the_exchange_and_money_back_switches_to_a_return(bot, delivered_jacket_owner):
+    order = delivered_jacket_owner
+    chat = bot(order.customer_id)
+    chat.say("the jacket I bought is too big, could I swap it for a smaller size?")
+    window = chat.say("hang on, how long do I actually have to do that?")
+    assert window["citations"] and window["citations"][0]["doc_id"] == "exchanges"
+    back = chat.say("you know what, forget the swap - I'd rather just have my money back")
+    assert any(a["action"] == "start_return" and a["status"] == "needs_confirmation" for a in back["actions"])
