@@ -94,7 +94,7 @@ class Synonyms(BaseModel):
         "fits the most": ("capacity", "desc"), "most volume": ("volume", "desc"), "most litres": ("volume", "desc"),
         "most liters": ("volume", "desc"), "smallest": ("capacity", "asc"), "most compact": ("capacity", "asc"),
         "longest runtime": ("runtime", "desc"), "longest battery": ("runtime", "desc"), "longest lasting": ("runtime", "desc"),
-        "tallest": ("height", "desc"), "thickest": ("thickness", "desc"), "thinnest": ("thickness", "asc"),
+        "tallest": ("height", "desc"), "most headroom": ("height", "desc"), "most head room": ("height", "desc"), "thickest": ("thickness", "desc"), "thinnest": ("thickness", "asc"),
         "thicker": ("thickness", "desc"), "thinner": ("thickness", "asc"), "most insulated": ("insulation", "desc"),
         "most waterproof": ("waterproofing", "desc"), "longest warranty": ("warranty", "desc"),
         "most powerful": ("power", "desc"),
@@ -201,6 +201,9 @@ def normalise_numbers(text: str) -> str:
     """Number words next to a price or unit as digits ("for three people" -> "for 3 people", "under a hundred"
     -> "under 100"); other number words stay ("the one for whom", "one piece swimsuit")."""
     words = "|".join(re.escape(w) for w in sorted(_NUMBER_WORDS, key=len, reverse=True))
+    # "a family of three", "the four of us": that many people
+    text = re.sub(rf"\b(?:an? )?(?:family|group|party) of ({words}|\d+)\b|\b(?:for )?(?:the |all )?({words}|\d+) of us\b",
+                  lambda m: f"for {m.group(1) or m.group(2)} people", text, flags=re.I)
     pattern = re.compile(
         rf"(?P<pre>(?:\b(?:{_BEFORE_NUMBER})\s+)|[$€£])(?P<a>{words})\b|\b(?P<b>{words})(?=[\s-]+(?:{_AFTER_NUMBER})\b)",
         re.I,
@@ -581,7 +584,8 @@ def _superlative_pattern(attribute: Attribute, firsts: list[str]) -> re.Pattern[
     first = phrase.split(r"[\s-]*")[0]
     alone = firsts.count(first) == 1 and len(first) >= 4 and first not in _GENERIC_NAME_WORDS
     words = "|".join(sorted(_MOST | _LEAST, key=len, reverse=True))
-    return re.compile(rf"\b(?P<dir>{words})\s+(?:{phrase}{'|' + first if alone else ''})\b")
+    # "the smallest heel-to-toe drop": up to two words between
+    return re.compile(rf"\b(?P<dir>{words})\s+(?:(?!th[ae]n\b)[a-z][\w-]*\s+){{0,2}}?(?:{phrase}{'|' + first if alone else ''})\b")
 
 
 def _bool_pattern(name: str) -> re.Pattern[str]:

@@ -18,6 +18,8 @@ from text.dictionary import english_words
 FUZZY_MIN_LETTERS = 5  # shorter words are too close to too many others ("tent" / "vent")
 FUZZY_CUTOFF = 0.85  # difflib ratio: "backpak" ~ "backpack" 0.93, "sleping" ~ "sleeping" 0.93
 _SUBJECTS = {"i", "he", "she", "we", "they", "you", "who"}  # the word after one is a verb: "he camps a lot"
+_PREPOSITIONS = {"in", "into", "inside", "under", "on", "onto", "with", "for", "from", "to", "of", "next", "beside"}
+_DETERMINERS = {"the", "a", "an", "my", "his", "her", "our", "their", "your", "its"}
 _STOP = {"the", "and", "with", "for", "men", "women", "mens", "womens", "unisex", "kids", "set", "pack", "new", "pro"}
 
 
@@ -97,17 +99,33 @@ class ProductTypes:
         """(leaf categories, the words) of the most specific product type `text` names, or None: the longest
         phrase, then the one naming fewer categories, then the first, except that within one noun phrase the head
         (last) word wins ("camp stove" -> stove, "down sleeping bag" -> sleeping bag). A word right after a subject
-        pronoun is a verb ("he camps a lot"), not a product."""
+        pronoun is a verb ("he camps a lot"), and one after a preposition and a determiner says where, not what
+        ("a warm jacket ... pack small in the bag"), unless nothing else names a type."""
         words = re.findall(r"[a-z]+", text.lower())
-        tokens, verbs = [], set()
+        tokens, verbs, objects = [], set(), set()
         for i, w in enumerate(words):
             if len(w) > 2:
                 if i and words[i - 1] in _SUBJECTS:
                     verbs.add(len(tokens))
+                if i >= 2 and words[i - 1] in _DETERMINERS and words[i - 2] in _PREPOSITIONS:
+                    objects.add(len(tokens))
                 tokens.append(_singular(w))
+        found = self._best(tokens, verbs | objects) or self._best(tokens, verbs)
+        if found is not None:
+            return found
+        for token in tokens:  # "backpak": a misspelt type word, close to one of the catalog's (or clearly closest)
+            # a correctly spelt English word is no typo: "all weather" is not "feather"
+            if len(token) >= FUZZY_MIN_LETTERS and token not in self.ignored and token not in english_words():
+                close = difflib.get_close_matches(token, self._unigrams, n=2, cutoff=FUZZY_CUTOFF)
+                if len(close) == 1 or (close and difflib.SequenceMatcher(None, token, close[0]).ratio() > FUZZY_CUTOFF + 0.05):
+                    return self.words[(close[0],)], close[0]
+        return None
+
+    def _best(self, tokens: list[str], excluded: set[int]) -> tuple[frozenset[str], str] | None:
+        """The type phrase `find` picks among phrases not starting at an `excluded` position."""
         for n in range(min(self._longest, 3), 0, -1):
             found = [(i, tuple(tokens[i : i + n])) for i in range(len(tokens) - n + 1)]
-            found = [(i, g) for i, g in found if g in self.words and i not in verbs]
+            found = [(i, g) for i, g in found if g in self.words and i not in excluded]
             if not found:
                 continue
             fewest = min(len(self.words[g]) for _, g in found)
@@ -117,10 +135,4 @@ class ProductTypes:
                 if i <= at + n:  # the next word of the same phrase: its head
                     at, gram = i, g
             return self.words[gram], " ".join(gram)
-        for token in tokens:  # "backpak": a misspelt type word, close to one of the catalog's (or clearly closest)
-            # a correctly spelt English word is no typo: "all weather" is not "feather"
-            if len(token) >= FUZZY_MIN_LETTERS and token not in self.ignored and token not in english_words():
-                close = difflib.get_close_matches(token, self._unigrams, n=2, cutoff=FUZZY_CUTOFF)
-                if len(close) == 1 or (close and difflib.SequenceMatcher(None, token, close[0]).ratio() > FUZZY_CUTOFF + 0.05):
-                    return self.words[(close[0],)], close[0]
         return None

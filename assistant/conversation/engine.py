@@ -77,8 +77,12 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
                      r"looking for|i (?:also )?(?:need|want|would like|'d like)|do you (?:have|sell|carry|stock)|"
                      r"(?:what|how) about|have you got|any|find me|get me|search for)?\s*(?:(?:some|a|an|the)\b)?\s*", re.I)
 _EXCHANGE = re.compile(r"(?<!forget the )(?<!forget about the )(?<!instead of an )(?<!instead of a )(?<!no )(?<!not an )"
-                       r"\b(exchange|swap)\b", re.I)  # "forget the swap - I'd rather have my money back" is a return
+                       r"\b(exchang\w*|swap\w*)\b", re.I)  # "forget the swap - I'd rather have my money back" is a return
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
+# a question about these is about the rules, whatever order it mentions ("the points I got from that order")
+_RULE_TOPIC = re.compile(r"\b(?:reward )?points?\b|\brewards?\b|\bwarrant\w*|\bgift cards?\b", re.I)
+_COST_OR_TIME = re.compile(r"\b(?:cost|costs|charge\w*|fee|fees|free|pay|how long|how many days|window)\b", re.I)
+_HYPOTHETICAL = re.compile(r"^\s*(?:and |so |but |ok )?(?:if|what if|say|suppose)\b", re.I)
 _ACTION_WORDS = {"exchange": "exchange", "start_return": "return", "cancel": "cancel order", "change_address": "change address"}
 _ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want|go ahead with|proceed with|set up|arrange|initiate)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b|"
                         r"\b(?:it|they|this|that)\b.{0,12}\bgo back\b|\bsend (?:it|them|this|that) back\b|"
@@ -461,8 +465,12 @@ class Assistant:
                 intent != "human_handoff" or not _asks_person(message)) and (
                 slots.order_ids or state.orders or _refers_to_order(d, message, user_id)):
             intent = "exchange"
-        # "start a return for it": the order in focus
-        if intent == "return_refund" and user_id and state.orders and _ACT_ON_IT.search(message) and not _POLICY_Q.search(message):
+        # "would swapping them for a bigger size cost me anything?": the rule for exchanges, not a search
+        if _EXCHANGE.search(message) and _asks(message) and _COST_OR_TIME.search(message) and not slots.order_ids:
+            return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
+        # "start a return for it": the order in focus ("if I'd rather have my money back, ...?" only asks)
+        if intent == "return_refund" and user_id and state.orders and _ACT_ON_IT.search(message) and not _POLICY_Q.search(message) \
+                and not _HYPOTHETICAL.search(message):
             return service.orders(d, Step(intent, "orders"), state, message, slots, user_id)
         if _FRUSTRATED.search(message) and intent not in {"product_search", "recommendation", "compare", "product_question"}:
             # "nobody answers my emails": a person should take this over, not another round with the bot
@@ -482,7 +490,7 @@ class Assistant:
                                           "policy_question", "recommendation", "compare"}:
             intent = "order_status"
         # "where's the base layer I ordered?", "when will it arrive?" (an order in focus)
-        if intent not in _ORDER_INTENTS | {"exchange"} and user_id and (_ORDERED.search(message) or (
+        if intent not in _ORDER_INTENTS | {"exchange"} and user_id and not _RULE_TOPIC.search(message) and (_ORDERED.search(message) or (
                 state.orders and state.topic == "order" and _ARRIVAL.search(message))):
             intent = "order_status"
         if intent in _POLICY_INTENTS and any(r.index is not None for r in slots.refs) and state.shown \

@@ -196,7 +196,8 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("change_order", re.compile(r"\b(change|update|modify|correct)\b.{0,30}\b(address|delivery address|shipping address)\b.{0,40}\b(SB-?\d+|order)", re.I)),
     ("order_status", re.compile(r"\b(track|status|where(?:'s| is)|arriv|shipped|deliver)\w*\b.{0,40}\bSB-?\d{4,6}\b|^\s*SB-?\d{4,6}\s*\??$", re.I)),
     # "can you match it?", "do you price match?": the price-match rule, not a product search for the cheaper item
-    ("policy_question", re.compile(r"\bprice[\s-]?match\w*|\bmatch (?:it|that|the price|their price|this price|a price)\b", re.I)),
+    ("policy_question", re.compile(r"\bprice[\s-]?match\w*|\bmatch (?:it|that|the price|their price|this price|a price)\b|"
+                                   r"\b(?:get|refund|pay|give)\w*\b.{0,20}\bthe difference\b", re.I)),
     ("compare", re.compile(r"\b(compare|comparison|difference between|vs\.?|versus)\b", re.I)),
     ("payment", re.compile(r"^\s*(?:do|can|will) you (?:take|accept)\b|\b(?:pay|paying) (?:with|by|using|in instalments)\b|\bpayment (?:methods?|options?)\b", re.I)),
     ("recommendation", re.compile(r"\b(recommend\w*|suggest\w*|for me\b.*\bpicks?|best ?sellers?|trending)\b", re.I)),

@@ -27,7 +27,8 @@ ACTION_OF_INTENT = {"cancel_order": "cancel", "change_order": "change_address", 
 INTENT_OF_ACTION = {v: k for k, v in ACTION_OF_INTENT.items()}
 DAMAGE = re.compile(r"\b(tore|torn|ripped|broke|broken|cracked|snapped|fell apart|falling apart|stopped working|"
                     r"doesn'?t work|does not work|leak\w*|defect\w*|faulty|damaged|dented|bent|shattered|scratched|"
-                    r"arrived (?:broken|damaged))\b", re.I)
+                    r"arrived (?:broken|damaged)|missing|never (?:arrived|came)|can(?:'t|not) find (?:the|my) (?:parcel|package)|"
+                    r"could(?:n't| not) find (?:the|my) (?:parcel|package))\b", re.I)
 _NOT_DAMAGE = re.compile(r"\b(?:not|isn'?t|aren'?t|wasn'?t|nothing|never|no)\s+(?:\w+\s+)?$", re.I)
 
 

@@ -15,7 +15,7 @@ class PolicyOutput(BaseModel):
     citations: list[Citation]
 
 
-_QUANTITY_QUESTION = re.compile(r"\b(how (many|long|much|soon|fast|quick)|when|days?|weeks?|cost|fees?|price|charge|percent|minimum|maximum|free|pay)\b", re.I)
+_QUANTITY_QUESTION = re.compile(r"\b(how (many|long|much|soon|fast|quick)|when|deadline|time limit|days?|weeks?|cost|fees?|price|charge|percent|minimum|maximum|free|pay)\b", re.I)
 _FIGURE = re.compile(r"\$\d|\d+\s*(%|days?|business days|hours?|weeks?|months?|years?)", re.I)
 DENSE_WEIGHT = 5.0  # a sentence's cosine similarity to the question (about 0.2-0.8) next to shared words (0-5)
 CONTEXT_WEIGHT = 0.25  # a word of the earlier question, next to one of this question's (1)

@@ -227,6 +227,8 @@ def test_colour_text_is_left_to_the_colour_rules():
     ("good to at least minus 5", [("temperature_rating_c", "<=", -5)]),
     ("a one-man tent", [("capacity_persons", "==", 1)]),  # and no men's range
     ("300 lumens or brighter", [("lumens", ">=", 300)]),
+    ("we're a family of three", [("capacity_persons", ">=", 3)]),
+    ("tent for the four of us", [("capacity_persons", ">=", 4)]),
 ])
 def test_comparisons_and_numbers_before_an_attribute_name(demo_schema, text, expected):
     assert _constraints(demo_schema, demo_schema.normalise_counts(text)) == expected
@@ -237,3 +239,9 @@ def test_a_superlative_adjective_orders_by_the_attribute_named_for_it(demo_schem
     sort = demo_schema.understand("which trail shoe has the deepest lugs").sort
     assert (sort.dimension, sort.descending) == ("lug_depth_mm", True)
     assert demo_schema.understand("the shallowest lugs").sort.descending is False
+
+
+def test_words_between_a_superlative_and_the_attribute_name(demo_schema):
+    sort = demo_schema.understand("which has the smallest heel-to-toe drop?").sort
+    assert (sort.dimension, sort.descending) == ("drop_mm", False)
+    assert demo_schema.understand("the most headroom").sort.dimension == "height"

@@ -34,6 +34,8 @@ def types() -> ProductTypes:
     ("plus a cheap foam mat to go under his bag", {"Sleeping Pads"}),
     # within one phrase the head word names it: a stove, not a "camp"
     ("camp stove, push-button ignition", {"Camp Kitchen"}),
+    # after a preposition and a determiner, where rather than what
+    ("a warm jacket for woman, it must pack small in the bag", {"Insulated Jackets", "Rain Jackets"}),
 ])
 def test_types_from_titles_and_category_names(types, text, leaves):
     found = types.find(text)

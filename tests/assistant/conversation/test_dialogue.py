@@ -404,3 +404,13 @@ def test_a_question_while_an_exchange_waits_is_about_the_exchange_and_money_back
     assert window["citations"] and window["citations"][0]["doc_id"] == "exchanges"
     back = chat.say("you know what, forget the swap - I'd rather just have my money back")
     assert any(a["action"] == "start_return" and a["status"] == "needs_confirmation" for a in back["actions"])
+
+
+@pytest.mark.parametrize("message, doc", [
+    ("bought a rain jacket off you 5 days ago and now its cheaper on your own site?? do i get the difference", "price-match"),
+    ("the tracking said delivered but I could not find the parcel anywhere. what do I do?", "damaged-or-missing-items"),
+    ("would swapping it for a bigger size cost me anything?", "exchanges"),
+])
+def test_scenario_questions_get_the_rule_that_answers_them(bot, message, doc):
+    done = bot().say(message)
+    assert done["citations"] and done["citations"][0]["doc_id"] == doc
