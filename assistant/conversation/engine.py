@@ -496,17 +496,17 @@ class Assistant:
         if intent in _POLICY_INTENTS and any(r.index is not None for r in slots.refs) and state.shown \
                 and shopping.is_yes_no(message) and not _POLICY_WORDS.search(message):
             intent = "product_question"  # "does the first bag you showed me come in a long?": that product
-        if intent in _POLICY_INTENTS | {"chit_chat", "out_of_scope", "compare"} and not _POLICY_WORDS.search(message) and (
-                (state.request is not None and state.topic == "list" and (
-                    _only_constraints(self._parse(message)) or self._measures_shown(state, self._parse(message))))
-                # "whichever of those weighs the least" after an answer that listed products and a policy
-                or (state.request is not None and (_PICK.search(message) or _ABOUT_LIST.search(message))
-                    and self._measures_shown(state, self._parse(message), sorts=True))
-                or (_only_constraints(self._parse(message)) and self._parse(message).filters.attributes)
-                or (source == "model" and confidence < 0.4 and self._names_catalog_words(message))):
-            # "actually I can go up to 35", "something with a laptop sleeve", "daypacks", "any with zero drop?" after
-            # trail shoes (an attribute the listed products state): a product request, whatever the classifier guessed
-            intent = "product_search"
+        if intent in _POLICY_INTENTS | {"chit_chat", "out_of_scope", "compare"} and not _POLICY_WORDS.search(message):
+            asked = self._parse(message)
+            if ((state.request is not None and state.topic == "list" and (_only_constraints(asked) or self._measures_shown(state, asked)))
+                    # "whichever of those weighs the least" after an answer that listed products and a policy
+                    or (state.request is not None and (_PICK.search(message) or _ABOUT_LIST.search(message))
+                        and self._measures_shown(state, asked, sorts=True))
+                    or (_only_constraints(asked) and asked.filters.attributes)
+                    or (source == "model" and confidence < 0.4 and self._names_catalog_words(message))):
+                # "actually I can go up to 35", "something with a laptop sleeve", "daypacks", "any with zero drop?" after
+                # trail shoes (an attribute the listed products state): a product request, whatever the classifier guessed
+                intent = "product_search"
         if intent in _ORDER_INTENTS | {"exchange"} and not slots.order_ids and state.topic.startswith("policy:") \
                 and _QUESTION.search(message) and not re.search(r"\bmy\b.{0,20}\b(?:order|purchase)", message, re.I):
             # "can I use two of them on one order?" after a gift-card answer: a question about the rules
@@ -539,10 +539,10 @@ class Assistant:
                 found = self._dense_type(parsed.text)
         if found is not None and state.shown and not d.types.is_named(found[1]) and (_PICK.search(message) or _ABOUT_LIST.search(message)):
             found = None  # "whichever of those weighs the least, we'll be carrying it": a word from titles, about the list
-        in_focus = d.catalog.get(state.focus or "")
-        if found is not None and in_focus is not None and state.topic == "product" and not d.types.is_named(found[1]):
-            size, colour = shopping.wanted_variant(message, in_focus, slots)  # "wat about long?" after a pad with a Long size
-            if size in in_focus.sizes or colour in in_focus.colours:
+        focus = d.catalog.get(state.focus or "")
+        if found is not None and focus is not None and state.topic == "product" and not d.types.is_named(found[1]):
+            size, colour = shopping.wanted_variant(message, focus, slots)  # "wat about long?" after a pad with a Long size
+            if size in focus.sizes or colour in focus.colours:
                 found = None
         active = state.request
         if found is not None and active is not None and active.leaves and state.topic == "list" \
@@ -568,18 +568,18 @@ class Assistant:
             return shopping.compare_shown(d, Step("compare", "compare"), state, slots, [], sort=parsed.filters.sort)
         names_shown = found is None or any(found[1].split()[-1] in p.title.lower() for p in shown)
         f = parsed.filters
-        new_bound = f.price_max is not None or f.price_min is not None or f.colours or f.sizes or [c for c in f.attributes if c.op != "=="]
+        new_bound = bool(f.price_max is not None or f.price_min is not None or f.colours or f.sizes
+                         or any(c.op != "==" for c in f.attributes))
         if parsed.filters.sort is not None and shown and names_shown and not _WHOLE_RANGE.search(message) and not new_bound and (
                 _PICK.search(message) or found is None or set(found[0]) <= {c for p in shown for c in p.category}):
             if not (found is not None and re.search(r"\b(show|find|looking|need|want)\b", message, re.I)):
                 picked = shopping.pick(d, Step("product_question", "product_details"), state, parsed.filters.sort)
                 if picked is not None:
                     return picked
-        focus = d.catalog.get(state.focus or "")
         if focus is not None and (found is None or set(found[0]) & set(focus.category)) and not slots.refs:
             size, colour = shopping.wanted_variant(message, focus, slots)
             # "and in L?", "hmm my husband says that's too loud lol. navy?": a short last sentence
-            follow_up = state.topic == "product" and len(re.split(r"[.!?]\s+", message.strip())[-1].split()) <= 7
+            follow_up = state.topic == "product" and len(_sentences(message)[-1].split()) <= 7
             if (size or colour) and (shopping.is_yes_no(message) or follow_up and not _ABOUT_LIST.search(message)):
                 return shopping.details(d, Step("product_question", "product_details"), state, message, slots, yes_no=True)
             if shopping.asked_dimension(message) and _ATTRIBUTE_Q.search(message) and found is None \
@@ -723,8 +723,11 @@ def _clean(message: str) -> str:
 
 def _asks(message: str, after_first: bool = False) -> bool:
     """A sentence of the message (after its first, with `after_first`) is a question: "hang on, how long do I have?"."""
-    sentences = re.split(r"(?<=[.!?])\s+", message.strip())[1 if after_first else 0:]
-    return any(_QUESTION.search(s) or s.endswith("?") for s in sentences)
+    return any(_QUESTION.search(s) or s.endswith("?") for s in _sentences(message)[1 if after_first else 0:])
+
+
+def _sentences(message: str) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+", message.strip())
 
 
 def _narrowed_to_shown(request: ProductRequest, shown: list[Product]) -> ProductRequest:
