@@ -20,7 +20,7 @@ PRELOAD = LD_PRELOAD="$$(ls /usr/lib/*/libtcmalloc_minimal.so.4 2>/dev/null | he
 # System packages the tests and the demo need: Debian package -> a file that shows it is installed.
 SYSTEM_DEPS := chromium:/usr/bin/chromium libtcmalloc-minimal4:/usr/lib/$(shell uname -m)-linux-gnu/libtcmalloc_minimal.so.4 \
                wamerican:/usr/share/dict/american-english wbritish:/usr/share/dict/british-english \
-               postgresql:/usr/lib/postgresql/15/bin/initdb
+               wordnet-base:/usr/share/wordnet/index.noun postgresql:/usr/lib/postgresql/15/bin/initdb
 
 install: $(STAMP)
 

@@ -103,6 +103,14 @@ class Synonyms(BaseModel):
         "priciest": ("price", "desc"), "best rated": ("rating", "desc"), "highest rated": ("rating", "desc"),
         "top rated": ("rating", "desc"), "best reviewed": ("rating", "desc"),
     })
+    # Words for a person that say a value's word: "a jacket for my sister" is the women's range. Adult relations
+    # only ("son" may be the kids' range); unused when the message says the shopper buys for themselves ("me").
+    person_words: dict[str, str] = Field(default_factory=lambda: {
+        **dict.fromkeys(["sister", "mum", "mom", "mother", "wife", "girlfriend", "aunt", "auntie", "gran", "granny",
+                         "grandma", "grandmother", "fiancee", "her", "she", "lady", "ladies", "missus", "mrs"], "women"),
+        **dict.fromkeys(["brother", "dad", "father", "husband", "boyfriend", "uncle", "grandad", "granddad", "grandpa",
+                         "grandfather", "fiance", "him", "he", "gentleman", "gentlemen"], "men"),
+    })
     # Dimensions whose bare number reads as a bound in one direction: "rated to -10" means -10 or colder,
     # "for three people" means at least three.
     bound: dict[str, Op] = Field(default_factory=lambda: {"people": ">=", "lumens": ">=", "h": ">=",
@@ -373,6 +381,7 @@ class AttributeSchema:
         for start, end in out.spans:  # "a one-man tent" is a size of tent, not the men's range
             rest = rest[:start] + " " * (end - start) + rest[end:]
         said = _words(rest)
+        said |= self._person_value_words(rest)  # a kind without the attribute drops the condition (search)
         enums: dict[str, Constraint] = {}
         for attribute, value, value_words in self._enum_values:
             if value_words <= said and (attribute.name not in enums or len(value_words) > len(_words(str(enums[attribute.name].value)))):
@@ -390,6 +399,12 @@ class AttributeSchema:
                 negated = bool(re.search(r"\b(?:not|non|no|without)[\s-]+$", lowered[: m.start()]))
                 out.constraints.append(Constraint(attribute=attribute.name, op="is", value=not negated, phrase=m.group(0)))
         return out
+
+    def _person_value_words(self, text: str) -> set[str]:
+        """The value word the people named imply ("my mum" -> "women"), when they agree and it is not for "me"."""
+        words = set(re.findall(r"[a-z]+", text.replace("'s", "")))
+        implied = {self.synonyms.person_words[w] for w in words if w in self.synonyms.person_words}
+        return implied if len(implied) == 1 and not words & {"me", "myself", "mine"} else set()
 
     def _number_constraint(self, attribute: Attribute, m: re.Match[str]) -> Constraint | None:
         groups = m.groupdict()

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from retrieval.catalog import Product
 from text.dictionary import english_words
+from text.wordnet import related_nouns
 
 FUZZY_MIN_LETTERS = 5  # shorter words are too close to too many others ("tent" / "vent")
 FUZZY_CUTOFF = 0.85  # difflib ratio: "backpak" ~ "backpack" 0.93, "sleping" ~ "sleeping" 0.93
@@ -100,17 +101,22 @@ class ProductTypes:
         phrase, then the one naming fewer categories, then the first, except that within one noun phrase the head
         (last) word wins ("camp stove" -> stove, "down sleeping bag" -> sleeping bag). A word right after a subject
         pronoun is a verb ("he camps a lot"), and one after a preposition and a determiner says where, not what
-        ("a warm jacket ... pack small in the bag"), unless nothing else names a type."""
+        ("a warm jacket ... pack small in the bag"), and a word made from an "-ing" form is an activity ("getting into
+        camping ... a lantern"), unless nothing else names a type."""
         words = re.findall(r"[a-z]+", text.lower())
-        tokens, verbs, objects = [], set(), set()
+        tokens, verbs, objects, gerunds = [], set(), set(), set()
         for i, w in enumerate(words):
             if len(w) > 2:
                 if i and words[i - 1] in _SUBJECTS:
                     verbs.add(len(tokens))
                 if i >= 2 and words[i - 1] in _DETERMINERS and words[i - 2] in _PREPOSITIONS:
                     objects.add(len(tokens))
-                tokens.append(_singular(w))
-        found = self._best(tokens, verbs | objects) or self._best(tokens, verbs)
+                token = _singular(w)
+                if w.endswith("ing") and not token.endswith("ing"):
+                    gerunds.add(len(tokens))  # "into camping", "always cooking": an activity, not the product
+                tokens.append(token)
+        found = (self._best(tokens, verbs | objects | gerunds) or self._best(tokens, verbs | objects)
+                 or self._best(tokens, verbs))
         if found is not None:
             return found
         for token in tokens:  # "backpak": a misspelt type word, close to one of the catalog's (or clearly closest)
@@ -120,6 +126,21 @@ class ProductTypes:
                 if len(close) == 1 or (close and difflib.SequenceMatcher(None, token, close[0]).ratio() > FUZZY_CUTOFF + 0.05):
                     return self.words[(close[0],)], close[0]
         return None
+
+    def related(self, word: str) -> list[tuple[frozenset[str], str, str]]:
+        """(leaf categories, type words, relation) of the catalog's types that WordNet puts near `word`, a word
+        the catalog does not use ("rucksack" -> backpack, synonym; "flask" -> bottle, broader), nearest first."""
+        out = []
+        for form in dict.fromkeys([word, _singular(word)]):
+            for noun, relation in related_nouns(form):
+                tokens = tuple(_tokens(noun))
+                for gram in dict.fromkeys([tokens, tokens[-1:]]):  # "vacuum bottle": its head, bottle
+                    if gram in self.words and (gram in self.named or not any(t in self.ignored for t in gram)):
+                        out.append((self.words[gram], " ".join(gram), relation))
+                        break
+            if out:
+                break
+        return out
 
     def _best(self, tokens: list[str], excluded: set[int]) -> tuple[frozenset[str], str] | None:
         """The type phrase `find` picks among phrases not starting at an `excluded` position."""

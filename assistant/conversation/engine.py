@@ -83,12 +83,18 @@ _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got
 _RULE_TOPIC = re.compile(r"\b(?:reward )?points?\b|\brewards?\b|\bwarrant\w*|\bgift cards?\b", re.I)
 _COST_OR_TIME = re.compile(r"\b(?:cost|costs|charge\w*|fee|fees|free|pay|how long|how many days|window)\b", re.I)
 _HYPOTHETICAL = re.compile(r"^\s*(?:and |so |but |ok )?(?:if|what if|say|suppose)\b", re.I)
-_ACTION_WORDS = {"exchange": "exchange", "start_return": "return", "cancel": "cancel order", "change_address": "change address"}
+_ACTION_WORDS = {"exchange": "exchange", "start_return": "return", "cancel": "cancel order", "change_address": "change address",
+                 "damaged": "damaged item"}
 _ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want|go ahead with|proceed with|set up|arrange|initiate)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b|"
                         r"\b(?:it|they|this|that)\b.{0,12}\bgo back\b|\bsend (?:it|them|this|that) back\b|"
                         r"\b(?:have|get|want) (?:my|the) money back\b", re.I)
 _POLICY_Q = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b"
                        r"(?!\s+about\b)", re.I)  # "what about changing the address ..." is a request
+# the time the rules allow or take, not where a parcel is: "how long have i got to ...", "how long til it shows on my card"
+_TIME_ALLOWED = re.compile(r"\bhow (?:long|many days|much time) (?:have i got|do i have|do i get|have i|is there|would i have|am i allowed)\b|"
+                           r"\bhow long (?:till|til|until|before|for)\b.{0,40}\b(?:card|account|bank|refund\w*|money|credit\w*)\b|"
+                           r"\b(?:deadline|time limit|cut-?off)\b.{0,20}\b(?:return|report|claim|exchange|send)", re.I)
+_SUBJECT = re.compile(r"\b(?:return\w*|refund\w*|exchang\w*|cancel\w*|warrant\w*|ship\w*|deliver\w*|damage\w*|fault\w*)\b", re.I)
 _REFERRING = re.compile(r"\b(there|that|it|those|this|then|them)\b|^\s*(?:and|also|what about|how about)\b", re.I)
 _QUESTION = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|do you|does|is there|are there|can i|could i|will i|"
                        r"what's|whats|how's)\b", re.I)
@@ -113,6 +119,9 @@ _ABOUT_LIST = re.compile(r"\bany (?:that|which|of (?:them|those|these))\b|\b(?:t
                          r"^\s*(?:and |ok |so )?any\b(?! (?:chance|idea|way|news|update|word|luck)\b)", re.I)  # "any in a 10?"
 # Words that carry no request of their own: with a budget or a condition they only refine the active request
 # ("actually I can go up to 35", "what about under 200 then")
+# "a warm coat for her", "some flask for tea": a determiner, up to two words, and the head before a preposition or the end
+_NOUN_PHRASE = re.compile(r"\b(?:a|an|some|another|new)\s+((?:[a-z'-]+\s+){0,2}?([a-z]+))(?=\s+(?:for|of|that|which|to|with|"
+                          r"in|on|so|and|but|or|under|around|about|from|she|he|they|i|we|his|her|their|my|your|it|at|like)\b|\s*[,.!?;]|\s*$)")
 _BARE = frozenset("""i me my we can could would go spend pay afford actually then what about how maybe ok okay and or but
 so also just still only please well hmm um is it that are there any ones one those these them something anything options
 let s show have got do you a an the with for of to in on at like instead max maximum budget price less more""".split())
@@ -439,6 +448,10 @@ class Assistant:
     def _step(self, session: Session, state: DialogueState, message: str, user_id: str | None) -> Step:
         """Pick and run the step for one request, and remember what it was about."""
         step = self._pick_step(session, state, message, user_id)
+        if step.tool.startswith("orders."):  # the order action talked about, offered or refused: a policy follow-up leans on it
+            state.action = "damaged" if service.says_damaged(message) else step.tool.split(".", 1)[1]
+        elif step.tool not in ("policies", "handoff"):
+            state.action = ""
         # after a hand-off, "how soon will they answer?" leans on it like a follow-up to a policy answer
         state.topic = {"search": "list", "recommend": "list", "product_details": "product", "policies": f"policy:{message}",
                        "handoff": f"policy:{message} talk to a person",
@@ -484,6 +497,10 @@ class Assistant:
         if intent == "human_handoff":
             return service.handoff(d, Step(intent, "handoff"), session.id, message, user_id)
         # "how fast do I get my money back for a cancelled order?": a question about the rules, not an action
+        if intent not in {"product_search", "product_question", "compare", "recommendation"} and not slots.order_ids \
+                and _TIME_ALLOWED.search(message):
+            # "how long have i got to report something like that", "how long til it shows on my card": the rule's time
+            return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
         if intent in {"cancel_order", "change_order", "return_refund", "exchange"} and not slots.order_ids and _POLICY_Q.search(message):
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
         if slots.order_ids and intent in {"delivery", "product_search", "product_question", "chit_chat", "out_of_scope",
@@ -528,6 +545,11 @@ class Assistant:
         parsed = self._parse(message)
         found = d.types.find(parsed.text)
         f = parsed.filters
+        if found is None and (intent in ("product_search", "recommendation") or (
+                intent == "product_question" and not state.shown and state.focus is None)):
+            found = self._phrase_type(parsed.text)  # "a flask of tea", "a warm coat for her": other words for a type
+            if found is not None:  # the search needs the catalog's word for it
+                parsed.text = f"{found[1]} {parsed.text}"
         if found is None and intent in ("product_search", "recommendation") and not (f.attributes or f.colours or f.sizes) and (
                 len(set(re.findall(r"[a-z]+", parsed.text.lower())) - _BARE) >= (1 if state.request is None else 2)):
             found = self._dense_type(parsed.text)  # "head torches": no catalog word, but every neighbour is a headlamp
@@ -657,9 +679,17 @@ class Assistant:
         or the order action waiting for a yes ("how long do I have to do that?" while an exchange is offered)."""
         if state.topic.startswith("policy:") and (_REFERRING.search(message) or len(message.split()) <= 5):
             return state.topic[7:]
+        # "how long have i got to report something like that" after a damaged item (whose free return is offered),
+        # "and do i have to pay for the postage on that" after a refused return: that item's or that return's rules,
+        # unless the message names its own subject ("how long do refunds take")
+        leans = _REFERRING.search(message) or len(message.split()) <= 5
+        if state.action == "damaged" and leans and not _SUBJECT.search(message):
+            return _ACTION_WORDS["damaged"]
         action = (state.pending or {}).get("action")
         if action in _ACTION_WORDS and _REFERRING.search(message):
             return _ACTION_WORDS[action]
+        if state.action == "start_return" and leans and not _SUBJECT.search(message):
+            return _ACTION_WORDS[state.action]
         return ""
 
     def _measures_shown(self, state: DialogueState, parsed, sorts: bool = False) -> bool:
@@ -689,6 +719,34 @@ class Assistant:
             return None
         leaf = next(iter(leaves))[0]
         return frozenset({leaf}), leaf.lower()
+
+    def _phrase_type(self, text: str, k: int = 8) -> tuple[frozenset[str], str] | None:
+        """The type a noun phrase names in words the catalog does not use ("a flask of tea", "a warm coat"):
+        a WordNet synonym of its head word that is a catalog type ("rucksack" -> backpack), or a broader or
+        narrower noun ("flask" -> bottle, "coat" -> jacket) that at least half of the head's `k` nearest products
+        by meaning confirm; else the type all `k` nearest products of the phrase agree on."""
+        store = getattr(self.searcher, "store", None)
+        lowered = text.lower()
+        for m in _NOUN_PHRASE.finditer(lowered):
+            phrase, head = m.group(1), m.group(2)
+            if head in _BARE or len(head) < 3 or re.search(r"\b(?:with|without|has|have|got)\s+$", lowered[: m.start()]):
+                continue  # "one with a rain cover": a feature of the product, not the product
+            neighbours: list[str] | None = None
+            for leaves, words, relation in self.deps.types.related(head):
+                if relation == "synonym":
+                    return leaves, words
+                if store is None:
+                    continue
+                if neighbours is None:
+                    hits = store.vectors.query(store.embedder.encode_query(head), k)
+                    neighbours = [self.deps.catalog[pid].category[-1] for pid, _ in hits if pid in self.deps.catalog]
+                if sum(leaf in leaves for leaf in neighbours) * 2 >= k:
+                    return leaves, words
+            if phrase != head and len(phrase.split()) <= 3:
+                found = self._dense_type(phrase, k)
+                if found is not None:
+                    return found
+        return None
 
     def _search_once(self, message: str, k: int) -> list[Product]:
         return [h.product for h in self.searcher.search(message, k=k).hits]

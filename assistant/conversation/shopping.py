@@ -38,6 +38,8 @@ _VERBS = {"weight": "weighs", "warmth": "is", "brightness": "gives", "runtime": 
 _YES_NO = re.compile(r"^\s*(?:(?:hey|hi|hello|ok(?:ay)?|so|um+|hmm+|quick q(?:uestion)?)[\s,]+)*"
                      r"(?:does|do|is|are|can i (?:\w+ )?(?:get|have|buy)|have you got|got|any chance|is there|are there)\b|"
                      r"\bor (?:is|are) (?:it|that|they|those|this) (?:sold out|out of stock)\b|"
+                     # "and the first one, have you got that in orange at all"
+                     r"\b(?:have you got|do you have|have you) (?:it|that|this|them|those|one|any)\b(?! (?:for|to)\b)|"
                      r"\bdo you (?:\w+ )?(?:have|stock|carry|sell)\b[^.!?]*\?|"  # "before I get my hopes up - do you actually have ... ?"
                      # the question mark may end a sentence before more words: "in stock in M/L? my torso is 50 cm"
                      r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b[^.!?]*\?", re.I)
@@ -62,7 +64,11 @@ _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trol
                        # "chuck 2 of the first one in my cart": whatever the verb, into the cart
                        rf"\b{_REF} (?:in|into|to|onto) (?:my|the|our) (?:cart|basket|trolley)\b|"
                        # "plus one of that second mug", "2 of the first one": a quantity of a listed product
-                       rf"{OPENING}(?:i'?ll (?:take|have) )?{_QTY_SAID} (?:more )?of {_REF}\b(?![^.?!]*\b(?:is|are|was|were|has|have|does|do|did|looks?|seems?|comes?|fits?)\b)", re.I)
+                       rf"{OPENING}(?:i'?ll (?:take|have) )?{_QTY_SAID} (?:more )?of {_REF}\b(?![^.?!]*\b(?:is|are|was|were|has|have|does|do|did|looks?|seems?|comes?|fits?)\b)|"
+                       # "add one more of the same", "another of those please": the same product again
+                       r"\badd (?:one|another|\d) more\b|\b(?:one|two|\d|another) more of (?:the same|that|those|these|it|them)\b|"
+                       r"\banother (?:one )?of (?:the same|those|these|that|them)\b(?![^.?!]*\?)", re.I)
+_SAME = re.compile(r"\b(?:of the same|the same (?:one|again|thing)|same again|another of (?:those|these|them|that))\b", re.I)
 _CART_CLEAR = re.compile(r"\b(?:empty|clear|reset)\b.{0,12}\b(?:cart|basket|trolley)\b|\b(?:remove|delete) (?:everything|all)\b", re.I)
 _CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of|ditch|scrap|bin)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
                           r"\btake\b.{0,30}\bout\b.{0,12}\b(?:cart|basket|trolley)\b|"  # "please take it out from cart"
@@ -72,12 +78,19 @@ _CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of|d
                           rf"{OPENING}(?:[\w']+[\s,]+){{0,5}}?(?:remove|delete|ditch|bin) {_REF}\b(?! off\b)|"
                           rf"{OPENING}(?:take|put) {_REF} (?:out|back)\b(?! (?:of|to) (?:the )?(?:store|shop|post))|"
                           # "take the first ones back out", "take that one out again"
-                          rf"{OPENING}take {_REF}(?:s| ones?)?(?: back)? out\b", re.I)
+                          rf"{OPENING}take {_REF}(?:s| ones?)?(?: back)? out\b|"
+                          # "..., take one of them back out", "remove one of those"
+                          r"\b(?:remove|drop) (?:one|two|\d) of (?:them|those|these|the \w+)\b(?![^.?!]*\?)|"
+                          r"\btake (?:one|two|\d) of (?:them|those|these|the \w+) (?:back )?(?:out|off)\b(?![^.?!]*\?)", re.I)
 _CART_VIEW = re.compile(r"\b(what'?s|what is|show|view|see|check|open|look at|how much is|how much's|total)\b.{0,20}\b(cart|basket|trolley)\b|"
                         r"\bwhat (?:do|did) i (?:have|put) in\b.{0,12}\b(?:cart|basket|trolley)\b|"
                         r"\b(?:anything|something|what)\b.{0,25}\b(?:in|inside) (?:my|the) (?:cart|basket|trolley)\b(?![^.!?]*\b(?:add|put)\b)|"
                         r"^\s*(?:my )?(?:cart|basket)\s*\??\s*$|"
-                        r"\b(?:my|the) (?:cart|basket|trolley) (?:is|'s) (?:empty|now)\b[^.!]*\?", re.I)  # "so now my cart is empty, yes?"
+                        r"\b(?:my|the) (?:cart|basket|trolley) (?:is|'s) (?:empty|now)\b[^.!]*\?|"  # "so now my cart is empty, yes?"
+                        # "what does that come to altogether", "what's my total", "how much is that all together"
+                        r"\bwhat (?:does|do|would) (?:that|it|they|those|this|everything|all that) (?:all )?(?:come|add up) to\b|"
+                        r"\bwhat(?:'s| is) (?:the|my) (?:total|grand total)\b|"
+                        r"\bhow much (?:is|does|would) (?:that|it|everything|all that) (?:be |come to )?(?:altogether|all together|in total)\b", re.I)
 # Letter sizes in words ("in large", "a medium"): read against the product's own sizes
 SIZE_WORDS = {"extra extra large": "XXL", "xx-large": "XXL", "extra large": "XL", "x-large": "XL", "extra small": "XS",
                "x-small": "XS", "small": "S", "medium": "M", "large": "L"}
@@ -500,6 +513,10 @@ def _quantity(message: str, slots: Slots) -> int:
 def cart_add(d: Deps, step: Step, state: DialogueState, session_id: str, message: str, slots: Slots,
              product: Product | None = None, quantity: int | None = None) -> Step:
     """Add the product referred to; ask for a size or colour it needs; the action event tells the shop's page."""
+    last = (d.carts.get(session_id).lines or [None])[-1]
+    same = last if last is not None and last.product_id in d.catalog and not slots.refs and _SAME.search(message) else None
+    if product is None and same is not None:  # "add one more of the same": the last line again, same size and colour
+        product = d.catalog[same.product_id]
     if product is None:
         refs = resolve(d, slots.refs, state) if slots.refs else []
         product = refs[0] if refs else d.catalog.get(state.focus or "") or (shown_products(d, state) or [None])[0]
@@ -509,6 +526,8 @@ def cart_add(d: Deps, step: Step, state: DialogueState, session_id: str, message
     quantity = quantity or _quantity(message, slots)
     size, colour = wanted_variant(message, product, slots)
     pending = state.pending or {}
+    if same is not None and same.product_id == product.id:
+        size, colour = size or same.size, colour or same.colour
     for known in (pending if pending.get("action") == "add_to_cart" else {}, state.variant):
         if known.get("product_id") == product.id:  # a choice made earlier in the conversation still counts
             size, colour = size or known.get("size"), colour or known.get("colour")
@@ -598,6 +617,9 @@ def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, mess
             return _nothing_removed(step, d.catalog[state.focus], cart)
         line = focus[-1] if focus else cart.lines[-1]
     quantity = slots.quantity
+    some = re.search(r"\b(one|two|three|\d) of (?:them|those|these|the \w+)\b", lowered)
+    if quantity is None and some and line.quantity > 1:  # "take one of them back out": one of the units, not all
+        quantity = int(some.group(1)) if some.group(1).isdigit() else _QTY_WORDS[some.group(1)]
     after = d.carts.remove(session_id, line.sku, quantity)
     if line.product_id in d.catalog:
         step.cards = [ProductCard.of(d.catalog[line.product_id])]

@@ -68,6 +68,8 @@ class DialogueState(BaseModel):
     orders: list[str] = Field(default_factory=list, description="Orders in focus, most recent first.")
     pending: dict[str, Any] | None = Field(None, description="An order action awaiting the customer's yes.")
     topic: str = Field("", description="What the last turn was about: 'list', 'product', 'order', 'policy:<question>'.")
+    action: str = Field("", description="The order action last offered or refused ('start_return'), while the "
+                        "talk stays on it (its rules are what 'how much is the postage on that?' asks about).")
     variant: dict[str, Any] = Field(default_factory=dict, description="A size/colour asked about for a product "
                                     "('does it come in long?'), so 'add it' needs no second ask.")
 

@@ -245,3 +245,14 @@ def test_words_between_a_superlative_and_the_attribute_name(demo_schema):
     sort = demo_schema.understand("which has the smallest heel-to-toe drop?").sort
     assert (sort.dimension, sort.descending) == ("drop_mm", False)
     assert demo_schema.understand("the most headroom").sort.dimension == "height"
+
+
+@pytest.mark.parametrize("text, gender", [
+    ("a rain jacket for my sister, no more than 150", "women's"),
+    ("my boyfriend runs trails, he needs new shoes", "men's"),
+    ("something for my mum and dad", None),  # both: no range
+    ("my wife says i need a new jacket for me", None),  # for the shopper, whoever spoke
+])
+def test_who_it_is_for_says_the_gender_range(demo_schema, text, gender):
+    said = [c for c in demo_schema.understand(text).constraints if c.attribute == "gender"]
+    assert [c.value for c in said] == ([gender] if gender else [])

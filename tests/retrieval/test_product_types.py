@@ -36,6 +36,9 @@ def types() -> ProductTypes:
     ("camp stove, push-button ignition", {"Camp Kitchen"}),
     # after a preposition and a determiner, where rather than what
     ("a warm jacket for woman, it must pack small in the bag", {"Insulated Jackets", "Rain Jackets"}),
+    # a word made from an "-ing" form is the activity, not the product
+    ("my dad is getting really into camping so i thought i'd get him a lantern", {"Headlamps & Lanterns"}),
+    ("he's always cooking on his trips, so a camping stove with a push-button igniter", {"Camp Kitchen"}),
 ])
 def test_types_from_titles_and_category_names(types, text, leaves):
     found = types.find(text)
@@ -63,3 +66,12 @@ def test_a_correctly_spelt_word_is_no_typo_of_a_type_word(types):
 
 def test_the_head_of_a_phrase_is_the_type_said(types):
     assert types.find("camp stove")[1] == "stove" and types.find("a down sleeping bag")[1] == "sleeping bag"
+
+
+def test_other_words_for_a_type_through_wordnet(types):
+    """The catalog says "backpack" and "bottle"; a shopper says "rucksack" (a synonym) or "flask" (a kind of
+    bottle): the relation comes with it, so a caller can ask for more evidence than a synonym needs."""
+    leaves, words, relation = types.related("rucksack")[0]
+    assert (set(leaves), words, relation) == ({"Backpacks"}, "backpack", "synonym")
+    assert ({"Water Bottles"}, "bottle", "broader") in [(set(a), b, c) for a, b, c in types.related("flask")]
+    assert types.related("sofa") == []  # near no type this catalog sells

@@ -414,3 +414,26 @@ def test_a_question_while_an_exchange_waits_is_about_the_exchange_and_money_back
 def test_scenario_questions_get_the_rule_that_answers_them(bot, message, doc):
     done = bot().say(message)
     assert done["citations"] and done["citations"][0]["doc_id"] == doc
+
+
+def test_a_type_in_other_words_and_one_more_of_the_same(bot):
+    chat = bot()
+    packs = chat.say("need a new rucksack for work")  # WordNet: a rucksack is a backpack
+    assert packs["shown"] and all("Backpacks" in p.category for p in packs["shown"])
+    pack = next(p for p in packs["shown"] if p.in_stock and p.variants and any(v.stock > 1 for v in p.variants))
+    ordinal = ["first", "second", "third", "fourth", "fifth"][packs["shown"].index(pack)]
+    variant = next(v for v in pack.variants if v.stock > 1)
+    first = chat.say(f"add the {ordinal} one to my basket" + (f" in {variant.colour}" if variant.colour else ""))
+    sku = first["actions"][-1]["sku"]
+    again = chat.say("go on, add one more of the same")["actions"][-1]  # the same line again, no second ask
+    assert (again["status"], again["sku"], again["cart_count"]) == ("done", sku, 2)
+    assert chat.say("what does that come to altogether")["actions"][-1]["action"] == "view_cart"
+    out = chat.say("on second thoughts take one of them back out")["actions"][-1]
+    assert (out["action"], out["quantity"], out["cart_count"]) == ("remove_from_cart", 1, 1)
+
+
+def test_after_a_damaged_item_how_long_to_report_it_is_that_rule(bot, delivered_jacket_owner):
+    chat = bot(delivered_jacket_owner.customer_id)
+    chat.say("the zip of the jacket I bought broke")
+    window = chat.say("how long have i got to report something like that")
+    assert window["tool"] == "policies" and "7 days" in window["reply"]
