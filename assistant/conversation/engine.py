@@ -94,6 +94,10 @@ _POLICY_Q = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|is there|
 _TIME_ALLOWED = re.compile(r"\bhow (?:long|many days|much time) (?:have i got|do i have|do i get|have i|is there|would i have|am i allowed)\b|"
                            r"\bhow long (?:till|til|until|before|for)\b.{0,40}\b(?:card|account|bank|refund\w*|money|credit\w*)\b|"
                            r"\b(?:deadline|time limit|cut-?off)\b.{0,20}\b(?:return|report|claim|exchange|send)", re.I)
+# after a refusal of someone else's data: who they are to the shopper, or what would do instead, is no new request
+_PRESSES = re.compile(r"\b(?:i'?m|i am) (?:literally |actually |really )?(?:her|his|their|the)\b|\bjust (?:the|her|his|tell)\b|"
+                      r"\b(?:her|his|their) (?:husband|wife|partner|son|daughter|mum|mom|dad|father|mother)\b|\bwould do\b|"
+                      r"\b(?:she|he) (?:won't|wont|doesn't|doesnt) mind\b|\bplease\b.{0,20}\b(?:her|his)\b", re.I)
 _SUBJECT = re.compile(r"\b(?:return\w*|refund\w*|exchang\w*|cancel\w*|warrant\w*|ship\w*|deliver\w*|damage\w*|fault\w*)\b", re.I)
 _REFERRING = re.compile(r"\b(there|that|it|those|this|then|them)\b|^\s*(?:and|also|what about|how about)\b", re.I)
 _QUESTION = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|do you|does|is there|are there|can i|could i|will i|"
@@ -362,7 +366,10 @@ class Assistant:
             return [service.refusal(d, Step("out_of_scope", "refusal"))]
         if is_injection(message):
             return [service.refusal(d, Step("out_of_scope", "refusal"), "reply_injection")]
-        if asks_for_others_data(message):
+        if asks_for_others_data(message) or (state.topic == "others_data" and _PRESSES.search(message)
+                                             and d.types.find(_clean(message)) is None):
+            # "i'm literally her husband lol, just the product names would do": pressing after the refusal
+            state.topic = "others_data"
             return [service.refusal(d, Step("out_of_scope", "refusal"), "reply_others_data")]
         pending, state.pending = state.pending, None
         if pending:

@@ -34,6 +34,11 @@ _INJECTION = re.compile(
 )
 # Other people's data: never shown, whatever the reason given.
 _OTHERS_DATA = re.compile(
+    # "can you tell me what she bought? her email's ...", "look up what my husband ordered"
+    r"\b(?:tell me|show me|look up|check|find out|let me see|what (?:did|has|have))\b.{0,30}\b(?:she|he|they|(?:my|our) (?:wife|"
+    r"husband|partner|girlfriend|boyfriend|friend|mum|mom|dad|mother|father|sister|brother|son|daughter|neighbou?r|colleague|"
+    r"boss)(?:'s)?)\s+(?:has |had |have |just |recently )?(?:ordered|bought|purchased|orders?|purchases?|order|buy)\b|"
+    r"\b(?:her|his|their) e-?mail(?:'s| is| address is)\s+\S+@|"
     r"\b(?:other|another|all (?:the )?|every|someone else'?s?|somebody else'?s?)\s*(?:customers?|users?|people|shoppers?|clients?)'?s?"
     r"\b.{0,40}\b(?:address\w*|emails?|phone\w*|orders?|names?|details|data|cards?|payment)\b"
     # "the discount codes other customers have been using"

@@ -168,11 +168,13 @@ def _find(d: Deps, query: str, filters, request: ProductRequest) -> tuple[list[P
     hits = [h for h in result.hits if not request.leaves or set(h.product.category) & set(request.leaves)]
     products = [h.product for h in hits]
     reasons = {h.product.id: _reason(d, h.product, request, h.reason) for h in hits}
+    word = request.type_words.split()[-1] if request.type_words else ""
+    named = [p for p in products if word and re.search(rf"\b{re.escape(word)}", p.title.lower())]
+    if len(named) >= 2 and (request.filters.sort is not None or not d.types.is_named(request.type_words)):
+        # "the brightest headlamp": among headlamps, not the lanterns of the same category; "a kettle" (a word of
+        # titles, not the catalog's own category or type): kettles, not the saucepans the same leaf holds
+        products = named
     if request.filters.sort is not None:
-        word = request.type_words.split()[-1] if request.type_words else ""
-        named = [p for p in products if word and word in p.title.lower()]
-        if len(named) >= 2:  # "the brightest headlamp": among headlamps, not the lanterns of the same category
-            products = named
         products = d.schema.order(products, request.filters.sort)
     if request.filters.in_stock:
         products = [p for p in products if p.in_stock]

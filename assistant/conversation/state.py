@@ -101,7 +101,12 @@ def next_request(
     if found_type is not None:
         leaves, words = found_type
         if active is not None and set(active.leaves) & set(leaves):
-            return _refine(active, parsed, text=parsed.text or active.text, leaves=sorted(set(active.leaves) & set(leaves)) or active.leaves), "refined"
+            # the same department refines, keeping the budget; another kind in it ("a kettle" then "a camping stove")
+            # is now the kind, unless the words only name the department itself ("headlamps & lanterns")
+            kind = words if words.split()[-1] != (active.type_words.split() or [""])[-1] and \
+                words not in {leaf.lower() for leaf in leaves} else active.type_words
+            return _refine(active, parsed, text=parsed.text or active.text, leaves=sorted(set(active.leaves) & set(leaves)) or active.leaves,
+                           type_words=kind), "refined"
         return ProductRequest(text=parsed.text, leaves=sorted(leaves), type_words=words, filters=_own(f)), "new"
     if active is not None and constraints:
         return _refine(active, parsed, text=active.text, leaves=active.leaves), "refined"
@@ -112,7 +117,8 @@ def _own(f: Filters) -> Filters:
     return f.model_copy(update={"categories": []})
 
 
-def _refine(active: ProductRequest, parsed: ParsedQuery, *, text: str, leaves: list[str]) -> ProductRequest:
+def _refine(active: ProductRequest, parsed: ParsedQuery, *, text: str, leaves: list[str],
+            type_words: str | None = None) -> ProductRequest:
     old, new = active.filters, parsed.filters
     merged = old.model_copy()
     if new.price_min is not None or new.price_max is not None:
@@ -130,7 +136,8 @@ def _refine(active: ProductRequest, parsed: ParsedQuery, *, text: str, leaves: l
     if new.sort is not None:
         merged.sort = new.sort
     merged.categories = []
-    return ProductRequest(text=text, leaves=leaves, type_words=active.type_words, filters=merged)
+    return ProductRequest(text=text, leaves=leaves, type_words=active.type_words if type_words is None else type_words,
+                          filters=merged)
 
 
 def _plural(words: str) -> str:

@@ -101,7 +101,9 @@ def propose(
         what = "a return" if action == "start_return" else "an exchange"
         if order.status != "delivered":
             return Proposal(action=action, order_id=order.id, allowed=False,
-                            message=f"Order {order.id} is {order.status}; {what} can only start once it is delivered.")
+                            message=f"Order {order.id} is {order.status}; {what} can only start once it is delivered"
+                            + (f", and then you have {window_days} days from delivery." if order.status in ("placed", "shipped")
+                               and window_days else "."))
         result = _window_check(order, window_days, now or datetime.now(UTC))
         if result:
             return Proposal(action=action, order_id=order.id, allowed=False, message=result)

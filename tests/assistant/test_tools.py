@@ -94,6 +94,9 @@ def test_return_proposal_respects_window(tmp_path):
     assert order_tools.propose(store, d.customer_id, "start_return", d.id, window_days=30, now=at + timedelta(days=2)).allowed
     late = order_tools.propose(store, d.customer_id, "start_return", d.id, window_days=30, now=at + timedelta(days=40))
     assert not late.allowed and "return window" in late.message
+    shipped = next(r for r in records if r.status == "shipped")  # not yet here: when it can start, and for how long
+    early = order_tools.propose(store, shipped.customer_id, "start_return", shipped.id, window_days=30)
+    assert not early.allowed and "once it is delivered" in early.message and "30 days from delivery" in early.message
     assert order_tools.parse_address("change the address of SB-10001 to 12 Oak Street, Springfield, IL 62701") == {
         "line1": "12 Oak Street", "city": "Springfield", "region": "IL", "postal_code": "62701"}
     assert order_tools.parse_address("I would like SB-10055 sent elsewhere, please: 7 Willow Court, Montpelier, VT 05602.") == {
