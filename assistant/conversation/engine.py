@@ -495,7 +495,9 @@ class Assistant:
         if _FRUSTRATED.search(message) and intent not in {"product_search", "recommendation", "compare", "product_question"}:
             # "nobody answers my emails": a person should take this over, not another round with the bot
             return service.handoff(d, Step("human_handoff", "handoff"), session.id, message, user_id)
-        if service.says_damaged(message) and intent not in {"cancel_order", "change_order"} and not _asks_person(message):
+        if service.says_damaged(message) and intent not in {"cancel_order", "change_order"} and not _asks_person(message) \
+                and not (intent in ("product_search", "recommendation") and not slots.order_ids and self._budget(message)):
+            # ("his shoes are falling apart ... a new pair, i can spend up to 130": shopping for a replacement)
             return service.damaged(d, Step("return_refund", "policies"), state, message, slots, user_id)
         if intent == "human_handoff" and source == "model" and slots.order_ids and not _asks_person(message):
             intent = "order_status"  # "check SB-10055 for me": the classifier's guess loses to the order number
@@ -726,6 +728,10 @@ class Assistant:
             return None
         leaf = next(iter(leaves))[0]
         return frozenset({leaf}), leaf.lower()
+
+    def _budget(self, message: str) -> bool:
+        f = self._parse(message).filters
+        return f.price_max is not None or f.price_min is not None
 
     def _phrase_type(self, text: str, k: int = 8) -> tuple[frozenset[str], str] | None:
         """The type a noun phrase names in words the catalog does not use ("a flask of tea", "a warm coat"):

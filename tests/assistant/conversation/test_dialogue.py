@@ -455,3 +455,9 @@ def test_another_kind_in_the_same_department_keeps_the_budget(bot):
     chat.say("a kettle for the hob, under 120")
     stoves = chat.say("actually a camping stove instead")
     assert stoves["shown"] and all("stove" in p.title.lower() and p.price <= 120 for p in stoves["shown"])
+
+
+def test_worn_out_old_gear_with_a_budget_is_shopping_for_a_new_one(bot):
+    done = bot().say("his trail shoes are literally falling apart, want to get him a new pair, i can spend up to 130")
+    assert done["tool"] == "search" and done["shown"] and all(p.price <= 130 for p in done["shown"])
+    assert not any(a["action"] == "start_return" for a in done["actions"])
