@@ -719,15 +719,18 @@ class Assistant:
     def _dense_type(self, text: str, k: int = 8) -> tuple[frozenset[str], str] | None:
         """The product type of a request in words the catalog does not use: the leaf category of all `k` nearest
         products by meaning, when they agree (a small embedder is often unsure; then no type)."""
+        leaves = self._neighbour_leaves(text, k)
+        if leaves is None or len(leaves) < k or len(set(leaves)) != 1 or not leaves[0]:
+            return None
+        return frozenset({leaves[0]}), leaves[0].lower()
+
+    def _neighbour_leaves(self, text: str, k: int) -> list[str] | None:
+        """The leaf category of each of the `k` products nearest `text` by meaning (None without a vector store)."""
         store = getattr(self.searcher, "store", None)
         if store is None or not text.strip():
             return None
         hits = store.vectors.query(store.embedder.encode_query(text), k)
-        leaves = {tuple(self.deps.catalog[pid].category[-1:]) for pid, _ in hits if pid in self.deps.catalog}
-        if len(hits) < k or len(leaves) != 1 or not next(iter(leaves)):
-            return None
-        leaf = next(iter(leaves))[0]
-        return frozenset({leaf}), leaf.lower()
+        return [(self.deps.catalog[pid].category[-1:] or [""])[0] for pid, _ in hits if pid in self.deps.catalog]
 
     def _budget(self, message: str) -> bool:
         f = self._parse(message).filters
@@ -738,7 +741,6 @@ class Assistant:
         a WordNet synonym of its head word that is a catalog type ("rucksack" -> backpack), or a broader or
         narrower noun ("flask" -> bottle, "coat" -> jacket) that at least half of the head's `k` nearest products
         by meaning confirm; else the type all `k` nearest products of the phrase agree on."""
-        store = getattr(self.searcher, "store", None)
         lowered = text.lower()
         for m in _NOUN_PHRASE.finditer(lowered):
             phrase, head = m.group(1), m.group(2)
@@ -748,11 +750,8 @@ class Assistant:
             for leaves, words, relation in self.deps.types.related(head):
                 if relation == "synonym":
                     return leaves, words
-                if store is None:
-                    continue
                 if neighbours is None:
-                    hits = store.vectors.query(store.embedder.encode_query(head), k)
-                    neighbours = [self.deps.catalog[pid].category[-1] for pid, _ in hits if pid in self.deps.catalog]
+                    neighbours = self._neighbour_leaves(head, k) or []
                 if sum(leaf in leaves for leaf in neighbours) * 2 >= k:
                     return leaves, words
             if phrase != head and len(phrase.split()) <= 3:
