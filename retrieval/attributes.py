@@ -604,10 +604,20 @@ def _superlative_pattern(attribute: Attribute, firsts: list[str]) -> re.Pattern[
 
 
 def _bool_pattern(name: str) -> re.Pattern[str]:
-    """The words of a boolean attribute's name; a trailing generic word is optional ("induction [compatible]")."""
+    """The words of a boolean attribute's name; a trailing generic word is optional ("induction [compatible]"); a
+    "-proof" name is also said as the thing not happening ("won't leak"), an "-able" one as the verb ("packs down small")."""
     tokens = name.split("_")
     generic = {"compatible", "included", "safe", "resistant", "friendly", "ready"}
     if len(tokens) > 1 and tokens[-1] in generic and tokens[-1] != "safe":
         core = r"[\s-]+".join(re.escape(t) for t in tokens[:-1])
         return re.compile(rf"\b{core}(?:[\s-]+{re.escape(tokens[-1])})?\b")
-    return re.compile(r"\b" + r"[\s-]+".join(re.escape(t) for t in tokens) + r"\b")
+    said = r"[\s-]+".join(re.escape(t) for t in tokens)
+    word = tokens[-1] if len(tokens) == 1 else ""
+    if len(word) > 7 and word.endswith("proof"):  # leakproof: "leak-proof", "won't leak", "doesn't leak", "no leaks"
+        stem = re.escape(word[:-5])
+        said += (rf"|\b{stem}[\s-]proof|\b(?:won'?t|will not|doesn'?t|does not|never|don'?t|do not)\s+(?:ever\s+)?{stem}s?"
+                 rf"|\bno\s+{stem}s\b")
+    elif len(word) > 6 and word.endswith("able"):  # packable: "packs down small", "folds flat"
+        stem = re.escape(word[:-4])
+        said += rf"|\b{stem}(?:s|es)?\s+(?:(?:right|really)\s+)?(?:down|away|small|flat|up small)"
+    return re.compile(r"\b(?:" + said + r")\b")

@@ -2,7 +2,7 @@
 
 A word is a type word when the products whose titles use it sit in few leaf categories: "stove" names the
 camp-kitchen leaf, "jacket" the two jacket leaves, while "waterproof" or a brand is spread over many and names
-no type; brand and attribute words never count. Category names count too ("Sleeping Pads" -> "sleeping pad"). Nothing is specific to one shop.
+no type; brand and attribute words never count, nor a word WordNet knows only as an adjective or verb. Category names count too ("Sleeping Pads" -> "sleeping pad"). Nothing is specific to one shop.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from retrieval.catalog import Product
 from text.dictionary import english_words
-from text.wordnet import related_nouns
+from text.wordnet import only_describes, related_nouns
 
 FUZZY_MIN_LETTERS = 5  # shorter words are too close to too many others ("tent" / "vent")
 FUZZY_CUTOFF = 0.85  # difflib ratio: "backpak" ~ "backpack" 0.93, "sleping" ~ "sleeping" 0.93
@@ -66,8 +66,8 @@ class ProductTypes:
         words: dict[tuple[str, ...], frozenset[str]] = {}
         for gram, leaves in by_word.items():
             total = sum(leaves.values())
-            if total < min_products or any(t in _STOP or t in brands for t in gram):
-                continue
+            if total < min_products or any(t in _STOP or t in brands for t in gram) or only_describes(gram[-1]):
+                continue  # (a phrase ending in an adjective, "long" of "Long-Sleeve Tee", names no kind)
             kept, covered = [], 0
             for leaf, n in leaves.most_common():
                 if n * 5 < total:  # a leaf with under a fifth of the word's products is noise

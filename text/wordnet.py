@@ -67,3 +67,19 @@ def related_nouns(word: str, senses: int = 2) -> list[tuple[str, str]]:
             if lemma != word and lemma not in out:
                 out[lemma] = relation
     return list(out.items())
+
+
+@lru_cache(maxsize=4)
+def _lemmas(pos: str) -> frozenset[str]:
+    path = WORDNET_DIR / f"index.{pos}"
+    if not path.is_file():
+        return frozenset()
+    lines = path.read_text(encoding="utf-8", errors="ignore").splitlines()
+    return frozenset(line.split(" ", 1)[0] for line in lines if not line.startswith(" "))
+
+
+def only_describes(word: str) -> bool:
+    """Is `word` an adjective or verb WordNet never uses as a noun ("long", "closed", "coated")? Such a word in
+    product titles qualifies the product ("Long-Sleeve Tee") and names no kind of it. False for words WordNet
+    lacks ("hoodie") and when WordNet is not installed."""
+    return word not in _index() and (word in _lemmas("adj") or word in _lemmas("verb"))

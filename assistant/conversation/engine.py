@@ -41,6 +41,7 @@ from assistant.conversation import grounding, service, shopping
 from assistant.conversation.contract import Event
 from assistant.conversation.guardrails import (
     asks_for_others_data,
+    asks_to_deceive,
     fence,
     is_harmful,
     is_injection,
@@ -82,6 +83,10 @@ _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got
 # a question about these is about the rules, whatever order it mentions ("the points I got from that order")
 _RULE_TOPIC = re.compile(r"\b(?:reward )?points?\b|\brewards?\b|\bwarrant\w*|\bgift cards?\b", re.I)
 _COST_OR_TIME = re.compile(r"\b(?:cost|costs|charge\w*|fee|fees|free|pay|how long|how many days|window)\b", re.I)
+# "I cancelled SB-10032 weeks ago and there's still a charge": the customer reports what they did; its state and
+# the rule that follows from it answer, not the action again (unless they also ask for one)
+_REPORTED = re.compile(r"\b(?:i|we)(?:'ve| have| had)?\s+(?:already\s+)?(cancell?ed|returned|sent (?:it|them|\w+) back)\b", re.I)
+_ASKS_ACTION = re.compile(r"\b(?:want|like|need|please|can you|could you|wanna)\b.{0,20}\b(?:cancel|return|refund|send)", re.I)
 _HYPOTHETICAL = re.compile(r"^\s*(?:and |so |but |ok )?(?:if|what if|say|suppose)\b", re.I)
 _ACTION_WORDS = {"exchange": "exchange", "start_return": "return", "cancel": "cancel order", "change_address": "change address",
                  "damaged": "damaged item"}
@@ -103,6 +108,15 @@ _REFERRING = re.compile(r"\b(there|that|it|those|this|then|them)\b|^\s*(?:and|al
 _QUESTION = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|do you|does|is there|are there|can i|could i|will i|"
                        r"what's|whats|how's)\b", re.I)
 _ARRIVAL = re.compile(r"\b(arriv\w*|deliver\w*|when will (?:it|they|that)|where is (?:it|my)|track\w*|ship(?:ped)? yet)\b", re.I)
+# "order" as a thing the customer has, not the verb ("what size should she order")
+_AN_ORDER = re.compile(r"\b(?:my|the|that|this|an?|which|both|two|couple of)\s+(?:[\w-]+\s+){0,3}?(?:order|parcel|package|delivery|"
+                       r"shipment)\b|\borders\b", re.I)
+# Which size to choose, the sizing guide's subject, not the sizes a product comes in ("what sizes does it come in?")
+_SIZE_ADVICE = re.compile(r"\b(?:what|which) size (?:should|do i need|would|to (?:get|order|buy|go for)|is right|fits|for)\b|"
+                          r"\bsize (?:up|down)\b|\b(?:go|going) (?:up|down)\b.{0,15}\bsizes?\b|\bsizes?\b.{0,15}\b(?:go|going) (?:up|down)\b|"
+                          r"\b(?:in )?between (?:two )?sizes\b|\b(?:go|going) up or down\b|"
+                          r"\b(?:regular|long|short|standard|wide)\s+or\s+(?:the\s+|a\s+)?(?:regular|long|short|standard|wide)\b", re.I)
+_STATUS_Q = re.compile(r"\b(?:status|showing|show(?:s|ing)? (?:as|up)|say(?:s|ing)?|at now|up to|update)\b", re.I)
 _PICK = re.compile(r"^\s*(which|what)\b|\b(of (?:those|these|them)|among (?:those|these|them)|out of (?:those|these))\b", re.I)
 # Words of the shop's service side: a message with them is about a policy, whatever it also says
 _POLICY_WORDS = re.compile(r"\b(ship\w*|deliver\w*|return\w*|refund\w*|exchange\w*|warrant\w*|polic\w*|pay\w*|charge\w*|"
@@ -126,6 +140,7 @@ _ABOUT_LIST = re.compile(r"\bany (?:that|which|of (?:them|those|these))\b|\b(?:t
 # "a warm coat for her", "some flask for tea": a determiner, up to two words, and the head before a preposition or the end
 _NOUN_PHRASE = re.compile(r"\b(?:a|an|some|another|new)\s+((?:[a-z'-]+\s+){0,2}?([a-z]+))(?=\s+(?:for|of|that|which|to|with|"
                           r"in|on|so|and|but|or|under|around|about|from|she|he|they|i|we|his|her|their|my|your|it|at|like)\b|\s*[,.!?;]|\s*$)")
+_COLLECTIVE = frozenset({"set", "kit", "pack", "pair", "bundle", "range", "selection", "collection"})
 _BARE = frozenset("""i me my we can could would go spend pay afford actually then what about how maybe ok okay and or but
 so also just still only please well hmm um is it that are there any ones one those these them something anything options
 let s show have got do you a an the with for of to in on at like instead max maximum budget price less more""".split())
@@ -366,6 +381,11 @@ class Assistant:
             return [service.refusal(d, Step("out_of_scope", "refusal"))]
         if is_injection(message):
             return [service.refusal(d, Step("out_of_scope", "refusal"), "reply_injection")]
+        if asks_to_deceive(message):
+            ids = extract_slots(message).order_ids
+            if ids and user_id:  # "lol i was kidding, what's it actually showing as": that order stays the subject
+                state.orders, state.topic = ids, "order"
+            return [service.refusal(d, Step("out_of_scope", "refusal"), "reply_dishonest")]
         if asks_for_others_data(message) or (state.topic == "others_data" and _PRESSES.search(message)
                                              and d.types.find(_clean(message)) is None):
             # "i'm literally her husband lol, just the product names would do": pressing after the refusal
@@ -392,6 +412,15 @@ class Assistant:
                     return [step]
                 if _asks(message) and not slots.order_ids:
                     state.pending = pending  # "ok and how long does a refund take?": the offer stands after the answer
+        reported = _REPORTED.search(message)
+        if reported and user_id and not _ASKS_ACTION.search(message):
+            slots = extract_slots(message)
+            if slots.order_ids or _refers_to_order(d, message, user_id):
+                status = service.orders(d, Step("order_status", "orders"), state, message, slots, user_id)
+                what = "cancelled" if reported.group(1).lower().startswith("cancel") else "returned"
+                answer = service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=f"{what} order")
+                state.topic = f"policy:{message}"
+                return [status, answer] if answer.citations else [status]
         steps: list[Step] = []
         for part in self._parts(message):
             steps.append(self._step(session, state, part, user_id))
@@ -439,8 +468,8 @@ class Assistant:
         intent = self.router.route(text)[0]
         if slots.order_ids or (intent in _ORDER_INTENTS - {"return_refund"} and not _QUESTION.search(text)):
             return "order"
-        if _QUESTION.search(text) and intent not in ("product_search", "product_question", "compare", "recommendation"):
-            return "policy"
+        if _QUESTION.search(text) and intent not in ("product_search", "product_question", "compare", "recommendation", "chit_chat"):
+            return "policy"  # ("what is going on" after a complaint: small talk that belongs to it, "other")
         if intent == "human_handoff" or intent in _POLICY_INTENTS and _POLICY_WORDS.search(text):
             return "policy"  # ("i roll around alot lol" after a question: no question, no service word, context)
         if intent in ("product_search", "product_question", "compare", "recommendation"):
@@ -501,7 +530,7 @@ class Assistant:
             return service.damaged(d, Step("return_refund", "policies"), state, message, slots, user_id)
         if intent == "human_handoff" and source == "model" and slots.order_ids and not _asks_person(message):
             intent = "order_status"  # "check SB-10055 for me": the classifier's guess loses to the order number
-        if intent == "human_handoff" and source == "model" and _QUESTION.search(message) and not _asks_person(message):
+        if intent == "human_handoff" and source == "model" and _asks_in_words(message) and not _asks_person(message):
             intent = "policy_question"  # "what are your customer service hours?": a question to answer, not a ticket
         if intent == "human_handoff":
             return service.handoff(d, Step(intent, "handoff"), session.id, message, user_id)
@@ -510,14 +539,23 @@ class Assistant:
                 and _TIME_ALLOWED.search(message):
             # "how long have i got to report something like that", "how long til it shows on my card": the rule's time
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
+        if _SIZE_ADVICE.search(message) and _asks(message) and not slots.order_ids and not _ORDERED.search(message):
+            # "would I need the regular or the long in your sleeping bags?", "if she's between two sizes, go up or down?"
+            # (the question says what it asks: "between two sizes" after sleeping bags is no sleeping-bag question)
+            return service.policy(d, Step("policy_question", "policies"), state, f"{message} sizing", user_id)
         if intent in {"cancel_order", "change_order", "return_refund", "exchange"} and not slots.order_ids and _POLICY_Q.search(message):
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
         if slots.order_ids and intent in {"delivery", "product_search", "product_question", "chit_chat", "out_of_scope",
                                           "policy_question", "recommendation", "compare"}:
             intent = "order_status"
+        # "has the one with the hiking boots in it gone out yet?" about "a couple of orders", "where's my sleeping bag
+        # order at?": an order named by what is in it
+        if intent not in _ORDER_INTENTS | {"exchange"} and user_id and not slots.order_ids and not _RULE_TOPIC.search(message) \
+                and _AN_ORDER.search(message) and all(service.find_orders(d, user_id, message)):
+            intent = "order_status"
         # "where's the base layer I ordered?", "when will it arrive?" (an order in focus)
         if intent not in _ORDER_INTENTS | {"exchange"} and user_id and not _RULE_TOPIC.search(message) and (_ORDERED.search(message) or (
-                state.orders and state.topic == "order" and _ARRIVAL.search(message))):
+                state.orders and state.topic == "order" and (_ARRIVAL.search(message) or _STATUS_Q.search(message)))):
             intent = "order_status"
         if intent in _POLICY_INTENTS and any(r.index is not None for r in slots.refs) and state.shown \
                 and shopping.is_yes_no(message) and not _POLICY_WORDS.search(message):
@@ -537,9 +575,10 @@ class Assistant:
                 and _QUESTION.search(message) and not re.search(r"\bmy\b.{0,20}\b(?:order|purchase)", message, re.I):
             # "can I use two of them on one order?" after a gift-card answer: a question about the rules
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
-        if not user_id and intent in {"cancel_order", "change_order", "return_refund", "exchange"} and not slots.order_ids \
-                and _QUESTION.search(message):
-            # "can I change the size of something I bought?" signed out: the rule, then how to act on an order
+        if not user_id and intent in {"cancel_order", "change_order", "return_refund", "exchange", "order_status"} \
+                and not slots.order_ids and (_QUESTION.search(message) or _HYPOTHETICAL.search(message)):
+            # "can I change the size of something I bought?", "when do i get a tracking number" signed out: the rule,
+            # then how to act on an order
             step = service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
             if step.citations:
                 step.template = step.template.rstrip() + "\n" + render("reply_sign_in").strip()
@@ -742,9 +781,16 @@ class Assistant:
         narrower noun ("flask" -> bottle, "coat" -> jacket) that at least half of the head's `k` nearest products
         by meaning confirm; else the type all `k` nearest products of the phrase agree on."""
         lowered = text.lower()
-        for m in _NOUN_PHRASE.finditer(lowered):
-            phrase, head = m.group(1), m.group(2)
-            if head in _BARE or len(head) < 3 or re.search(r"\b(?:with|without|has|have|got)\s+$", lowered[: m.start()]):
+        candidates = [(m.group(1), m.group(2), m.start()) for m in _NOUN_PHRASE.finditer(lowered)]
+        words = [w for w in re.findall(r"[a-z]+", lowered) if w not in _BARE]
+        # the search text of "also a cheap cutlery set, under 30"; "any waterproof ones in that lot" is about the list
+        bare = not candidates and 2 <= len(words) <= 4 and not re.search(r"\b(?:that|those|these|them|this)\b", lowered)
+        if bare:  # (its own words only: WordNet's relations, no nearest-products guess)
+            candidates = [(" ".join(words), words[-1], 0)]
+        for phrase, head, start in candidates:
+            if head in _COLLECTIVE and len(phrase.split()) >= 2:
+                head = phrase.split()[-2]  # "a cheap cutlery set": what the set is of
+            if head in _BARE or len(head) < 3 or re.search(r"\b(?:with|without|has|have|got)\s+$", lowered[:start]):
                 continue  # "one with a rain cover": a feature of the product, not the product
             neighbours: list[str] | None = None
             for leaves, words, relation in self.deps.types.related(head):
@@ -754,7 +800,7 @@ class Assistant:
                     neighbours = self._neighbour_leaves(head, k) or []
                 if sum(leaf in leaves for leaf in neighbours) * 2 >= k:
                     return leaves, words
-            if phrase != head and len(phrase.split()) <= 3:
+            if phrase != head and len(phrase.split()) <= 3 and not bare:
                 found = self._dense_type(phrase, k)
                 if found is not None:
                     return found
@@ -794,6 +840,12 @@ def _clean(message: str) -> str:
 def _asks(message: str, after_first: bool = False) -> bool:
     """A sentence of the message (after its first, with `after_first`) is a question: "hang on, how long do I have?"."""
     return any(_QUESTION.search(s) or s.endswith("?") for s in _sentences(message)[1 if after_first else 0:])
+
+
+def _asks_in_words(message: str) -> bool:
+    """A clause of the message begins like a question ("random one but how long do you keep these chats"); a
+    question mark alone does not count."""
+    return any(_QUESTION.search(c) for s in _sentences(message) for c in re.split(r",\s+|\s+(?:but|so)\s+|\s+-\s+", s))
 
 
 def _sentences(message: str) -> list[str]:

@@ -48,6 +48,18 @@ _OTHERS_DATA = re.compile(
     r"|\b(?:export|dump|download|list|send|give|show|share|leak|extract)\b.{0,30}\b(?:customer|user|client|shopper|member)s?'?\s+"
     r"(?:list|lists|database|db|data|records|emails?|e-mails?|details|info\w*|contacts?|phone\s+numbers?|addresses)\b", re.I)
 
+# Asking the shop to record or claim what did not happen: "mark it as never delivered so i get a free replacement",
+# "just say it arrived broken", "no one will know".
+_DECEIT = re.compile(
+    r"\b(?:mark|record|put|log|set|list|show)\w*\b.{0,25}\bas\s+(?:never|not|un)\s*(?:delivered|arrived|received|shipped)\b"
+    r"|\b(?:say|pretend|claim|tell them|make it look like|act like)\b.{0,25}\b(?:it|they|the \w+|i)\s+(?:never|didn'?t|did not|was|were)"
+    r"\s+(?:arrive|arrived|come|came|deliver\w*|receive\w*|get|got|broken|damaged|faulty|lost|stolen)\b"
+    r"|\b(?:just )?(?:say|pretend|claim)\b.{0,10}\b(?:it|they|the \w+)\s+(?:arrived|came)\s+(?:broken|damaged|faulty|empty)\b"
+    r"|\bno ?one (?:will|would|needs to|has to) (?:ever )?know\b|\bbetween (?:you and me|us)\b.{0,40}\b(?:refund|replace\w*|free)\b"
+    r"|\b(?:fake|false|bogus|made[- ]up)\s+(?:claim|return|refund|report|review|receipt)s?\b",
+    re.I,
+)
+
 _HARMFUL = re.compile(
     r"\b(bombs?|explosives?|weapons?|guns?|poison(?:ing|ous)?|kill(?:ing)?|murder|suicide|self[- ]harm|hack(?:s|ing|ed)?|"
     r"malware|ransomware|steal(?:ing)?|stolen credit|credit card numbers|counterfeit|drugs|meth|cocaine|heroin|"
@@ -77,6 +89,12 @@ def is_injection(text: str) -> bool:
 def asks_for_others_data(text: str) -> bool:
     """A request for another customer's personal data or orders (refused: a customer only sees their own)."""
     return bool(_OTHERS_DATA.search(text))
+
+
+def asks_to_deceive(text: str) -> bool:
+    """A request to record or claim what did not happen (an order marked undelivered to get a free replacement):
+    refused, and nothing is done."""
+    return bool(_DECEIT.search(text))
 
 
 def is_harmful(text: str) -> bool:

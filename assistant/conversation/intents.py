@@ -187,8 +187,12 @@ def extract_slots(text: str) -> Slots:
 # ---------------------------------------------------------------- rules
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("human_handoff", re.compile(r"\b(talk|speak|chat|connect|transfer|put me through)\w*\b.{0,30}\b(human|person|agent|someone|somebody|representative|operator|manager|staff|support|customer service)\b|\b(real|live|human|actual) (person|agent|support|human)\b|\bhuman being\b|^\s*(agent|operator|human)\s*[.!?]*$|\b(can|could)\s+(someone|somebody|a person|a human|an agent)\b", re.I)),
-    ("cancel_order", re.compile(r"\bcancel\w*\b.{0,40}\b(order|SB-?\d+|purchase)\b|\b(order|SB-?\d+)\b.{0,30}\bcancel", re.I)),
+    ("human_handoff", re.compile(r"\b(talk|speak|chat|connect|transfer|put me through)\w*\b.{0,30}\b(human|person|agent|someone|somebody|representative|operator|manager|staff|support|customer service)\b|\b(real|live|human|actual) (person|agent|support|human)\b|\bhuman being\b|^\s*(agent|operator|human)\s*[.!?]*$|\b(can|could)\s+(someone|somebody|a person|a human|an agent)\b|"
+                                 r"\b(?:i|we)\s+(?:want|need|would like|'d like)\s+(?:to (?:talk|speak) to\s+)?(?:someone|somebody|a person|a human|an agent|a manager|a supervisor|a real person)\b", re.I)),
+    # "I cancelled SB-10032 weeks ago and ...": what happened, not a request to cancel
+    ("cancel_order", re.compile(r"(?:(?<!\bi )(?<!\bwe )(?<!\balready )(?<!\bi've )(?<!\bi had )\bcancel(?:l?ed)\b|\bcancel(?!l?ed\b)\w*\b).{0,40}\b(order|SB-?\d+|purchase)\b|\b(order|SB-?\d+)\b.{0,30}\bcancel|"
+                                # "can you cancel the sleeping bag one as well", "cancel that one then"
+                                r"\bcancel\s+(?:the\s+[\w-]+(?:\s+[\w-]+)?\s+one|it|that(?: one)?|this(?: one)?|them|both)\b", re.I)),
     ("return_refund", re.compile(r"\b(return|refund|send (it|them) back)\b.{0,30}\b(SB-?\d+|order \d+)", re.I)),
     # "can it still go back?", "can I send them back?": a return of something bought
     ("return_refund", re.compile(r"\b(?:can|could|may) (?:it|they|this|that|these|those|i|we) (?:still )?(?:go back|be sent back|"

@@ -147,8 +147,8 @@ def orders(d: Deps, step: Step, state: DialogueState, message: str, slots: Slots
                     _order_evidence(step, mine)
                 return step
             order_ids = [referred_orders[0].id]
-        elif state.orders and action:
-            order_ids = state.orders[:1]
+        elif state.orders and (action or _BACK_TO_IT.search(message)):
+            order_ids = state.orders[:1]  # "what's it actually showing as": the order in focus
     if action is None:
         found = order_tools.lookup(d.orders, user_id, order_ids)
         if found.missing:
@@ -170,6 +170,9 @@ def orders(d: Deps, step: Step, state: DialogueState, message: str, slots: Slots
         step.template = render("reply_ask_order_id")
         return step
     return propose(d, step, state, action, order_ids[0], message, user_id)
+
+
+_BACK_TO_IT = re.compile(r"\b(?:it|that|this)\b", re.I)
 
 
 def propose(d: Deps, step: Step, state: DialogueState, action: str, order_id: str, message: str, user_id: str) -> Step:

@@ -54,13 +54,17 @@ _SIZE_SAID = re.compile(rf"(?:\bin (?:an? )?|\bsize\s*|{_FOLLOW_UP})(\d{{1,2}}(?
 
 _REF = r"(?:it|that|this|them|these|those|one|the \w+(?: one)?|(?:number|no\.?|#)\s?\d{1,2})"
 _QTY_SAID = r"(?:\d{1,2}|a|an|one|two|three|four|five|a couple|a pair)"
+# where a request can begin: the message's start, or a new clause ("ooh the second one is nice, add that in queen")
+_CLAUSE_START = rf"(?:{OPENING}|[,;.!]\s+(?:(?:and|so|then)\s+)?)"
 _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trolley|bag)\b|"
                        rf"\b(?:i'?ll|i will|let me|i'?d like to|i want to) (?:take|buy|get|grab|order|have)(?: {_QTY_SAID} of)? {_REF}\b|"
                        rf"(?<!if )(?<!when )\bi (?:take|buy|order)(?: {_QTY_SAID} of)? {_REF}\b(?![^.?!]*\?)|"  # "ok i take the first one", not "i take it you ...?"
                        r"^\s*(?:ok(?:ay)?,? )?i(?:'ll| will)? (?:want|choose|go (?:for|with)) the (?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one\s*[.!]?\s*$|"
                        # "the first one please, in Sunflower": a choice from the list
-                       r"^\s*(?:ok(?:ay)?,? |yes,? )?(?:the )?(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one,? please\b(?![^.?!]*\?)|"
-                       rf"{OPENING}add (?:{_QTY_SAID} (?:of )?)?(?:{_REF}|\d+)\b|"
+                       r"^\s*(?:ok(?:ay)?,? |yes,? )?(?:the )?(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one"
+                       r"(?: of (?:those|these|them))?,? (?:please|pls|plz)\b(?![^.?!]*\?)|"
+                       # "add the second one", "ooh the second one is nice, add that in queen"
+                       rf"{_CLAUSE_START}add (?:{_QTY_SAID} (?:of )?)?(?:{_REF}|\d+)\b|"
                        # "chuck 2 of the first one in my cart": whatever the verb, into the cart
                        rf"\b{_REF} (?:in|into|to|onto) (?:my|the|our) (?:cart|basket|trolley)\b|"
                        # "plus one of that second mug", "2 of the first one": a quantity of a listed product
@@ -78,7 +82,7 @@ _CART_REMOVE = re.compile(r"\b(remove|delete|take out|drop|take off|get rid of|d
                           rf"{OPENING}(?:[\w']+[\s,]+){{0,5}}?(?:remove|delete|ditch|bin) {_REF}\b(?! off\b)|"
                           rf"{OPENING}(?:take|put) {_REF} (?:out|back)\b(?! (?:of|to) (?:the )?(?:store|shop|post))|"
                           # "take the first ones back out", "take that one out again"
-                          rf"{OPENING}take {_REF}(?:s| ones?)?(?: back)? out\b|"
+                          rf"{_CLAUSE_START}take {_REF}(?:s| ones?)?(?: back)? out\b|"
                           # "..., take one of them back out", "remove one of those"
                           r"\b(?:remove|drop) (?:one|two|\d) of (?:them|those|these|the \w+)\b(?![^.?!]*\?)|"
                           r"\btake (?:one|two|\d) of (?:them|those|these|the \w+) (?:back )?(?:out|off)\b(?![^.?!]*\?)", re.I)
@@ -318,6 +322,10 @@ def is_yes_no(message: str) -> bool:
     return bool(_YES_NO.search(message))
 
 
+# Names of sizes said as "<name> size" ("king size"), for products that lack them
+_SIZE_NAMES = ("king", "queen", "twin", "double", "single", "regular", "long", "short", "wide", "petite", "tall")
+
+
 def wanted_variant(message: str, product: Product | None, slots: Slots) -> tuple[str | None, str | None]:
     """(size, colour) a message names, read against the product's own sizes and colours."""
     lowered = message.lower()
@@ -332,7 +340,8 @@ def wanted_variant(message: str, product: Product | None, slots: Slots) -> tuple
             for s in sorted(product.sizes, key=len, reverse=True):
                 # "in a 9", "in a women's 8", "size 9", "and a 9?", "the wide version"
                 if re.search(rf"(?:\bin (?:an? )?(?:(?:wo)?men'?s |kids'? |uk |us |eu )?|\bsize\s*|{_FOLLOW_UP}){re.escape(s.lower())}\b(?![.,]\d)", lowered) \
-                        or re.search(rf"\bthe {re.escape(s.lower())} (?:version|one|size|model)\b", lowered):
+                        or re.search(rf"\bthe {re.escape(s.lower())} (?:version|one|size|model)\b", lowered) \
+                        or re.search(rf"\b{re.escape(s.lower())}[- ]?size\b", lowered):  # "two of them, king size"
                     size = s
                     break
     if size is None:
@@ -340,6 +349,9 @@ def wanted_variant(message: str, product: Product | None, slots: Slots) -> tuple
             if re.search(rf"(?:\bin (?:an? |the )?|\bsize\s*|{_FOLLOW_UP}){word}\b", lowered):
                 size = letter
                 break
+    named = re.search(rf"\b({'|'.join(_SIZE_NAMES)})[- ]?size(?:d)?\b", lowered) if size is None else None
+    if named:  # "king size" for a pillow sold in Standard only: a size it does not have (the answer is then no)
+        size = named.group(1).capitalize()
     if size is None:  # a size the product may not have: "in a 13" (the answer is then no)
         m = _SIZE_SAID.search(message)
         if m:

@@ -135,6 +135,8 @@ def _refine(active: ProductRequest, parsed: ParsedQuery, *, text: str, leaves: l
         merged.attributes = [c for c in old.attributes if c.attribute not in replaced] + list(new.attributes)
     if new.sort is not None:
         merged.sort = new.sort
+    if type_words is not None and type_words != active.type_words:  # a new kind: the old kind's `type` no longer holds
+        merged.attributes = [c for c in merged.attributes if c.attribute != "type" or c in new.attributes]
     merged.categories = []
     return ProductRequest(text=text, leaves=leaves, type_words=active.type_words if type_words is None else type_words,
                           filters=merged)

@@ -101,10 +101,13 @@ def _best_sentences(passages: list[tuple[str, str]], query: str, n: int = 2, sim
 # Everyday customer-service wording -> the word policy pages use for it (added to the query, never replacing it):
 # shoppers say "when do I get my money back", pages say "refund"
 _PARAPHRASES = [
-    (re.compile(r"\bmoney(?:'s| is)? (?:back|returned)|\b(?:get|have) (?:my|the|our) money\b|\breimburs\w*", re.I), "refund"),
+    (re.compile(r"\bmoney(?:'s| is)?(?: \w+){0,2} (?:back|returned)|\b(?:get|have) (?:my|the|our) money\b|\breimburs\w*", re.I), "refund"),
     (re.compile(r"\b(?:visa|master\s?card|amex|american express|debit|credit)\b", re.I), "card"),
     (re.compile(r"\b(?:gets?|getting|got|come|comes) back to (?:me|us)\b|\bhear back\b|\brespon(?:d|se)\w*|\banswer(?:s|ed)?\b", re.I), "reply"),
     (re.compile(r"\b(?:take|takes|knock|knocks) (?:money|anything|something|it|that) off\b|\bdeduct\w*|\bdock\w*", re.I), "fee deducted"),
+    # "how long do you keep these chats": how long data is kept (privacy pages say "kept", "conversations")
+    (re.compile(r"\b(?:keep|store|hold|save|retain)\w*\b.{0,25}\b(?:chats?|conversations?|messages?|data|details|info\w*)\b", re.I), "kept"),
+    (re.compile(r"\bchats?\b(?!\s+button)", re.I), "conversations"),
     (re.compile(r"\bsend(?:ing)? (?:\w+ ){0,2}back\b|\bship(?:ping)? (?:\w+ ){0,2}back\b|\b(?:go|goes|going) back\b", re.I), "return"),
 ]
 

@@ -256,3 +256,18 @@ def test_words_between_a_superlative_and_the_attribute_name(demo_schema):
 def test_who_it_is_for_says_the_gender_range(demo_schema, text, gender):
     said = [c for c in demo_schema.understand(text).constraints if c.attribute == "gender"]
     assert [c.value for c in said] == ([gender] if gender else [])
+
+
+@pytest.mark.parametrize("text, attribute", [
+    ("a bottle that WON'T leak all over his books", "leakproof"),
+    ("one that doesn't leak", "leakproof"),
+    ("a leak-proof one", "leakproof"),
+    ("does it pack down small", "packable"),
+    ("ideally one that packs away small", "packable"),
+])
+def test_a_yes_no_attribute_said_by_what_its_name_is_made_of(demo_schema, text, attribute):
+    assert (attribute, "is", True) in _constraints(demo_schema, text)
+
+
+def test_a_noun_sharing_an_able_attributes_stem_is_no_condition(demo_schema):
+    assert not any(a == "packable" for a, _, _ in _constraints(demo_schema, "a big pack for a week on the trail"))

@@ -46,7 +46,9 @@ def test_types_from_titles_and_category_names(types, text, leaves):
 
 
 @pytest.mark.parametrize("text", ["in blue?", "for less than $70 then", "waterproof", "which one is lighter",
-                                  "something warm for winter please"])
+                                  "something warm for winter please",
+                                  # adjectives of titles ("Long-Sleeve Tee", "Ceramic Coated Pan") name no kind
+                                  "a week on the long trail", "is it coated"])
 def test_constraints_and_attribute_words_name_no_type(types, text):
     assert types.find(text) is None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from text.wordnet import related_nouns
+from text.wordnet import only_describes, related_nouns
 
 
 def test_synonyms_broader_and_narrower_nouns():
@@ -15,3 +15,9 @@ def test_synonyms_broader_and_narrower_nouns():
 
 def test_a_word_wordnet_lacks_has_none():
     assert related_nouns("qwertyuiop") == []
+
+
+def test_words_wordnet_knows_only_as_adjectives_or_verbs_describe():
+    assert only_describes("long") and only_describes("coated")  # "Long-Sleeve Tee", "Ceramic Coated Pan"
+    assert not only_describes("boot") and not only_describes("pack")  # nouns
+    assert not only_describes("hoodie")  # a word WordNet lacks tells nothing

@@ -461,3 +461,85 @@ def test_worn_out_old_gear_with_a_budget_is_shopping_for_a_new_one(bot):
     done = bot().say("his trail shoes are literally falling apart, want to get him a new pair, i can spend up to 130")
     assert done["tool"] == "search" and done["shown"] and all(p.price <= 130 for p in done["shown"])
     assert not any(a["action"] == "start_return" for a in done["actions"])
+
+
+def _orders_of(bot, status=None, leaf=None):
+    """Demo-shop orders (in a state, holding an item of a leaf category)."""
+    def holds(r) -> bool:
+        return leaf is None or any(leaf in bot.catalog[i.product_id].category for i in r.items if i.product_id in bot.catalog)
+    return [r for r in shop.load_orders(DEMO_SHOP_DIR) if (status is None or r.status == status) and holds(r)]
+
+
+def test_a_word_of_titles_that_only_describes_names_no_type(bot):
+    # "long" of "Long-Sleeve Tee" is an adjective: "the long trail" is no base-layer request
+    packs = bot().say("doing a week on the long trail next summer so i need a proper big pack, 50 litres or more")
+    assert packs["shown"] and all(p.attributes.get("capacity_l", 0) >= 50 for p in packs["shown"])
+
+
+def test_an_order_the_customer_cancelled_gets_its_state_and_the_rule_not_another_cancel(bot):
+    order = _orders_of(bot, "cancelled")[0]
+    done = bot(order.customer_id).say(f"I cancelled {order.id} weeks ago and there's STILL a pending charge on my card. what is going on")
+    assert done["tools"] == ["orders", "policies"] and not done["actions"]
+    assert f"{order.id} is cancelled" in done["reply"] and "pre-authorised" in done["reply"]
+
+
+def test_a_request_to_record_what_did_not_happen_is_refused_and_the_order_stays_the_subject(bot):
+    order = _orders_of(bot, "delivered")[0]
+    chat = bot(order.customer_id)
+    refused = chat.say(f"{order.id} arrived fine but could you just mark it as never delivered so i get a free replacement? no one will know")
+    assert refused["tool"] == "refusal" and not refused["actions"]
+    status = chat.say("lol i was kidding. what's it actually showing as")
+    assert status["tool"] == "orders" and f"Order {order.id} is delivered" in status["reply"]
+    assert status["reply"].count("Order SB-") == 1
+
+
+def test_an_order_named_by_what_is_in_it(bot):
+    orders = _orders_of(bot, leaf="Sleeping Bags")
+    customer = next(r.customer_id for r in orders if len(_orders_of(bot)) and
+                    sum(o.customer_id == r.customer_id for o in shop.load_orders(DEMO_SHOP_DIR)) >= 2)
+    mine = sorted((r for r in orders if r.customer_id == customer), key=lambda r: str(r.created_at), reverse=True)
+    done = bot(customer).say("where's my sleeping bag order at?")
+    assert done["tool"] == "orders" and f"Order {mine[0].id} is {mine[0].status}" in done["reply"]
+    assert done["reply"].count("Order SB-") == 1
+
+
+def test_which_size_to_choose_is_the_sizing_guide(bot):
+    chat = bot()
+    bags = chat.say("I'm 6'3, about 190cm - would I need the regular or the long in your sleeping bags?")
+    assert bags["tool"] == "policies" and "Long up to 198 cm" in bags["reply"] and not bags["shown"]
+    between = chat.say("and if she's in between two sizes, go up or down?")
+    assert between["tool"] == "policies" and "choose the larger" in between["reply"]
+
+
+def test_how_long_chats_are_kept_is_the_privacy_rule(bot):
+    done = bot().say("random one but how long do you keep these chats with the bot for")
+    assert done["tool"] == "policies" and "12 months" in done["reply"]
+
+
+def test_an_order_question_signed_out_gets_the_rule_then_how_to_sign_in(bot):
+    done = bot().say("if i get my order in by lunchtime today does it actually leave the warehouse today")
+    assert done["tool"] == "policies" and "1 pm ET" in done["reply"] and "sign in" in done["reply"].lower()
+
+
+def test_asking_for_someone_on_the_team_is_a_handoff(bot):
+    done = bot().say("it's been way longer than 3 days. I want someone from your team who can actually look into the payment")
+    assert done["tool"] == "handoff"
+
+
+def test_a_new_kind_in_the_same_department_drops_the_old_kind_and_cart_words_inside_a_sentence(bot):
+    chat = bot()
+    chat.say("camping mugs? taking the whole family away")
+    sets = chat.say("also a cheap cutlery set, under 30")  # WordNet: cutlery is an eating utensil
+    assert sets["shown"] and all("utensil" in p.title.lower() and p.price <= 30 for p in sets["shown"])
+    added = chat.say("the 2nd one of those pls")
+    assert [(a["action"], a["product_id"]) for a in added["actions"]] == [("add_to_cart", sets["shown"][1].id)]
+    removed = chat.say("oh wait we've already got a cutlery set in the camping box, take it back out")
+    assert removed["tool"] == "cart.remove" and [a["action"] for a in removed["actions"]] == ["remove_from_cart"]
+
+
+def test_add_that_after_a_remark_asks_for_the_missing_colour(bot):
+    chat = bot()
+    covers = chat.say("we need a new duvet cover for the queen bed")
+    second = covers["shown"][1]
+    asked = chat.say("ooh the second one is nice, add that in queen")
+    assert asked["tool"] == "cart.add" and "colour" in asked["reply"].lower() and second.title in asked["reply"]
