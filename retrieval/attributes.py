@@ -82,7 +82,7 @@ class Synonyms(BaseModel):
     superlatives: dict[str, tuple[str, Literal["asc", "desc"]]] = Field(default_factory=lambda: {
         "lightest": ("weight", "asc"), "lighter": ("weight", "asc"), "lightweight": ("weight", "asc"),
         "heaviest": ("weight", "desc"), "heavier": ("weight", "desc"), "weighs the least": ("weight", "asc"),
-        "weighs least": ("weight", "asc"), "least heavy": ("weight", "asc"), "lowest weight": ("weight", "asc"),
+        "weighs least": ("weight", "asc"), "weight-wise": ("weight", "asc"), "weight wise": ("weight", "asc"), "least heavy": ("weight", "asc"), "lowest weight": ("weight", "asc"),
         "least weight": ("weight", "asc"), "weighs the most": ("weight", "desc"), "weighs most": ("weight", "desc"),
         # a lower comfort rating is a warmer bag; fill power and insulation grams fall back for jackets
         "warmest": ("warmth", "asc"), "warmer": ("warmth", "asc"),
@@ -200,7 +200,7 @@ def value_of(product: Product, name: str):
 
 
 _BEFORE_NUMBER = (r"under|below|than|then|around|about|approximately|roughly|budget|spend|pay|max|maximum|to|over|above|"
-                  r"least|most|for|sleeps|fits|is|of|\$|€|£")
+                  r"least|most|for|sleeps|fits|is|of|minus|\$|€|£")
 _AFTER_NUMBER = (r"dollars?|bucks|euros?|pounds?|quid|people|persons?|person|adults|man|men|seasons?|hours?|liters?|litres?|l|kg|"
                  r"kilos?|grams?|lumens|degrees|°|p")
 
@@ -343,6 +343,9 @@ class AttributeSchema:
             if out.sort is None and m and not any(s <= m.start() < e for s, e in out.spans):
                 dimension, direction = self.synonyms.superlatives[phrase]
                 if dimension in ("price", "rating") or any(n in self.attributes for n in self.synonyms.dimensions.get(dimension, [])):
+                    if phrase.endswith("wise"):  # "best weight-wise" is said back as "the lightest"
+                        phrase = next((p for p, v in self.synonyms.superlatives.items()
+                                       if v == (dimension, direction) and p.endswith("est") and " " not in p), phrase)
                     out.sort = Sort(dimension=dimension, descending=direction == "desc", phrase=phrase)
                     out.spans.append(m.span())
                     break
@@ -431,6 +434,8 @@ class AttributeSchema:
             op = "<=" if re.search(r"temperature|comfort|rating", attribute.name) else ">="
         value = round(value, 3)
         phrase = re.sub(r"^(?:nothing|none|not|never)\s+(?!more)", "no ", m.group(0).strip())  # "backpacks no bigger than 30 l"
+        if attribute.unit == "°C" and re.match(r"(?:drop|get|go|fall)", word):  # "it can drop to about minus 3"
+            phrase = f"rated to {int(value) if value.is_integer() else value} °C"
         if _name_phrase(attribute.name) and (re.match(_name_phrase(attribute.name), phrase) or re.search(
                 rf"\d\s*[a-z]*[\s-]*{_name_phrase(attribute.name)}$", phrase)):
             phrase = "with " + phrase  # "sleeping pads with r-value of 4 or more"
@@ -530,7 +535,10 @@ def _number_pattern(attribute: Attribute) -> re.Pattern[str]:
         )
     if attribute.unit == "°C":  # "rated to -10" needs no unit
         return re.compile(
-            rf"{lead}(?:(?P<cmp>(?:rated|good|comfort(?:able)?)\s+(?:to|for|down\s+to|at|below|under)\s+(?:at\s+least\s+)?|down\s+to\s+)(?P<neg>-|minus\s+|−)?"
+            # "rated to -10", "good to minus 5", "it can drop to about minus 3 at night"
+            rf"{lead}(?:(?P<cmp>(?:rated|good|comfort(?:able)?)\s+(?:to|for|down\s+to|at|below|under)\s+(?:at\s+least\s+)?|down\s+to\s+|"
+            rf"(?:drops?|dropping|gets?|getting|goes|going|falls?|falling)\s+(?:down\s+)?(?:to|below)\s+(?:about\s+|around\s+)?"
+            rf"(?=-|minus\s|−|\d+(?:\.\d+)?\s*(?:°|degrees)))(?P<neg>-|minus\s+|−)?"
             rf"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>{unit})?|{cmp.replace('cmp', 'cmp_u')}(?P<neg_u>-|minus\s+|−)?"
             rf"(?P<num_u>\d+(?:\.\d+)?)\s*(?P<unit_u>{unit}))(?![a-z²])"
         )
@@ -594,13 +602,17 @@ def _named_number_pattern(attribute: Attribute) -> re.Pattern[str]:
 
 
 def _superlative_pattern(attribute: Attribute, firsts: list[str]) -> re.Pattern[str]:
-    """"most/highest ... <name>": the whole name, or its first word when no other attribute starts with it."""
+    """"most/highest ... <name>": the whole name, or its first word when no other attribute starts with it (an
+    "-ability" word also as its adjective)."""
     phrase = _name_phrase(attribute.name)
     first = phrase.split(r"[\s-]*")[0]
     alone = firsts.count(first) == 1 and len(first) >= 4 and first not in _GENERIC_NAME_WORDS
     words = "|".join(sorted(_MOST | _LEAST, key=len, reverse=True))
+    said = [phrase] + ([first] if alone else [])
+    if alone and first.endswith("ability"):  # "breathability": "the most breathable"
+        said.append(first[: -len("ability")] + "able")
     # "the smallest heel-to-toe drop": up to two words between
-    return re.compile(rf"\b(?P<dir>{words})\s+(?:(?!th[ae]n\b)[a-z][\w-]*\s+){{0,2}}?(?:{phrase}{'|' + first if alone else ''})\b")
+    return re.compile(rf"\b(?P<dir>{words})\s+(?:(?!th[ae]n\b)[a-z][\w-]*\s+){{0,2}}?(?:{'|'.join(said)})\b")
 
 
 def _bool_pattern(name: str) -> re.Pattern[str]:

@@ -96,7 +96,8 @@ _ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want|go ahead with
 _POLICY_Q = re.compile(shopping.OPENING + r"(?:how|what|when|why|which|is there|are there|do you|does|what's|whats)\b"
                        r"(?!\s+about\b)", re.I)  # "what about changing the address ..." is a request
 # the time the rules allow or take, not where a parcel is: "how long have i got to ...", "how long til it shows on my card"
-_TIME_ALLOWED = re.compile(r"\bhow (?:long|many days|much time) (?:have i got|do i have|do i get|have i|is there|would i have|am i allowed)\b|"
+_TIME_ALLOWED = re.compile(r"\bhow (?:long|many days|much time) (?:(?:have|has|do|does|would|will) (?:i|we|he|she|they|you)"
+                           r"(?: got| have| get)?|is there|am i allowed|are (?:we|they) allowed|is (?:he|she) allowed)\b|"
                            r"\bhow long (?:till|til|until|before|for)\b.{0,40}\b(?:card|account|bank|refund\w*|money|credit\w*)\b|"
                            r"\b(?:deadline|time limit|cut-?off)\b.{0,20}\b(?:return|report|claim|exchange|send)", re.I)
 # after a refusal of someone else's data: who they are to the shopper, or what would do instead, is no new request
@@ -535,11 +536,12 @@ class Assistant:
         if intent == "human_handoff":
             return service.handoff(d, Step(intent, "handoff"), session.id, message, user_id)
         # "how fast do I get my money back for a cancelled order?": a question about the rules, not an action
-        if intent not in {"product_search", "product_question", "compare", "recommendation"} and not slots.order_ids \
-                and _TIME_ALLOWED.search(message):
+        if intent not in {"product_search", "compare", "recommendation"} and not slots.order_ids and _TIME_ALLOWED.search(message) \
+                and (intent != "product_question" or d.types.find(_clean(message)) is None):
             # "how long have i got to report something like that", "how long til it shows on my card": the rule's time
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
-        if _SIZE_ADVICE.search(message) and _asks(message) and not slots.order_ids and not _ORDERED.search(message):
+        if _SIZE_ADVICE.search(message) and (_asks(message) or _asks_in_words(message)) and not slots.order_ids \
+                and not _EXCHANGE.search(message) and not _ORDERED.search(message):
             # "would I need the regular or the long in your sleeping bags?", "if she's between two sizes, go up or down?"
             # (the question says what it asks: "between two sizes" after sleeping bags is no sleeping-bag question)
             return service.policy(d, Step("policy_question", "policies"), state, f"{message} sizing", user_id)
@@ -650,7 +652,8 @@ class Assistant:
             size, colour = shopping.wanted_variant(message, focus, slots)
             # "and in L?", "hmm my husband says that's too loud lol. navy?": a short last sentence
             follow_up = state.topic == "product" and len(_sentences(message)[-1].split()) <= 7
-            if (size or colour) and (shopping.is_yes_no(message) or follow_up and not _ABOUT_LIST.search(message)):
+            # ("does any of those come in navy": the list, not the product in focus)
+            if (size or colour) and (shopping.is_yes_no(message) or follow_up) and not _ABOUT_LIST.search(message):
                 return shopping.details(d, Step("product_question", "product_details"), state, message, slots, yes_no=True)
             if shopping.asked_dimension(message) and _ATTRIBUTE_Q.search(message) and found is None \
                     and not _ABOUT_LIST.search(message):

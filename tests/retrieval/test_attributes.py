@@ -271,3 +271,22 @@ def test_a_yes_no_attribute_said_by_what_its_name_is_made_of(demo_schema, text, 
 
 def test_a_noun_sharing_an_able_attributes_stem_is_no_condition(demo_schema):
     assert not any(a == "packable" for a, _, _ in _constraints(demo_schema, "a big pack for a week on the trail"))
+
+
+def test_the_adjective_of_an_ability_attribute_orders_by_it(demo_schema):
+    sort = demo_schema.understand("which of these is the most breathable?").sort
+    assert sort is not None and sort.dimension == "breathability_g_m2" and sort.descending
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("it can drop to about minus three at night up there", [("temperature_rating_c", "<=", -3)]),
+    ("a bag good to minus three", [("temperature_rating_c", "<=", -3)]),
+    ("if the price can drop to 50", []),  # no temperature without a minus or a degree
+])
+def test_how_cold_it_gets_is_a_temperature_rating(demo_schema, text, expected):
+    assert [c for c in _constraints(demo_schema, text) if c[0] == "temperature_rating_c"] == expected
+
+
+def test_best_along_a_dimension_wise_is_its_superlative(demo_schema):
+    sort = demo_schema.understand("which of those will be easiest on her back weight-wise?").sort
+    assert sort is not None and sort.dimension == "weight" and not sort.descending and sort.phrase == "lightest"

@@ -543,3 +543,16 @@ def test_add_that_after_a_remark_asks_for_the_missing_colour(bot):
     second = covers["shown"][1]
     asked = chat.say("ooh the second one is nice, add that in queen")
     assert asked["tool"] == "cart.add" and "colour" in asked["reply"].lower() and second.title in asked["reply"]
+
+
+def test_any_of_those_in_a_colour_narrows_the_list_not_the_first_product(bot):
+    chat = bot()
+    chat.say("whats a good base layer for women under 100")
+    navy = chat.say("does any of those come in navy")
+    assert navy["tool"] == "search" and navy["shown"]
+    assert all(p.price <= 100 and any("navy" in c.lower() for c in p.colours) for p in navy["shown"])
+
+
+def test_how_long_someone_else_has_to_send_it_back_is_the_return_window(bot):
+    done = bot().say("and if he hates it, how long has he got to send it back")
+    assert done["tool"] == "policies" and "30 days" in done["reply"]
