@@ -352,7 +352,9 @@ def wanted_variant(message: str, product: Product | None, slots: Slots) -> tuple
     named = re.search(rf"\b({'|'.join(_SIZE_NAMES)})[- ]?size(?:d)?\b", lowered) if size is None else None
     if named:  # "king size" for a pillow sold in Standard only: a size it does not have (the answer is then no)
         size = named.group(1).capitalize()
-    if size is None:  # a size the product may not have: "in a 13" (the answer is then no)
+    # a size the product may not have: "in a 13" (the answer is then no); for a product sold in no sizes at all a
+    # number is a quantity ("4 of the top one")
+    if size is None and (product is None or product.sizes):
         m = _SIZE_SAID.search(message)
         if m:
             size = m.group(1).upper() if m.group(1).isalpha() else m.group(1)

@@ -556,3 +556,12 @@ def test_any_of_those_in_a_colour_narrows_the_list_not_the_first_product(bot):
 def test_how_long_someone_else_has_to_send_it_back_is_the_return_window(bot):
     done = bot().say("and if he hates it, how long has he got to send it back")
     assert done["tool"] == "policies" and "30 days" in done["reply"]
+
+
+def test_a_number_for_a_product_sold_in_no_sizes_is_a_quantity(bot):
+    chat = bot()
+    mugs = chat.say("camping mugs?")
+    assert mugs["shown"] and not mugs["shown"][0].sizes
+    added = chat.say("4 of the top one")
+    assert [(a["action"], a["product_id"], a.get("quantity")) for a in added["actions"]] == [
+        ("add_to_cart", mugs["shown"][0].id, 4)]
