@@ -117,7 +117,7 @@ _SIZE_ADVICE = re.compile(r"\b(?:what|which) size (?:should|do i need|would|to (
                           r"\bsize (?:up|down)\b|\b(?:go|going) (?:up|down)\b.{0,15}\bsizes?\b|\bsizes?\b.{0,15}\b(?:go|going) (?:up|down)\b|"
                           r"\b(?:in )?between (?:two )?sizes\b|\b(?:go|going) up or down\b|"
                           r"\b(?:regular|long|short|standard|wide)\s+or\s+(?:the\s+|a\s+)?(?:regular|long|short|standard|wide)\b", re.I)
-_STATUS_Q = re.compile(r"\b(?:status|showing|show(?:s|ing)? (?:as|up)|say(?:s|ing)?|at now|up to|update)\b", re.I)
+_STATUS_Q = re.compile(r"\b(?:status|showing|show(?:s|ing)? (?:as|up)|say(?:s|ing)?|at now|update)\b", re.I)
 _PICK = re.compile(r"^\s*(which|what)\b|\b(of (?:those|these|them)|among (?:those|these|them)|out of (?:those|these))\b", re.I)
 # Words of the shop's service side: a message with them is about a policy, whatever it also says
 _POLICY_WORDS = re.compile(r"\b(ship\w*|deliver\w*|return\w*|refund\w*|exchange\w*|warrant\w*|polic\w*|pay\w*|charge\w*|"
