@@ -17,17 +17,22 @@ WORDNET_DIR = Path("/usr/share/wordnet")
 _LINKS = {"@": "hypernym", "@i": "hypernym", "~": "hyponym", "~i": "hyponym"}
 
 
+def _entries(pos: str) -> list[str]:
+    """The lines of `index.<pos>` without the licence header (indented); none when WordNet is not installed."""
+    path = WORDNET_DIR / f"index.{pos}"
+    if not path.is_file():
+        return []
+    return [line for line in path.read_text(encoding="utf-8", errors="ignore").splitlines() if not line.startswith(" ")]
+
+
 @lru_cache(maxsize=1)
 def _index() -> dict[str, list[int]]:
-    path = WORDNET_DIR / "index.noun"
-    if not path.is_file():
+    lines = _entries("noun")
+    if not lines:
         logger.warning("WordNet is not installed (%s): shoppers' other words for a product type are not looked "
-                       "up; run `make system-deps`", path)
-        return {}
+                       "up; run `make system-deps`", WORDNET_DIR / "index.noun")
     index: dict[str, list[int]] = {}
-    for line in path.read_text(encoding="utf-8", errors="ignore").splitlines():
-        if line.startswith(" "):  # the licence header
-            continue
+    for line in lines:
         parts = line.split()
         synsets = int(parts[2])
         index[parts[0]] = [int(o) for o in parts[-synsets:]]
@@ -71,11 +76,7 @@ def related_nouns(word: str, senses: int = 2) -> list[tuple[str, str]]:
 
 @lru_cache(maxsize=4)
 def _lemmas(pos: str) -> frozenset[str]:
-    path = WORDNET_DIR / f"index.{pos}"
-    if not path.is_file():
-        return frozenset()
-    lines = path.read_text(encoding="utf-8", errors="ignore").splitlines()
-    return frozenset(line.split(" ", 1)[0] for line in lines if not line.startswith(" "))
+    return frozenset(line.split(" ", 1)[0] for line in _entries(pos))
 
 
 def only_describes(word: str) -> bool:
