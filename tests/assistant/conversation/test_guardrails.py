@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.conversation.guardrails import asks_to_deceive, fence, is_harmful, is_injection, leaks_prompt, redact_pii
+from assistant.conversation.guardrails import (
+    asks_to_deceive,
+    fence,
+    is_harmful,
+    is_injection,
+    leaks_prompt,
+    redact_pii,
+)
 
 
 @pytest.mark.parametrize(
