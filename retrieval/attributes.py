@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from retrieval.catalog import Product
 
-Op = Literal[">=", "<=", "==", "~", "is"]
+Op = Literal[">=", "<=", "==", "!=", "~", "is"]
 
 # Unit suffix of an attribute name -> (canonical unit, words a shopper uses for it, factor to the canonical unit).
 _UNITS: dict[str, tuple[str, dict[str, float]]] = {
@@ -111,6 +111,11 @@ class Synonyms(BaseModel):
         **dict.fromkeys(["brother", "dad", "father", "husband", "boyfriend", "uncle", "grandad", "granddad", "grandpa",
                          "grandfather", "fiance", "him", "he", "gentleman", "gentlemen"], "men"),
     })
+    # Words for what the shopper (or anyone) is, counted even for "me": "for myself (guy)", "a bloke's jacket".
+    gender_words: dict[str, str] = Field(default_factory=lambda: {
+        **dict.fromkeys(["guy", "guys", "bloke", "blokes", "lad", "lads", "fella", "dude"], "men"),
+        **dict.fromkeys(["gal", "gals"], "women"),
+    })
     # Dimensions whose bare number reads as a bound in one direction: "rated to -10" means -10 or colder,
     # "for three people" means at least three.
     bound: dict[str, Op] = Field(default_factory=lambda: {"people": ">=", "lumens": ">=", "h": ">=",
@@ -151,8 +156,8 @@ class Constraint(BaseModel, frozen=True):
             return bool(have) is bool(self.value)
         if isinstance(self.value, str):  # a word of the catalog: "women's" is not "men's"
             values = have if isinstance(have, (list, tuple)) else [have]
-            if self.op == "==":  # every word of the value: "hiking" fits "day hiking", "women's" not "men's"
-                return any(_words(self.value) <= _words(str(h)) for h in values)
+            if self.op in ("==", "!="):  # every word of the value: "hiking" fits "day hiking", "women's" not "men's"
+                return any(_words(self.value) <= _words(str(h)) for h in values) is (self.op == "==")
             return any(self.value.lower() in str(h).lower() for h in values)
         if isinstance(have, (list, tuple)):
             return None
@@ -238,6 +243,20 @@ class AttributeSchema:
                         if len(w) >= 4:
                             counts.setdefault(w, Counter())[a.name] += 1
         self._free_words = {w: by.most_common(1)[0][0] for w, by in counts.items()}
+        # what a shopper rules out ("no down", "nothing synthetic"): a distinctive word of a text value, or the word
+        # a value ends in ("850-fill-power down"); after a negation even a word like "down" is unambiguous
+        ruled: dict[str, Counter[str]] = {}
+        for a in attributes.values():
+            if a.kind == "text" and a.count >= MIN_ENUM_COUNT and a.name not in _OWN_PARSERS:
+                for v in a.values:
+                    said = re.findall(r"[a-z]+", str(v).lower())
+                    for w in ({w for w in _words(v) if len(w) >= 4} - _NOT_VALUES) | ({_words(said[-1]).pop()} if said else set()):
+                        if len(w) >= 3 and w not in category_words and w not in _NEVER_RULED_OUT:
+                            ruled.setdefault(w, Counter())[a.name] += 1
+        self._ruled_out = {w: sorted(by) for w, by in ruled.items()}
+        self._ruled_out_pattern = re.compile(
+            rf"\b{_RULING_OUT}[\s-]+(?:(?:real|any|more|of|the|that|those)\s+)?({'|'.join(sorted(map(re.escape, self._ruled_out), key=len, reverse=True))})\b"
+        ) if self._ruled_out else None
         self._bool_patterns = [(a, _bool_pattern(a.name)) for a in attributes.values() if a.kind == "bool"]
         # text attributes with a small vocabulary are enumerations: "for women" -> gender == "Women's"
         self._enum_values = [(a, v, _words(v)) for a in attributes.values()
@@ -380,9 +399,17 @@ class AttributeSchema:
             taken.append(span)
             out.constraints.append(max(options, key=lambda o: (o[0], o[1]))[2])
         out.spans += taken
+        ruled_out: list[Constraint] = []
+        for m in self._ruled_out_pattern.finditer(lowered) if self._ruled_out_pattern else ():
+            word = _words(m.group(1)).pop()
+            if not any(s <= m.start() < e for s, e in out.spans):  # "no down please": down is not wanted
+                ruled_out += [Constraint(attribute=name, op="!=", value=word, phrase=f"without {word}")
+                              for name in self._ruled_out[word]]
+                out.spans.append(m.span())
         rest = lowered
         for start, end in out.spans:  # "a one-man tent" is a size of tent, not the men's range
             rest = rest[:start] + " " * (end - start) + rest[end:]
+        out.constraints += ruled_out
         said = _words(rest)
         said |= self._person_value_words(rest)  # a kind without the attribute drops the condition (search)
         enums: dict[str, Constraint] = {}
@@ -400,14 +427,19 @@ class AttributeSchema:
             m = pattern.search(lowered)
             if m and not any(s <= m.start() < e for s, e in out.spans):
                 negated = bool(re.search(r"\b(?:not|non|no|without)[\s-]+$", lowered[: m.start()]))
-                out.constraints.append(Constraint(attribute=attribute.name, op="is", value=not negated, phrase=m.group(0)))
+                # said back in the catalog's words when said otherwise ("can go in the dishwasher": dishwasher safe)
+                phrase = m.group(0) if set(attribute.name.split("_")) <= _words(m.group(0)) else attribute.name.replace("_", " ")
+                out.constraints.append(Constraint(attribute=attribute.name, op="is", value=not negated, phrase=phrase))
         return out
 
     def _person_value_words(self, text: str) -> set[str]:
         """The value word the people named imply ("my mum" -> "women"), when they agree and it is not for "me"."""
         words = set(re.findall(r"[a-z]+", text.replace("'s", "")))
         implied = {self.synonyms.person_words[w] for w in words if w in self.synonyms.person_words}
-        return implied if len(implied) == 1 and not words & {"me", "myself", "mine"} else set()
+        if words & {"me", "myself", "mine"}:
+            implied = set()
+        implied |= {self.synonyms.gender_words[w] for w in words if w in self.synonyms.gender_words}
+        return implied if len(implied) == 1 else set()
 
     def _number_constraint(self, attribute: Attribute, m: re.Match[str]) -> Constraint | None:
         groups = m.groupdict()
@@ -489,6 +521,10 @@ _NOT_VALUES = {"down", "up", "in", "on", "out", "off", "none", "other", "no", "y
 
 
 _IRREGULAR = {"man": "men", "woman": "women"}
+# "no down", "not synthetic", "she hates synthetic stuff": words before a value the shopper rules out
+_RULING_OUT = (r"(?:no|not|non|without|nothing|avoid(?:ing)?|hates?|dislikes?|(?:do|does)n'?t (?:want|like)|"
+               r"can'?t (?:stand|do|wear)|allergic to|not a fan of)")
+_NEVER_RULED_OUT = {"no", "yes", "none", "other", "and", "with", "the", "for", "all", "any", "one"}
 _CLASS_UNITS = {"person", "man", "p"}  # "for man" is the men's range
 
 
@@ -617,7 +653,8 @@ def _superlative_pattern(attribute: Attribute, firsts: list[str]) -> re.Pattern[
 
 def _bool_pattern(name: str) -> re.Pattern[str]:
     """The words of a boolean attribute's name; a trailing generic word is optional ("induction [compatible]"); a
-    "-proof" name is also said as the thing not happening ("won't leak"), an "-able" one as the verb ("packs down small")."""
+    "-proof" name is also said as the thing not happening ("won't leak"), an "-able" one as the verb ("packs down small"),
+    a "-safe" one as where it may go ("can go in the dishwasher")."""
     tokens = name.split("_")
     generic = {"compatible", "included", "safe", "resistant", "friendly", "ready"}
     if len(tokens) > 1 and tokens[-1] in generic and tokens[-1] != "safe":
@@ -629,6 +666,9 @@ def _bool_pattern(name: str) -> re.Pattern[str]:
         stem = re.escape(word[:-5])
         said += (rf"|\b{stem}[\s-]proof|\b(?:won'?t|will not|doesn'?t|does not|never|don'?t|do not)\s+(?:ever\s+)?{stem}s?"
                  rf"|\bno\s+{stem}s\b")
+    elif len(tokens) == 2 and tokens[1] == "safe":  # dishwasher_safe: "can go in the dishwasher", "safe in the oven"
+        said += (rf"|\b(?:go|goes|going|put|pop|stick|chuck|throw|safe)\s+(?:it\s+|them\s+)?in(?:to)?\s+(?:the\s+)?"
+                 rf"{re.escape(tokens[0])}")
     elif len(word) > 6 and word.endswith("able"):  # packable: "packs down small", "folds flat"
         stem = re.escape(word[:-4])
         said += rf"|\b{stem}(?:s|es)?\s+(?:(?:right|really)\s+)?(?:down|away|small|flat|up small)"

@@ -96,13 +96,13 @@ class ProductTypes:
         """Do these type words (as `find` returns them) come from the catalog's categories or `type` attribute?"""
         return tuple(words.split()) in self.named
 
-    def find(self, text: str) -> tuple[frozenset[str], str] | None:
+    def find(self, text: str, activities: bool = True, places: bool = True) -> tuple[frozenset[str], str] | None:
         """(leaf categories, the words) of the most specific product type `text` names, or None: the longest
         phrase, then the one naming fewer categories, then the first, except that within one noun phrase the head
         (last) word wins ("camp stove" -> stove, "down sleeping bag" -> sleeping bag). A word right after a subject
         pronoun is a verb ("he camps a lot"), and one after a preposition and a determiner says where, not what
         ("a warm jacket ... pack small in the bag"), and a word made from an "-ing" form is an activity ("getting into
-        camping ... a lantern"), unless nothing else names a type."""
+        camping ... a lantern"), unless nothing else names a type (and `activities`, `places` allow them)."""
         words = re.findall(r"[a-z]+", text.lower())
         tokens, verbs, objects, gerunds = [], set(), set(), set()
         for i, w in enumerate(words):
@@ -115,8 +115,9 @@ class ProductTypes:
                 if w.endswith("ing") and not token.endswith("ing"):
                     gerunds.add(len(tokens))  # "into camping", "always cooking": an activity, not the product
                 tokens.append(token)
-        found = (self._best(tokens, verbs | objects | gerunds) or self._best(tokens, verbs | objects)
-                 or self._best(tokens, verbs))
+        also = (set() if activities else gerunds) | (set() if places else objects)
+        found = (self._best(tokens, verbs | objects | gerunds) or self._best(tokens, verbs | objects | also)
+                 or self._best(tokens, verbs | also))
         if found is not None:
             return found
         for token in tokens:  # "backpak": a misspelt type word, close to one of the catalog's (or clearly closest)
@@ -136,7 +137,8 @@ class ProductTypes:
                 tokens = tuple(_tokens(noun))
                 for gram in dict.fromkeys([tokens, tokens[-1:]]):  # "vacuum bottle": its head, bottle
                     if gram in self.words and (gram in self.named or not any(t in self.ignored for t in gram)):
-                        out.append((self.words[gram], " ".join(gram), relation))
+                        # a compound's head is a broader kind, even of a synonym ("open air" for outdoors: air?)
+                        out.append((self.words[gram], " ".join(gram), relation if gram == tokens else "broader"))
                         break
             if out:
                 break

@@ -142,7 +142,11 @@ class Filters(BaseModel):
                 satisfied.append("in stock")
             elif product.in_stock is False or strict:
                 return False, [], 0
+        ruled_out: dict[str, list[bool | None]] = {}  # "without down": on every attribute that may say it
         for constraint in self.attributes:
+            if constraint.op == "!=":
+                ruled_out.setdefault(str(constraint.value), []).append(constraint.check(product))
+                continue
             ok = constraint.check(product)
             if not strict and constraint.op == "==" and isinstance(constraint.value, str):
                 preferred += bool(ok)  # a catalog word ("women's", "camping") in a query is a preference, like a colour
@@ -151,6 +155,10 @@ class Filters(BaseModel):
                 return False, [], 0  # a product that does not state a measured attribute cannot promise it
             if ok:
                 satisfied.append(constraint.phrase or constraint.attribute)
+        for word, verdicts in ruled_out.items():  # the product must say what it is made of, and not that
+            if False in verdicts or True not in verdicts:
+                return False, [], 0
+            satisfied.append(f"without {word}")
         for name, wanted_values, have in (
             ("brand", self.brands, [product.brand or ""]),
             ("colour", self.colours, product.colours),

@@ -33,6 +33,7 @@ import logging
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -141,6 +142,10 @@ _ABOUT_LIST = re.compile(r"\bany (?:that|which|of (?:them|those|these))\b|\b(?:t
 # "a warm coat for her", "some flask for tea": a determiner, up to two words, and the head before a preposition or the end
 _NOUN_PHRASE = re.compile(r"\b(?:a|an|some|another|new)\s+((?:[a-z'-]+\s+){0,2}?([a-z]+))(?=\s+(?:for|of|that|which|to|with|"
                           r"in|on|so|and|but|or|under|around|about|from|she|he|they|i|we|his|her|their|my|your|it|at|like)\b|\s*[,.!?;]|\s*$)")
+# what the shopper says they need: "need a full pan set that ...", "after a new head torch"
+_WANTED = re.compile(r"\b(?:need|needs|want|wants|looking for|after|searching for|shopping for|hunting for)\s+"
+                     r"((?:a|an|some|new|a new)\s+(?:[a-z'-]+\s+){0,2}?[a-z]+)(?=\s+(?:for|of|that|which|to|with|in|on|so|"
+                     r"and|but|or|under|around|about|from)\b|\s*[,.!?;]|\s*$)")
 _COLLECTIVE = frozenset({"set", "kit", "pack", "pair", "bundle", "range", "selection", "collection"})
 _BARE = frozenset("""i me my we can could would go spend pay afford actually then what about how maybe ok okay and or but
 so also just still only please well hmm um is it that are there any ones one those these them something anything options
@@ -593,22 +598,48 @@ class Assistant:
 
         # shopping: the dialogue state decides what the classifier cannot see
         parsed = self._parse(message)
-        found = d.types.find(parsed.text)
+        found = d.types.find(parsed.text, activities=False)
         f = parsed.filters
+        wanted = _WANTED.search(parsed.text.lower())
+        if found is not None and wanted and not set(found[1].split()) <= set(wanted.group(1).split()) and (
+                intent in ("product_search", "recommendation")):
+            # "kitting out a new kitchen - need a full pan set": what is needed is the product, not the room
+            own = d.types.find(wanted.group(1), activities=False)
+            if own is None and (own := self._phrase_type(wanted.group(1))) is not None:
+                parsed.text = f"{own[1]} {parsed.text}"
+                self._add_kind(parsed, own[1])
+            if own is not None:
+                f.categories = [c for c in f.categories if c.lower() not in found[1]]
+                found = own
         if found is None and (intent in ("product_search", "recommendation") or (
                 intent == "product_question" and not state.shown and state.focus is None)):
             found = self._phrase_type(parsed.text)  # "a flask of tea", "a warm coat for her": other words for a type
             if found is not None:  # the search needs the catalog's word for it
                 parsed.text = f"{found[1]} {parsed.text}"
+                self._add_kind(parsed, found[1])
+        if found is None:  # "kit for camping": the activity names the kind only when no other words do ("a head torch")
+            found = d.types.find(parsed.text)
         if found is None and intent in ("product_search", "recommendation") and not (f.attributes or f.colours or f.sizes) and (
                 len(set(re.findall(r"[a-z]+", parsed.text.lower())) - _BARE) >= (1 if state.request is None else 2)):
             found = self._dense_type(parsed.text)  # "head torches": no catalog word, but every neighbour is a headlamp
+            if found is not None:
+                self._add_kind(parsed, found[1])
         elif found is None and state.request is not None and state.request.leaves and f.attributes and (
                 len(set(re.findall(r"[a-z]+", parsed.text.lower())) - _BARE) >= 2):
             kind = [p for p in d.catalog.values() if set(p.category) & set(state.request.leaves)]
             if not any(c.attribute in p.attributes for c in f.attributes for p in kind):
                 # "a head torch ... 300 lumens or brighter" after stock pots: a condition pots do not have, so another kind
                 found = self._dense_type(parsed.text)
+                if found is not None:
+                    self._add_kind(parsed, found[1])
+        elif found is not None and state.request is not None and state.request.leaves and f.attributes \
+                and not set(found[0]) & set(state.request.leaves) and d.types.find(parsed.text, places=False) is None:
+            kind = [p for p in d.catalog.values() if set(p.category) & set(state.request.leaves)]
+            if all(any(c.attribute in p.attributes for p in kind) for c in f.attributes):
+                # "one with a red light, so I don't wake everyone in the tent" after headlamps: a condition on
+                # them; the only type word says where
+                f.categories = [c for c in f.categories if c not in found[0]]
+                found = None
         if found is not None and state.shown and not d.types.is_named(found[1]) and (_PICK.search(message) or _ABOUT_LIST.search(message)):
             found = None  # "whichever of those weighs the least, we'll be carrying it": a word from titles, about the list
         focus = d.catalog.get(state.focus or "")
@@ -697,6 +728,13 @@ class Assistant:
             return service.chit_chat(d, Step(intent, "none"), message)
         return service.refusal(d, Step("out_of_scope", "refusal"))
 
+    def _add_kind(self, parsed, words: str) -> None:
+        """The catalog's `type` condition for type words found in other words ("head torch" -> type headlamp),
+        as if the shopper had said them."""
+        for c in self._parse(words).filters.attributes:
+            if c.attribute == "type" and c not in parsed.filters.attributes:
+                parsed.filters.attributes.append(c)
+
     def _parse(self, message: str):
         """The message as a product request; the catalog's own colour and size words ("Charcoal", "Queen")
         count too."""
@@ -760,19 +798,26 @@ class Assistant:
 
     def _dense_type(self, text: str, k: int = 8) -> tuple[frozenset[str], str] | None:
         """The product type of a request in words the catalog does not use: the leaf category of all `k` nearest
-        products by meaning, when they agree (a small embedder is often unsure; then no type)."""
-        leaves = self._neighbour_leaves(text, k)
-        if leaves is None or len(leaves) < k or len(set(leaves)) != 1 or not leaves[0]:
+        products by meaning, when they agree (a small embedder is often unsure; then no type), or the `type`
+        attribute of three in four of them ("head torch": headlamps, not the lanterns beside them)."""
+        near = self._neighbours(text, k) or []
+        leaves = [(p.category[-1:] or [""])[0] for p in near]
+        if len(leaves) < k or len(set(leaves)) != 1 or not leaves[0]:
             return None
+        kind, n = Counter(str(p.attributes.get("type") or "").lower() for p in near).most_common(1)[0]
+        if kind and n * 4 >= k * 3:
+            found = self.deps.types.find(kind)
+            if found is not None and found[0] == {leaves[0]} and self.deps.types.is_named(found[1]):
+                return found
         return frozenset({leaves[0]}), leaves[0].lower()
 
-    def _neighbour_leaves(self, text: str, k: int) -> list[str] | None:
-        """The leaf category of each of the `k` products nearest `text` by meaning (None without a vector store)."""
+    def _neighbours(self, text: str, k: int) -> list[Product] | None:
+        """The `k` products nearest `text` by meaning (None without a vector store)."""
         store = getattr(self.searcher, "store", None)
         if store is None or not text.strip():
             return None
         hits = store.vectors.query(store.embedder.encode_query(text), k)
-        return [(self.deps.catalog[pid].category[-1:] or [""])[0] for pid, _ in hits if pid in self.deps.catalog]
+        return [self.deps.catalog[pid] for pid, _ in hits if pid in self.deps.catalog]
 
     def _budget(self, message: str) -> bool:
         f = self._parse(message).filters
@@ -791,18 +836,23 @@ class Assistant:
         if bare:  # (its own words only: WordNet's relations, no nearest-products guess)
             candidates = [(" ".join(words), words[-1], 0)]
         for phrase, head, start in candidates:
+            collective = ""
             if head in _COLLECTIVE and len(phrase.split()) >= 2:
-                head = phrase.split()[-2]  # "a cheap cutlery set": what the set is of
+                collective, head = head, phrase.split()[-2]  # "a cheap cutlery set": what the set is of
             if head in _BARE or len(head) < 3 or re.search(r"\b(?:with|without|has|have|got)\s+$", lowered[:start]):
                 continue  # "one with a rain cover": a feature of the product, not the product
             neighbours: list[str] | None = None
             for leaves, words, relation in self.deps.types.related(head):
-                if relation == "synonym":
-                    return leaves, words
-                if neighbours is None:
-                    neighbours = self._neighbour_leaves(head, k) or []
-                if sum(leaf in leaves for leaf in neighbours) * 2 >= k:
-                    return leaves, words
+                if relation != "synonym":
+                    if neighbours is None:
+                        neighbours = [(p.category[-1:] or [""])[0] for p in self._neighbours(head, k) or []]
+                    if sum(leaf in leaves for leaf in neighbours) * 2 < k:
+                        continue
+                # "a pan set": cookware, and the catalog sells a "cookware set"
+                grouped = self.deps.types.find(f"{words} {collective}") if collective else None
+                if grouped is not None and grouped[1] == f"{words} {collective}" and self.deps.types.is_named(grouped[1]):
+                    return grouped
+                return leaves, words
             if phrase != head and len(phrase.split()) <= 3 and not bare:
                 found = self._dense_type(phrase, k)
                 if found is not None:

@@ -29,7 +29,8 @@ DAMAGE = re.compile(r"\b(tore|torn|ripped|broke|broken|cracked|snapped|fell apar
                     r"doesn'?t work|does not work|leak\w*|defect\w*|faulty|damaged|dented|bent|shattered|scratched|"
                     r"arrived (?:broken|damaged)|missing|never (?:arrived|came)|can(?:'t|not) find (?:the|my) (?:parcel|package)|"
                     r"could(?:n't| not) find (?:the|my) (?:parcel|package))\b", re.I)
-_NOT_DAMAGE = re.compile(r"\b(?:not|isn'?t|aren'?t|wasn'?t|nothing|never|no)\s+(?:\w+\s+)?$", re.I)
+_NOT_DAMAGE = re.compile(r"\b(?:not|isn'?t|aren'?t|wasn'?t|nothing|never|no|won'?t|wouldn'?t|doesn'?t|don'?t|shouldn'?t)\s+"
+                         r"(?:\w+\s+)?$", re.I)  # "a bottle that won't leak" asks for a product
 
 
 def says_damaged(message: str) -> bool:

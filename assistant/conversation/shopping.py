@@ -143,6 +143,11 @@ def search(d: Deps, step: Step, state: DialogueState, request: ProductRequest, c
         lead = lead.rstrip(":") + f" (up to {money(f.price_max, f.currency or products[0].currency)}):"
     if products and f.sort is not None:
         lead = lead.rstrip(":") + f", {f.sort.phrase} first:"
+    budget = f.price_around or f.price_max or f.price_min
+    if products and budget is not None and f.currency and f.currency != products[0].currency:
+        # "fifty quid" in a dollar shop: no exchange rate here, so say how the budget was read
+        lead = lead.rstrip(":") + (f" (our prices are in {products[0].currency}: I read your budget as "
+                                   f"{money(budget, products[0].currency)}):")
     shown = products[:SHOWN]
     _show(step, state, shown, reasons)
     lines = _lines(shown, reasons)

@@ -35,8 +35,8 @@ class ProductRequest(BaseModel):
         kinds = [c for c in f.attributes if c.op == "==" and isinstance(c.value, str) and c.attribute == "type"]
         noun = str(kinds[0].value) if kinds else self.type_words or (self.text if len(self.text.split()) <= 3 else "")
         parts = [_plural(noun.lower()) if noun else "products"]
-        parts += [f"for {c.value} people" if c.attribute.endswith("_persons") else c.phrase
-                  for c in f.attributes if c.phrase and c.op not in ("is", "==")]
+        parts += list(dict.fromkeys(f"for {c.value} people" if c.attribute.endswith("_persons") else c.phrase
+                                    for c in f.attributes if c.phrase and c.op not in ("is", "==")))
         words = [str(c.value) for c in f.attributes if c.op == "==" and isinstance(c.value, str) and c not in kinds
                  and str(c.value).lower() not in parts[0]]
         if f.price_around is not None:

@@ -252,6 +252,7 @@ def test_words_between_a_superlative_and_the_attribute_name(demo_schema):
     ("my boyfriend runs trails, he needs new shoes", "men's"),
     ("something for my mum and dad", None),  # both: no range
     ("my wife says i need a new jacket for me", None),  # for the shopper, whoever spoke
+    ("a winter jacket for myself (guy)", "men's"),  # what the shopper is counts for "me" too
 ])
 def test_who_it_is_for_says_the_gender_range(demo_schema, text, gender):
     said = [c for c in demo_schema.understand(text).constraints if c.attribute == "gender"]
@@ -264,6 +265,7 @@ def test_who_it_is_for_says_the_gender_range(demo_schema, text, gender):
     ("a leak-proof one", "leakproof"),
     ("does it pack down small", "packable"),
     ("ideally one that packs away small", "packable"),
+    ("a pan set that can go in the dishwasher", "dishwasher_safe"),
 ])
 def test_a_yes_no_attribute_said_by_what_its_name_is_made_of(demo_schema, text, attribute):
     assert (attribute, "is", True) in _constraints(demo_schema, text)
@@ -290,3 +292,27 @@ def test_how_cold_it_gets_is_a_temperature_rating(demo_schema, text, expected):
 def test_best_along_a_dimension_wise_is_its_superlative(demo_schema):
     sort = demo_schema.understand("which of those will be easiest on her back weight-wise?").sort
     assert sort is not None and sort.dimension == "weight" and not sort.descending and sort.phrase == "lightest"
+
+
+@pytest.mark.parametrize("text, word", [
+    ("a warm jacket but no down please", "down"),  # "down" alone is no value (a direction); ruled out it is one
+    ("a merino base layer, she hates synthetic stuff", "synthetic"),
+    ("boots, not leather", "leather"),
+])
+def test_a_value_ruled_out_is_a_condition_against_it(demo_schema, text, word):
+    ruled = [c for c in demo_schema.understand(text).constraints if c.op == "!="]
+    assert ruled and {c.value for c in ruled} == {word}
+    assert not any(c.op == "==" and word in str(c.value) for c in demo_schema.understand(text).constraints)
+
+
+def test_a_product_passes_a_ruled_out_value_only_when_it_says_it_is_made_of_something_else(demo_schema):
+    f = parse_query("a jacket, no down", schema=demo_schema).filters
+    synthetic = Product(id="s", title="Synthetic Jacket", attributes={"insulation": "recycled synthetic"})
+    down = Product(id="d", title="Down Jacket", attributes={"insulation": "850-fill-power down"})
+    silent = Product(id="r", title="Rain Jacket", attributes={"waterproof": True})
+    assert [f.check(p, strict=False)[0] for p in (synthetic, down, silent)] == [True, False, False]
+
+
+def test_a_yes_no_attribute_said_otherwise_is_said_back_in_the_catalogs_words(demo_schema):
+    said = {c.attribute: c.phrase for c in demo_schema.understand("one that can go in the dishwasher").constraints}
+    assert said["dishwasher_safe"] == "dishwasher safe"

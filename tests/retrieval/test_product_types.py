@@ -77,3 +77,21 @@ def test_other_words_for_a_type_through_wordnet(types):
     assert (set(leaves), words, relation) == ({"Backpacks"}, "backpack", "synonym")
     assert ({"Water Bottles"}, "bottle", "broader") in [(set(a), b, c) for a, b, c in types.related("flask")]
     assert types.related("sofa") == []  # near no type this catalog sells
+
+
+def test_an_activity_names_the_kind_only_when_asked_to(types):
+    """"a head torch for camping": the caller looks for the head torch in other words before "camping" decides."""
+    assert types.find("a head torch for camping", activities=False) is None
+    assert set(types.find("a head torch for camping")[0]) == {"Camp Kitchen"}
+
+
+def test_a_type_word_that_says_where_can_be_left_out(types):
+    assert types.find("one with a red light so i don't blind everyone in the tent", places=False) is None
+    assert types.find("one with a red light so i don't blind everyone in the tent")[1] == "tent"
+
+
+def test_the_head_of_a_compound_synonym_is_only_a_broader_kind(types):
+    """WordNet's "open air" is a synonym of "outdoors"; its head "air" (an air pad) is at most a broader noun,
+    which a caller confirms by other evidence before it names the type."""
+    assert all(relation == "broader" for _, words, relation in types.related("outdoors") if words == "air")
+    assert ("utensil", "broader") in [(w, r) for _, w, r in types.related("cutlery")]  # "eating utensil"

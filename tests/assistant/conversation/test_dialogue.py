@@ -25,9 +25,31 @@ def policy_documents(tmp_path_factory, bundled_embedder_dir):
     return documents
 
 
+@pytest.fixture(scope="session")
+def meaning_searcher(tmp_path_factory, bundled_embedder_dir):
+    """The demo catalog indexed with the bundled MiniLM, for the turns that look a type up by meaning ("a head
+    torch": no catalog word, but its nearest products are headlamps)."""
+    from retrieval.config import RetrievalSettings
+    from retrieval.embed import Embedder
+    from retrieval.ingest import load_catalog
+    from retrieval.search import open_searcher, open_store
+
+    home, embedder = tmp_path_factory.mktemp("meaning"), Embedder(bundled_embedder_dir)
+    open_store(RetrievalSettings(), home, embedder).index(load_catalog(DEMO_SHOP_DIR / "catalog.jsonl").products)
+    return open_searcher(RetrievalSettings(), home, embedder)
+
+
 @pytest.fixture
 def bot(make_assistant, policy_documents):
-    a = make_assistant(documents=policy_documents)
+    return _chat(make_assistant(documents=policy_documents))
+
+
+@pytest.fixture
+def meaning_bot(make_assistant, policy_documents, meaning_searcher):
+    return _chat(make_assistant(documents=policy_documents, searcher=meaning_searcher))
+
+
+def _chat(a):
     catalog = {p.id: p for p in a.deps.catalog.values()}
 
     class Chat:
@@ -526,10 +548,10 @@ def test_asking_for_someone_on_the_team_is_a_handoff(bot):
     assert done["tool"] == "handoff"
 
 
-def test_a_new_kind_in_the_same_department_drops_the_old_kind_and_cart_words_inside_a_sentence(bot):
-    chat = bot()
+def test_a_new_kind_in_the_same_department_drops_the_old_kind_and_cart_words_inside_a_sentence(meaning_bot):
+    chat = meaning_bot()
     chat.say("camping mugs? taking the whole family away")
-    sets = chat.say("also a cheap cutlery set, under 30")  # WordNet: cutlery is an eating utensil
+    sets = chat.say("also a cheap cutlery set, under 30")  # WordNet: cutlery is an eating utensil (nearest confirm)
     assert sets["shown"] and all("utensil" in p.title.lower() and p.price <= 30 for p in sets["shown"])
     added = chat.say("the 2nd one of those pls")
     assert [(a["action"], a["product_id"]) for a in added["actions"]] == [("add_to_cart", sets["shown"][1].id)]
@@ -565,3 +587,40 @@ def test_a_number_for_a_product_sold_in_no_sizes_is_a_quantity(bot):
     added = chat.say("4 of the top one")
     assert [(a["action"], a["product_id"], a.get("quantity")) for a in added["actions"]] == [
         ("add_to_cart", mugs["shown"][0].id, 4)]
+
+
+def test_a_type_in_other_words_beats_the_activity_and_a_place_word_keeps_the_list(meaning_bot):
+    """"a head torch for camping": the headlamps (their own kind, not the lanterns beside them), not camp
+    kitchen kit; "one with a red light ... in the tent" is a condition on those headlamps, the tent says where."""
+    chat = meaning_bot()
+    torches = chat.say("after a head torch for camping, no more than 50 dollars")
+    assert torches["shown"] and all(p.attributes.get("type") == "headlamp" and p.price <= 50 for p in torches["shown"])
+    red = chat.say("one with a red light ideally, so i dont blind everyone in the tent when i get up at night")
+    assert red["shown"] and all(p.attributes.get("type") == "headlamp" and p.attributes.get("red_light")
+                                for p in red["shown"])
+
+
+def test_a_budget_in_another_currency_says_how_it_was_read(bot):
+    done = bot().say("a headlamp, no more than fifty quid")
+    assert done["shown"] and "our prices are in USD" in done["reply"] and "$50" in done["reply"]
+
+
+def test_a_ruled_out_fill_and_a_self_described_shopper(meaning_bot):
+    done = meaning_bot().say("looking for a warm winter jacket for myself (guy), but no down please")
+    assert done["shown"] and "without down" in done["reply"]
+    assert all("down" not in str(p.attributes.get("insulation")) and p.attributes.get("insulation")
+               and p.attributes.get("gender") == "men's" for p in done["shown"])
+
+
+def test_what_is_needed_is_the_product_not_the_room_and_a_set_of_a_kind(meaning_bot):
+    """"kitting out a new kitchen - need a full pan set ...": a set of cookware (the catalog sells "cookware set"),
+    induction-ready and dishwasher safe, not camp-kitchen kit."""
+    done = meaning_bot().say("we're kitting out a new kitchen - need a full pan set that works on induction and can "
+                             "go in the dishwasher")
+    assert done["shown"] and all(p.attributes.get("type") == "cookware set" and p.attributes.get("induction_compatible")
+                                 and p.attributes.get("dishwasher_safe") for p in done["shown"])
+
+
+def test_a_product_that_wont_leak_is_a_search_not_a_damage_report(bot):
+    done = bot().say("a bottle that won't leak")
+    assert done["tool"] == "search" and done["shown"] and all(p.attributes.get("leakproof") for p in done["shown"])
