@@ -48,11 +48,20 @@ SERVICE_WORDS: list[tuple[re.Pattern[str], str]] = [
      "missing lost parcel"),
     (re.compile(r"\b(swap|different size|other size|bigger size|smaller size)\b", re.I), "exchange"),
     (re.compile(r"\b(window|period|deadline|time limit|until when)\b", re.I), "within days"),
+    (re.compile(r"\b(take (?:the |my |your )?(?:money|payment)|(?:charge|bill|debit)\w* (?:my |the )?(?:card|account)|"
+                r"(?:billed|debited)|money (?:leave|come out|go out))\b", re.I), "charged payment card"),
+    (re.compile(r"\b((?:two|2|several|multiple|separate|different) (?:boxes|parcels|packages|deliveries|shipments)|"
+                r"in (?:two |2 )?(?:parts|pieces|bits)|more than one (?:box|parcel|package)|split (?:up )?(?:the )?(?:order|shipment))\b",
+                re.I), "ships in parts shipment separately"),
+    (re.compile(r"\b((?:deleted|lost|misplaced|can'?t find|cannot find|threw away|binned) (?:the |my |her |his |that )?"
+                r"(?:e-?mail|code|card|voucher|receipt))\b", re.I), "lost replaced"),
 ]
 _WANTS_TIME = re.compile(r"\b(how long|how soon|how many days|when|by when|deadline|time limit|until when)\b", re.I)
 _WANTS_MONEY = re.compile(r"\b(how much|cost\w*|price|fee|charge\w*|free|pay)\b", re.I)
 _TIME = re.compile(r"\b\d+\s*(?:(?:business|working|calendar)\s+)?(?:days?|weeks?|months?|years?|hours?)\b|\bnext day\b", re.I)
 _MONEY = re.compile(r"[$€£]\s?\d|\bfree\b", re.I)
+# question and person words of a heading ("When you are charged", "How to return"): what it is about is the rest
+_HEADING_FILLER = {"when", "how", "what", "why", "where", "who", "which", "you", "your", "we", "our", "us", "i", "my", "can"}
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 
 
@@ -187,6 +196,7 @@ class DocumentIndex:
         self.chunks: dict[str, Chunk] = {}
         self._lexical: LexicalIndex | None = None
         self._sentence_vectors: dict[str, np.ndarray] = {}
+        self._subjects: set[str] = set()
         self.load()
 
     def load(self) -> None:
@@ -197,6 +207,11 @@ class DocumentIndex:
         self.chunks = chunks
         ids = sorted(chunks)
         self._lexical = LexicalIndex.build(ids, [_indexed_text(chunks[i]) for i in ids], fingerprint="")
+        heads = {w for c in chunks.values() for w in analyze(f"{c.title} {c.section or ''}")} - _HEADING_FILLER
+        texts: dict[str, set[str]] = {}
+        for c in chunks.values():
+            texts.setdefault(c.doc_id, set()).update(analyze(f"{c.title} {c.section or ''} {c.text}"))
+        self._subjects = {w for w in heads if sum(w in t for t in texts.values()) * 2 <= len(texts)}
 
     def index(self, docs: list[Document]) -> dict[str, int]:
         """Replace the indexed documents by `docs` (unchanged chunks are skipped); returns counts."""
@@ -220,6 +235,12 @@ class DocumentIndex:
         report = {"documents": len(docs), "chunks": len(chunks), "embedded": len(todo), "removed": len(gone)}
         logger.info("indexed documents: %s", report)
         return report
+
+    def heading_words(self, text: str) -> set[str]:
+        """The words of `text` (analysed) that title a document or head a section ("basecamp" of Basecamp
+        Rewards, "charged" of When you are charged) and that at most half the documents use ("order" is in all):
+        a question that uses one names its own subject."""
+        return set(analyze(text)) & self._subjects
 
     def similarities(self, query: str, sentences: list[str]) -> np.ndarray:
         """Cosine similarity of the question to each sentence (policy sentences are embedded once, then cached)."""
@@ -252,8 +273,10 @@ class DocumentIndex:
             if chunk is None:
                 continue
             covered = len(wanted & set(analyze(_indexed_text(chunk)))) / len(wanted) if wanted else 0.0
-            title = set(analyze(chunk.title))
-            titled = len(title & asked) / len(title) if title else 0.0
+            # the share of the document's title said in the question, or all of its section's heading ("When you
+            # are charged": "charged")
+            title, heading = set(analyze(chunk.title)) - _HEADING_FILLER, set(analyze(chunk.section or "")) - _HEADING_FILLER
+            titled = max(len(title & asked) / len(title) if title else 0.0, 1.0 if heading and heading <= asked else 0.0)
             scored[cid] = (score / top + COVERAGE_WEIGHT * covered + TITLE_WEIGHT * titled
                            + (FIGURE_WEIGHT if figure is not None and figure.search(chunk.text) else 0.0))
         best = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:k]

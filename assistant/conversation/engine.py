@@ -762,11 +762,13 @@ class Assistant:
                 best, best_len = product, len(title)
         return best
 
-    @staticmethod
-    def _context(state: DialogueState, message: str) -> str:
+    def _context(self, state: DialogueState, message: str) -> str:
         """The previous policy question, for a follow-up that leans on it ("how much does it cost to ship there?"),
         or the order action waiting for a yes ("how long do I have to do that?" while an exchange is offered)."""
         if state.topic.startswith("policy:") and (_REFERRING.search(message) or len(message.split()) <= 5):
+            heads = getattr(self.deps.documents, "heading_words", None)
+            if len(message.split()) > 5 and heads is not None and heads(message) - heads(state.topic[7:]):
+                return ""  # "... are my basecamp points still there?" after gift cards: a subject of its own
             return state.topic[7:]
         # "how long have i got to report something like that" after a damaged item (whose free return is offered),
         # "and do i have to pay for the postage on that" after a refused return: that item's or that return's rules,

@@ -107,3 +107,17 @@ def test_demo_shop_policies_index(settings, shopbot_home, hashing_embedder) -> N
     index = open_documents(settings, shopbot_home, hashing_embedder)
     index.index(docs)
     assert index.search("refund", k=3)
+
+
+def test_a_section_heading_said_in_the_question_finds_its_section(settings, shopbot_home, bundled_embedder_dir) -> None:
+    """"When you are charged" answers "am I charged twice if it comes in two boxes?" (a heading's question words,
+    "when", "you", count for nothing); the words of a heading few documents use name a subject of its own."""
+    from assistant.config import DEMO_SHOP_DIR
+
+    from retrieval.embed import Embedder
+
+    index = open_documents(settings, shopbot_home, Embedder(bundled_embedder_dir))
+    index.index(load_documents(DEMO_SHOP_DIR / "policies"))
+    assert index.search("if it ends up coming in two boxes am i gonna get charged twice??")[0].section == "When you are charged"
+    assert index.heading_words("are my basecamp points still there?") == {"basecamp"}
+    assert index.heading_words("is there a minimum order for that?") == set()  # every document speaks of orders

@@ -624,3 +624,10 @@ def test_what_is_needed_is_the_product_not_the_room_and_a_set_of_a_kind(meaning_
 def test_a_product_that_wont_leak_is_a_search_not_a_damage_report(bot):
     done = bot().say("a bottle that won't leak")
     assert done["tool"] == "search" and done["shown"] and all(p.attributes.get("leakproof") for p in done["shown"])
+
+
+def test_a_policy_follow_up_that_names_its_own_subject_does_not_lean_on_the_last_one(bot):
+    chat = bot()
+    chat.say("my aunt sent me one of your e-gift cards and i deleted the email. is it gone for good?")
+    points = chat.say("last thing, i haven't bought anything in over a year - are my basecamp points still there?")
+    assert points["tool"] == "policies" and "12 months" in points["reply"]
