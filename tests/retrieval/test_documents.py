@@ -113,7 +113,6 @@ def test_a_section_heading_said_in_the_question_finds_its_section(settings, shop
     """"When you are charged" answers "am I charged twice if it comes in two boxes?" (a heading's question words,
     "when", "you", count for nothing); the words of a heading few documents use name a subject of its own."""
     from assistant.config import DEMO_SHOP_DIR
-
     from retrieval.embed import Embedder
 
     index = open_documents(settings, shopbot_home, Embedder(bundled_embedder_dir))
