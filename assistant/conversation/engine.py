@@ -118,7 +118,8 @@ _SIZE_ADVICE = re.compile(r"\b(?:what|which) size (?:should|do i need|would|to (
                           r"\bsize (?:up|down)\b|\b(?:go|going) (?:up|down)\b.{0,15}\bsizes?\b|\bsizes?\b.{0,15}\b(?:go|going) (?:up|down)\b|"
                           r"\b(?:in )?between (?:two )?sizes\b|\b(?:go|going) up or down\b|"
                           r"\b(?:regular|long|short|standard|wide)\s+or\s+(?:the\s+|a\s+)?(?:regular|long|short|standard|wide)\b", re.I)
-_STATUS_Q = re.compile(r"\b(?:status|showing|show(?:s|ing)? (?:as|up)|say(?:s|ing)?|at now|update)\b", re.I)
+_STATUS_Q = re.compile(r"\b(?:status|showing|show(?:s|ing)? (?:as|up)|say(?:s|ing)?|at now|update)\b|"
+                       r"\bwhere(?:'?s| is| are)\s+(?:it|that|this|they|those)(?:\s+(?:at|now|got to))?\s*[?.!]*$", re.I)
 _PICK = re.compile(r"^\s*(which|what)\b|\b(of (?:those|these|them)|among (?:those|these|them)|out of (?:those|these))\b", re.I)
 # Words of the shop's service side: a message with them is about a policy, whatever it also says
 _POLICY_WORDS = re.compile(r"\b(ship\w*|deliver\w*|return\w*|refund\w*|exchange\w*|warrant\w*|polic\w*|pay\w*|charge\w*|"
@@ -450,7 +451,10 @@ class Assistant:
                 continue
             two_kinds = family == last == "product" and self._two_kinds(parts[-1], piece)  # "a bag ... plus a pad ..."
             # "the status of SB-1 and can you change its address": two things to do with orders
-            two_kinds = two_kinds or family == last == "order" and self.router.route(parts[-1])[0] != self.router.route(piece)[0]
+            # ("i picked the wrong colour on SB-1. can that still be changed?": a question about what was just said)
+            two_kinds = two_kinds or family == last == "order" and self.router.route(parts[-1])[0] != self.router.route(piece)[0] \
+                and not (not _asks(parts[-1]) and re.search(r"\b(?:that|it|this)\b", piece, re.I)
+                         and not extract_slots(piece).order_ids)
             if parts and not two_kinds and (family == last or family == "other" or len(parts) >= 3):
                 parts[-1] += " " + piece
             else:

@@ -38,6 +38,15 @@ def says_damaged(message: str) -> bool:
     return any(not _NOT_DAMAGE.search(message[: m.start()]) for m in DAMAGE.finditer(message))
 _RECENT = re.compile(r"\b(latest|last|most recent|newest|recent)\s+(order|purchase|one)\b|\bi (?:just )?(?:ordered|bought) (?:recently|lately)\b", re.I)
 _OLDEST = re.compile(r"\b(first|oldest|earliest)\s+(order|purchase)\b", re.I)
+# an order told apart by where it is: "whichever hasn't gone out", "the one still on its way", "the one that came"
+_STATUS_SAID = [
+    ("placed", re.compile(r"\b(?:hasn'?t|has not|haven'?t|have not|isn'?t|is not|not|yet to|still to)\s+(?:been\s+|yet\s+)?"
+                          r"(?:gone out|go out|shipped|dispatched|sent|left|posted)\b|\bstill (?:pending|processing)\b", re.I)),
+    ("shipped", re.compile(r"\b(?:on (?:its|the) way|in transit|out for delivery|(?:already|has|have) (?:been )?"
+                           r"(?:shipped|dispatched|gone out|left))\b", re.I)),
+    ("delivered", re.compile(r"\b(?:the one|one|order|parcel)s? (?:that |which )?(?:already )?(?:came|arrived|was delivered|got here)\b",
+                             re.I)),
+]
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
            "december"]
 _ITEM_STOP = {"with", "from", "that", "this", "have", "your", "mens", "womens", "unisex", "order", "return", "cancel"}
@@ -98,6 +107,10 @@ def find_orders(d: Deps, user_id: str, message: str, prefer: str | None = None) 
     if window is not None:
         referred = True
         orders = [o for o in orders if window[0] <= _parse_time(o.created_at) < window[1]]
+    said = next((status for status, pattern in _STATUS_SAID if pattern.search(message)), None)
+    in_state = [o for o in orders if o.status == said]
+    if in_state:  # "cancel whichever one hasn't gone out", "the one that's on its way"
+        orders, referred = in_state, True
     if _OLDEST.search(message):
         return orders[-1:], True
     if _RECENT.search(message):
@@ -170,7 +183,21 @@ def orders(d: Deps, step: Step, state: DialogueState, message: str, slots: Slots
     if not order_ids:
         step.template = render("reply_ask_order_id")
         return step
+    item = _ITEM_CHANGE.search(message)
+    order = d.orders.get(order_ids[0], user_id) if action == "change_address" and item else None
+    if order is not None and order_tools.parse_address(message) is None:
+        # "I picked the wrong colour on the hoodie, can that still be changed?": the rule for that change, the
+        # order's state, and where to make it (this chat changes addresses only)
+        policy(d, step, state, f"change the {item.group(1)} of an order", user_id)
+        step.task = None
+        step.template = "\n".join([order_line(order), step.template, render("reply_item_change").strip()])
+        state.orders = [order.id]
+        _order_evidence(step, [order])
+        return step
     return propose(d, step, state, action, order_ids[0], message, user_id)
+
+
+_ITEM_CHANGE = re.compile(r"\b(size|colou?r|quantity|how many)\b", re.I)
 
 
 _BACK_TO_IT = re.compile(r"\b(?:it|that|this)\b", re.I)

@@ -109,6 +109,7 @@ _PARAPHRASES = [
     (re.compile(r"\b(?:keep|store|hold|save|retain)\w*\b.{0,25}\b(?:chats?|conversations?|messages?|data|details|info\w*)\b", re.I), "kept"),
     (re.compile(r"\bchats?\b(?!\s+button)", re.I), "conversations"),
     (re.compile(r"\bsend(?:ing)? (?:\w+ ){0,2}back\b|\bship(?:ping)? (?:\w+ ){0,2}back\b|\b(?:go|goes|going) back\b", re.I), "return"),
+    (re.compile(r"\b(?:pricier|dearer|costlier|(?:costs?|costing|priced) (?:a bit |a little |a lot )?more)\b", re.I), "more expensive"),
 ]
 
 

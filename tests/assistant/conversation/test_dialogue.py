@@ -631,3 +631,32 @@ def test_a_policy_follow_up_that_names_its_own_subject_does_not_lean_on_the_last
     chat.say("my aunt sent me one of your e-gift cards and i deleted the email. is it gone for good?")
     points = chat.say("last thing, i haven't bought anything in over a year - are my basecamp points still there?")
     assert points["tool"] == "policies" and "12 months" in points["reply"]
+
+
+def test_an_order_told_apart_by_where_it_is_and_asked_about_by_what_is_in_it(bot):
+    """Two open orders, one shipped and one placed: "whichever hasn't gone out" is the placed one; after the
+    cancel, "the one with the tent in, where's that at?" is the shipped order's status, not a tent search."""
+    by_customer: dict[str, list] = {}
+    for r in shop.load_orders(DEMO_SHOP_DIR):
+        by_customer.setdefault(r.customer_id, []).append(r)
+    customer, mine = next((c, rs) for c, rs in by_customer.items() if [r.status for r in rs].count("placed") == 1
+                          and [r.status for r in rs].count("shipped") == 1 and any("Tents" in bot.catalog[i.product_id].category for r in rs if r.status == "shipped"
+                                  for i in r.items if i.product_id in bot.catalog))
+    placed, shipped = (next(r for r in mine if r.status == s) for s in ("placed", "shipped"))
+    chat = bot(customer)
+    chat.say(f"i've got two orders going, {shipped.id} and {placed.id} - has either of them actually left yet?")
+    cancel = chat.say("ok cancel whichever one hasnt gone out")
+    assert [(a["action"], a["status"], a["order_id"]) for a in cancel["actions"]] == [("cancel", "needs_confirmation", placed.id)]
+    chat.say("yep do it")
+    where = chat.say("and the one with the tent in, where's that at?")
+    assert where["tool"] == "orders" and f"Order {shipped.id} is shipped" in where["reply"]
+
+
+def test_a_size_or_colour_change_gets_the_rule_and_where_to_make_it(bot):
+    order = _orders_of(bot, "placed")[0]
+    chat = bot(order.customer_id)
+    done = chat.say(f"i think i picked the wrong colour on {order.id}. can that still be changed?")
+    assert not done["actions"] and f"Order {order.id} is placed" in done["reply"]
+    assert "size, colour or quantity" in done["reply"] and "Order History" in done["reply"]
+    pricier = chat.say("and what if the colour i want works out pricier?")
+    assert "charges the difference" in pricier["reply"]
