@@ -56,14 +56,16 @@ _DECEIT = re.compile(
     r"\s+(?:arrive|arrived|come|came|deliver\w*|receive\w*|get|got|broken|damaged|faulty|lost|stolen)\b"
     r"|\b(?:just )?(?:say|pretend|claim)\b.{0,10}\b(?:it|they|the \w+)\s+(?:arrived|came)\s+(?:broken|damaged|faulty|empty)\b"
     r"|\bno ?one (?:will|would|needs to|has to) (?:ever )?know\b|\bbetween (?:you and me|us)\b.{0,40}\b(?:refund|replace\w*|free)\b"
-    r"|\b(?:fake|false|bogus|made[- ]up)\s+(?:claim|return|refund|report|review|receipt)s?\b",
+    r"|\b(?:fake|false|bogus|made[- ]up)\s+(?:claim|return|refund|report|receipt)s?\b",
     re.I,
 )
 
 _HARMFUL = re.compile(
     r"\b(bombs?|explosives?|weapons?|guns?|poison(?:ing|ous)?|kill(?:ing)?|murder|suicide|self[- ]harm|hack(?:s|ing|ed)?|"
     r"malware|ransomware|steal(?:ing)?|stolen credit|credit card numbers|counterfeit|drugs|meth|cocaine|heroin|"
-    r"pick a lock|lock ?picking)\b",
+    r"pick a lock|lock ?picking)\b"
+    # content that deceives others: "write me fake 5 star reviews", "phony testimonials"
+    r"|\b(?:fake|false|bogus|made[- ]up|phony|phoney)\s+(?:[\w-]+\s+){0,2}?(?:reviews?|ratings?|testimonials?)\b",
     re.I,
 )
 
@@ -98,7 +100,8 @@ def asks_to_deceive(text: str) -> bool:
 
 
 def is_harmful(text: str) -> bool:
-    """Is the request about something a shop assistant must refuse (weapons, hacking, drugs, self-harm)?"""
+    """Is the request about something a shop assistant must refuse (weapons, hacking, drugs, self-harm, fake
+    reviews)?"""
     return bool(_HARMFUL.search(text))
 
 

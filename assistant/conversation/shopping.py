@@ -620,9 +620,14 @@ def cart_remove(d: Deps, step: Step, state: DialogueState, session_id: str, mess
         step.evidence.texts.append(step.template)
         return step
     line = None
+    found = d.types.find(message)  # "take the shoes back out ... try them on in a shop first": the shoes' line
+    lines = [ln for ln in cart.lines if found is not None and ln.product_id in d.catalog
+             and set(d.catalog[ln.product_id].category) & set(found[0])] or cart.lines
     for ref in slots.refs:
-        if ref.index is not None and -len(cart.lines) <= ref.index < len(cart.lines):
-            line = cart.lines[ref.index]
+        if ref.index is not None and -len(lines) <= ref.index < len(lines):
+            line = lines[ref.index]
+    if line is None and len(lines) < len(cart.lines):
+        line = lines[-1]
     if line is None:
         words = {w for w in re.findall(r"[a-z]{4,}", lowered)} - {"remove", "delete", "cart", "basket", "from", "please", "that", "this"}
         scored = [(len(words & set(re.findall(r"[a-z]{4,}", ln.title.lower()))), i) for i, ln in enumerate(cart.lines)]

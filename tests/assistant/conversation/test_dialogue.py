@@ -660,3 +660,13 @@ def test_a_size_or_colour_change_gets_the_rule_and_where_to_make_it(bot):
     assert "size, colour or quantity" in done["reply"] and "Order History" in done["reply"]
     pricier = chat.say("and what if the colour i want works out pricier?")
     assert "charges the difference" in pricier["reply"]
+
+
+def test_a_kind_named_in_a_removal_picks_its_line_over_a_stray_ordinal(bot):
+    chat = bot()
+    chat.say("a stock pot")
+    chat.say("add the first one")
+    mug = chat.say("camping mugs?")["shown"][0]
+    chat.say("add the first one")
+    done = chat.say("take the mug back out, i'll look at it in a shop first")  # "first" is no line number here
+    assert [(a["action"], a["product_id"]) for a in done["actions"]] == [("remove_from_cart", mug.id)]
