@@ -188,7 +188,11 @@ def extract_slots(text: str) -> Slots:
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("human_handoff", re.compile(r"\b(talk|speak|chat|connect|transfer|put me through)\w*\b.{0,30}\b(human|person|agent|someone|somebody|representative|operator|manager|staff|support|customer service)\b|\b(real|live|human|actual) (person|agent|support|human)\b|\bhuman being\b|^\s*(agent|operator|human)\s*[.!?]*$|\b(can|could)\s+(someone|somebody|a person|a human|an agent)\b|"
-                                 r"\b(?:i|we)\s+(?:want|need|would like|'d like)\s+(?:to (?:talk|speak) to\s+)?(?:someone|somebody|a person|a human|an agent|a manager|a supervisor|a real person)\b", re.I)),
+                                 r"\b(?:i|we)\s+(?:want|need|would like|'d like)\s+(?:to (?:talk|speak) to\s+)?(?:someone|somebody|a person|a human|an agent|a manager|a supervisor|a real person)\b|"
+                                 # "can you just pass it to someone who can sort the claim out", "escalate this"
+                                 r"\b(?:pass|hand|send|escalate|refer|forward)\w*\s+(?:(?:it|this|that|me|my \w+)\s+)?(?:on\s+|over\s+|up\s+)?to\s+"
+                                 r"(?:someone|somebody|a person|a human|an agent|a manager|a supervisor|support|your team|the team|a colleague)\b|"
+                                 r"\bescalate (?:it|this|that|my \w+)\b", re.I)),
     # "I cancelled SB-10032 weeks ago and ...": what happened, not a request to cancel
     ("cancel_order", re.compile(r"(?:(?<!\bi )(?<!\bwe )(?<!\balready )(?<!\bi've )(?<!\bi had )\bcancel(?:l?ed)\b|\bcancel(?!l?ed\b)\w*\b).{0,40}\b(order|SB-?\d+|purchase)\b|\b(order|SB-?\d+)\b.{0,30}\bcancel|"
                                 # "can you cancel the sleeping bag one as well", "cancel that one then"

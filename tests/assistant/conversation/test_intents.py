@@ -64,6 +64,8 @@ def test_quantity_size_and_yes_no():
     [
         ("I want to talk to a human", "human_handoff"),
         ("can I speak with a real person?", "human_handoff"),
+        ("can you just pass it to someone who can sort the claim out", "human_handoff"),
+        ("please escalate this", "human_handoff"),
         ("please cancel order SB-10001", "cancel_order"),
         ("where is SB-10002", "order_status"),
         ("compare the first two", "compare"),
