@@ -654,7 +654,8 @@ def _superlative_pattern(attribute: Attribute, firsts: list[str]) -> re.Pattern[
 def _bool_pattern(name: str) -> re.Pattern[str]:
     """The words of a boolean attribute's name; a trailing generic word is optional ("induction [compatible]"); a
     "-proof" name is also said as the thing not happening ("won't leak"), an "-able" one as the verb ("packs down small"),
-    a "-safe" one as where it may go ("can go in the dishwasher")."""
+    a "-safe" one as where it may go ("can go in the dishwasher"), a "free-...ing" one as the verb unaided ("stands
+    up on its own")."""
     tokens = name.split("_")
     generic = {"compatible", "included", "safe", "resistant", "friendly", "ready"}
     if len(tokens) > 1 and tokens[-1] in generic and tokens[-1] != "safe":
@@ -666,6 +667,10 @@ def _bool_pattern(name: str) -> re.Pattern[str]:
         stem = re.escape(word[:-5])
         said += (rf"|\b{stem}[\s-]proof|\b(?:won'?t|will not|doesn'?t|does not|never|don'?t|do not)\s+(?:ever\s+)?{stem}s?"
                  rf"|\bno\s+{stem}s\b")
+    elif len(word) > 8 and word.startswith("free") and word.endswith("ing"):  # freestanding: "stands up on its own"
+        verb = re.escape(word[4:-3])
+        said += (rf"|\b{verb}(?:s|ing)?(?:\s+up)?\s+(?:on\s+(?:its|their)\s+own|by\s+(?:it|them)sel(?:f|ves)|unsupported|"
+                 rf"without\s+(?:any\s+)?(?:pegs|stakes|support))")
     elif len(tokens) == 2 and tokens[1] == "safe":  # dishwasher_safe: "can go in the dishwasher", "safe in the oven"
         said += (rf"|\b(?:go|goes|going|put|pop|stick|chuck|throw|safe)\s+(?:it\s+|them\s+)?in(?:to)?\s+(?:the\s+)?"
                  rf"{re.escape(tokens[0])}")

@@ -266,6 +266,7 @@ def test_who_it_is_for_says_the_gender_range(demo_schema, text, gender):
     ("does it pack down small", "packable"),
     ("ideally one that packs away small", "packable"),
     ("a pan set that can go in the dishwasher", "dishwasher_safe"),
+    ("which ones stand up on their own? cant always get pegs in", "freestanding"),
 ])
 def test_a_yes_no_attribute_said_by_what_its_name_is_made_of(demo_schema, text, attribute):
     assert (attribute, "is", True) in _constraints(demo_schema, text)
