@@ -14,11 +14,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from retrieval.catalog import Product
+from text.dictionary import english_words
 
 Op = Literal[">=", "<=", "==", "!=", "~", "is"]
 
@@ -412,6 +414,9 @@ class AttributeSchema:
         out.constraints += ruled_out
         said = _words(rest)
         said |= self._person_value_words(rest)  # a kind without the attribute drops the condition (search)
+        # "closed cel foam": a value of several words said with one of them misspelt ("cel" for cell) counts
+        said |= {w for _, _, value_words in self._enum_values if len(value_words) >= 2 and len(value_words - said) == 1
+                 for w in value_words - said if _misspelt_in(w, said - value_words)}
         enums: dict[str, Constraint] = {}
         for attribute, value, value_words in self._enum_values:
             if value_words <= said and (attribute.name not in enums or len(value_words) > len(_words(str(enums[attribute.name].value)))):
@@ -526,6 +531,12 @@ _RULING_OUT = (r"(?:no|not|non|without|nothing|avoid(?:ing)?|hates?|dislikes?|(?
                r"can'?t (?:stand|do|wear)|allergic to|not a fan of)")
 _NEVER_RULED_OUT = {"no", "yes", "none", "other", "and", "with", "the", "for", "all", "any", "one"}
 _CLASS_UNITS = {"person", "man", "p"}  # "for man" is the men's range
+
+
+def _misspelt_in(word: str, said: set[str]) -> bool:
+    """Is one of the words `said` a misspelling of `word` (close to it, and no English word itself)?"""
+    return len(word) >= 4 and any(len(w) >= 3 and w not in english_words() and SequenceMatcher(None, word, w).ratio() >= 0.8
+                                  for w in said)
 
 
 def _words(text: str) -> set[str]:

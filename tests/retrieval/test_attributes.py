@@ -317,3 +317,9 @@ def test_a_product_passes_a_ruled_out_value_only_when_it_says_it_is_made_of_some
 def test_a_yes_no_attribute_said_otherwise_is_said_back_in_the_catalogs_words(demo_schema):
     said = {c.attribute: c.phrase for c in demo_schema.understand("one that can go in the dishwasher").constraints}
     assert said["dishwasher_safe"] == "dishwasher safe"
+
+
+def test_a_value_of_several_words_said_with_one_misspelt(demo_schema):
+    kinds = [c.value for c in demo_schema.understand("closed cel foam pad").constraints if c.attribute == "type"]
+    assert kinds == ["closed-cell foam"]
+    assert not [c for c in demo_schema.understand("closed foam pad").constraints if c.attribute == "type"]  # a word missing
