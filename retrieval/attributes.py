@@ -427,6 +427,20 @@ class AttributeSchema:
         for name, words_said in free.items():
             if name not in enums:
                 enums[name] = Constraint(attribute=name, op="==", value=" ".join(words_said), phrase=" ".join(words_said))
+        for attribute in self.attributes.values():  # "max cushioning", "the more cushioned the better"
+            if attribute.name in enums or attribute.kind != "text" or attribute.count < MIN_ENUM_COUNT or "_" in attribute.name:
+                continue
+            stem = re.escape(re.sub(r"(?:ing|ed|s)$", "", attribute.name))
+            values = {str(v).lower(): v for v in attribute.values}
+            named = re.search(rf"\b([a-z]+)\s+{stem}\w*", rest)
+            most = re.search(rf"\b(?:most|more|max(?:imum)?|lots of|plenty of|as much)\s+{stem}\w*", rest)
+            if named and named.group(1) in values:
+                value = values[named.group(1)]
+            elif most and (top := next((v for w, v in values.items() if w in _HIGHEST), None)) is not None:
+                value = top
+            else:
+                continue
+            enums[attribute.name] = Constraint(attribute=attribute.name, op="==", value=value, phrase=f"{value} {attribute.name}")
         out.constraints += list(enums.values())
         for attribute, pattern in self._bool_patterns:
             m = pattern.search(lowered)
@@ -529,6 +543,7 @@ _IRREGULAR = {"man": "men", "woman": "women"}
 # "no down", "not synthetic", "she hates synthetic stuff": words before a value the shopper rules out
 _RULING_OUT = (r"(?:no|not|non|without|nothing|avoid(?:ing)?|hates?|dislikes?|(?:do|does)n'?t (?:want|like)|"
                r"can'?t (?:stand|do|wear)|allergic to|not a fan of)")
+_HIGHEST = ("max", "maximum", "high", "highest", "extra")  # the value of an attribute's most ("max" cushioning)
 _NEVER_RULED_OUT = {"no", "yes", "none", "other", "and", "with", "the", "for", "all", "any", "one"}
 _CLASS_UNITS = {"person", "man", "p"}  # "for man" is the men's range
 

@@ -323,3 +323,12 @@ def test_a_value_of_several_words_said_with_one_misspelt(demo_schema):
     kinds = [c.value for c in demo_schema.understand("closed cel foam pad").constraints if c.attribute == "type"]
     assert kinds == ["closed-cell foam"]
     assert not [c for c in demo_schema.understand("closed foam pad").constraints if c.attribute == "type"]  # a word missing
+
+
+@pytest.mark.parametrize("text, value", [
+    ("max cushioning trail shoes", "max"),  # a value word named with its attribute ("max" alone is no value)
+    ("trail shoes, the more cushioned the better", "max"),  # the attribute's most: its highest value
+    ("the most cushioned ones", "max"),
+])
+def test_a_text_attribute_said_with_its_value_or_its_most(demo_schema, text, value):
+    assert [c.value for c in demo_schema.understand(text).constraints if c.attribute == "cushioning"] == [value]
