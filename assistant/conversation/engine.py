@@ -89,6 +89,9 @@ _COST_OR_TIME = re.compile(r"\b(?:cost|costs|charge\w*|fee|fees|free|pay|how lon
 _REPORTED = re.compile(r"\b(?:i|we)(?:'ve| have| had)?\s+(?:already\s+)?(cancell?ed|returned|sent (?:it|them|\w+) back)\b", re.I)
 _ASKS_ACTION = re.compile(r"\b(?:want|like|need|please|can you|could you|wanna)\b.{0,20}\b(?:cancel|return|refund|send)", re.I)
 _HYPOTHETICAL = re.compile(r"^\s*(?:and |so |but |ok )?(?:if|what if|say|suppose)\b", re.I)
+# how long the customer goes without ("will i be without a bag for ages while you wait for mine?")
+_WAIT_Q = re.compile(r"\b(?:for ages|in the meantime|meanwhile|while (?:you|i|we) wait|how long (?:will|would|does|do) "
+                     r"(?:it|that|this|the \w+) take|be without)\b", re.I)
 _ACTION_WORDS = {"exchange": "exchange", "start_return": "return", "cancel": "cancel order", "change_address": "change address",
                  "damaged": "damaged item"}
 _ACT_ON_IT = re.compile(r"\b(start|open|begin|do|make|process|want|go ahead with|proceed with|set up|arrange|initiate)\b.{0,20}\breturn\b|\breturn (?:it|them|that|this)\b|"
@@ -524,6 +527,15 @@ class Assistant:
                 intent != "human_handoff" or not _asks_person(message)) and (
                 slots.order_ids or state.orders or _refers_to_order(d, message, user_id)):
             intent = "exchange"
+            if _HYPOTHETICAL.search(message) and _asks(message) and not slots.order_ids:
+                # "and if i end up hating the sand one too, can i swap it again?": the rule, nothing to start
+                return service.policy(d, Step("policy_question", "policies"), state, message, user_id,
+                                      context=_ACTION_WORDS["exchange"])
+        waiting = (state.pending or {}).get("action")
+        if waiting in _ACTION_WORDS and _asks(message) and _WAIT_Q.search(message) and not slots.order_ids \
+                and intent not in _ORDER_INTENTS:
+            # "will i be without a bag for ages while you wait for mine?" while an exchange is offered: its timing
+            return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=_ACTION_WORDS[waiting])
         # "would swapping them for a bigger size cost me anything?": the rule for exchanges, not a search
         if _EXCHANGE.search(message) and _asks(message) and _COST_OR_TIME.search(message) and not slots.order_ids:
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))

@@ -670,3 +670,14 @@ def test_a_kind_named_in_a_removal_picks_its_line_over_a_stray_ordinal(bot):
     chat.say("add the first one")
     done = chat.say("take the mug back out, i'll look at it in a shop first")  # "first" is no line number here
     assert [(a["action"], a["product_id"]) for a in done["actions"]] == [("remove_from_cart", mug.id)]
+
+
+def test_a_hypothetical_second_swap_is_the_rule_and_waiting_on_an_offered_one_is_its_timing(bot):
+    order = max(_orders_of(bot, "delivered", leaf="Backpacks"), key=lambda r: r.created_at)  # still returnable
+    chat = bot(order.customer_id)
+    offered = chat.say(f"could i swap the pack from {order.id} for another colour?")
+    assert [a["status"] for a in offered["actions"]] == ["needs_confirmation"]
+    wait = chat.say("hang on, will i be without a bag for ages while you wait for mine to get back to you?")
+    assert wait["tool"] == "policies" and not wait["shown"] and "Exchanges" in wait["reply"]
+    again = chat.say("and if i end up hating the new one too, can i swap it again?")
+    assert again["tool"] == "policies" and not again["actions"] and "One free exchange per item" in again["reply"]
