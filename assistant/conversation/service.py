@@ -349,7 +349,7 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
 _MONEY_IN = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d\d)?")
 _ABROAD_DOC = re.compile(r"\b(international|overseas|worldwide|abroad)\b", re.I)
 _ABROAD_ASKED = re.compile(r"\b(international\w*|abroad|overseas|outside (?:the )?(?:us|usa|united states|country)|worldwide|"
-                           r"countr(?:y|ies)|customs|duties)\b", re.I)
+                           r"countr(?:y|ies)|customs|duties|dut(?:y|ies)|import (?:tax\w*|fees?|charges?|vat|gst)|vat|gst)\b", re.I)
 
 
 def _abroad(d: Deps, citation: Citation, message: str) -> bool:

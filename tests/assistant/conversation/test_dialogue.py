@@ -681,3 +681,8 @@ def test_a_hypothetical_second_swap_is_the_rule_and_waiting_on_an_offered_one_is
     assert wait["tool"] == "policies" and not wait["shown"] and "Exchanges" in wait["reply"]
     again = chat.say("and if i end up hating the new one too, can i swap it again?")
     assert again["tool"] == "policies" and not again["actions"] and "One free exchange per item" in again["reply"]
+
+
+def test_import_tax_is_a_question_about_shipping_abroad(bot):
+    done = bot().say("can i pay the import tax upfront at checkout so she doesnt get stung at the door?")
+    assert done["tool"] == "policies" and "import duties" in done["reply"]
