@@ -260,6 +260,13 @@ class AttributeSchema:
             rf"\b{_RULING_OUT}[\s-]+(?:(?:real|any|more|of|the|that|those)\s+)?({'|'.join(sorted(map(re.escape, self._ruled_out), key=len, reverse=True))})\b"
         ) if self._ruled_out else None
         self._bool_patterns = [(a, _bool_pattern(a.name)) for a in attributes.values() if a.kind == "bool"]
+        # a one-word text attribute said with a value or its most: "max cushioning", "the more cushioned the better"
+        self._valued_names = []
+        for a in attributes.values():
+            if a.kind == "text" and a.count >= MIN_ENUM_COUNT and "_" not in a.name:
+                stem = re.escape(re.sub(r"(?:ing|ed|s)$", "", a.name))
+                self._valued_names.append((a, {str(v).lower(): v for v in a.values}, re.compile(rf"\b([a-z]+)\s+{stem}\w*"),
+                                           re.compile(rf"\b(?:most|more|max(?:imum)?|lots of|plenty of|as much)\s+{stem}\w*")))
         # text attributes with a small vocabulary are enumerations: "for women" -> gender == "Women's"
         self._enum_values = [(a, v, _words(v)) for a in attributes.values()
                              if a.kind == "text" and a.count >= MIN_ENUM_COUNT and len(a.values) <= MAX_ENUM_VALUES
@@ -427,16 +434,13 @@ class AttributeSchema:
         for name, words_said in free.items():
             if name not in enums:
                 enums[name] = Constraint(attribute=name, op="==", value=" ".join(words_said), phrase=" ".join(words_said))
-        for attribute in self.attributes.values():  # "max cushioning", "the more cushioned the better"
-            if attribute.name in enums or attribute.kind != "text" or attribute.count < MIN_ENUM_COUNT or "_" in attribute.name:
+        for attribute, values, named_pattern, most_pattern in self._valued_names:  # "max cushioning", "the more cushioned"
+            if attribute.name in enums:
                 continue
-            stem = re.escape(re.sub(r"(?:ing|ed|s)$", "", attribute.name))
-            values = {str(v).lower(): v for v in attribute.values}
-            named = re.search(rf"\b([a-z]+)\s+{stem}\w*", rest)
-            most = re.search(rf"\b(?:most|more|max(?:imum)?|lots of|plenty of|as much)\s+{stem}\w*", rest)
+            named = named_pattern.search(rest)
             if named and named.group(1) in values:
                 value = values[named.group(1)]
-            elif most and (top := next((v for w, v in values.items() if w in _HIGHEST), None)) is not None:
+            elif most_pattern.search(rest) and (top := next((v for w, v in values.items() if w in _HIGHEST), None)) is not None:
                 value = top
             else:
                 continue

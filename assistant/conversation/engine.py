@@ -642,7 +642,7 @@ class Assistant:
                 self._add_kind(parsed, found[1])
         elif found is None and state.request is not None and state.request.leaves and f.attributes and (
                 len(set(re.findall(r"[a-z]+", parsed.text.lower())) - _BARE) >= 2):
-            kind = [p for p in d.catalog.values() if set(p.category) & set(state.request.leaves)]
+            kind = shopping.products_of(d, state.request.leaves)
             if not any(c.attribute in p.attributes for c in f.attributes for p in kind):
                 # "a head torch ... 300 lumens or brighter" after stock pots: a condition pots do not have, so another kind
                 found = self._dense_type(parsed.text)
@@ -650,7 +650,7 @@ class Assistant:
                     self._add_kind(parsed, found[1])
         elif found is not None and state.request is not None and state.request.leaves and f.attributes \
                 and not set(found[0]) & set(state.request.leaves) and d.types.find(parsed.text, places=False) is None:
-            kind = [p for p in d.catalog.values() if set(p.category) & set(state.request.leaves)]
+            kind = shopping.products_of(d, state.request.leaves)
             if all(any(c.attribute in p.attributes for p in kind) for c in f.attributes):
                 # "one with a red light, so I don't wake everyone in the tent" after headlamps: a condition on
                 # them; the only type word says where
@@ -667,7 +667,7 @@ class Assistant:
         if found is not None and active is not None and active.leaves and state.topic == "list" \
                 and not set(found[0]) & set(active.leaves) and (_ABOUT_LIST.search(message) or len(message.split()) <= 4):
             # "the merino ones" after base layers: a word of the shown kind's own titles narrows it, not a new type
-            kind = [p for p in d.catalog.values() if set(p.category) & set(active.leaves)]
+            kind = shopping.products_of(d, active.leaves)
             def says(p: Product) -> str:
                 return " ".join([p.title, *(str(v) for v in p.attributes.values() if isinstance(v, str))]).lower()
             if any(all(w in says(p) for w in found[1].split()) for p in kind):

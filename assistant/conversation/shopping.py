@@ -8,6 +8,7 @@ pads under $70 in blue"), never the shopper's message back.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from assistant.conversation.contract import Event, ProductCard
 from assistant.conversation.guardrails import fence
@@ -119,7 +120,7 @@ def search(d: Deps, step: Step, state: DialogueState, request: ProductRequest, c
     """Products for the active request: its constraints are hard, its type keeps the topic, in-stock first."""
     f = request.filters
     if request.leaves and f.attributes:  # "insulated" names bottles' attribute, not a condition on jackets
-        kind = [p for p in d.catalog.values() if set(p.category) & set(request.leaves)]
+        kind = products_of(d, request.leaves)
         f = f.model_copy(update={"attributes": [c for c in f.attributes if _applies(c, kind)]})
         request.filters = f
     hard = f.model_copy(update={"categories": [], "sort": None, "price_around": None})
@@ -146,8 +147,8 @@ def search(d: Deps, step: Step, state: DialogueState, request: ProductRequest, c
     budget = f.price_around or f.price_max or f.price_min
     if products and budget is not None and f.currency and f.currency != products[0].currency:
         # "fifty quid" in a dollar shop: no exchange rate here, so say how the budget was read
-        lead = lead.rstrip(":") + (f" (our prices are in {products[0].currency}: I read your budget as "
-                                   f"{money(budget, products[0].currency)}):")
+        read = render("reply_budget_read", currency=products[0].currency, budget=money(budget, products[0].currency))
+        lead = lead.rstrip(":") + f" {read.strip()}:"
     shown = products[:SHOWN]
     _show(step, state, shown, reasons)
     lines = _lines(shown, reasons)
@@ -266,6 +267,12 @@ def _data_products(products: list[Product], reasons: dict[str, str] | None = Non
 
 def shown_products(d: Deps, state: DialogueState) -> list[Product]:
     return [d.catalog[i] for i in state.shown if i in d.catalog]
+
+
+def products_of(d: Deps, leaves: Iterable[str]) -> list[Product]:
+    """The catalog's products in any of these leaf categories (a request's kind)."""
+    wanted = set(leaves)
+    return [p for p in d.catalog.values() if set(p.category) & wanted]
 
 
 def resolve(d: Deps, refs: list[ProductRef], state: DialogueState) -> list[Product]:
