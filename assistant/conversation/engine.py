@@ -318,7 +318,7 @@ class Assistant:
         dropped: list[tuple[str, str]] = []
         seen: set[str] = set()
         sent = False
-        draft = self._draft(step, message, _history(summary, recent))
+        draft = self._draft(step, message, _history(summary, recent, step))
         try:
             for sentence in _complete_sentences(draft):
                 sentence = fill_placeholders(sentence, self.placeholders)[0].strip().strip('"').strip()
@@ -958,9 +958,14 @@ def _refers_to_order(d: Deps, message: str, user_id: str | None) -> bool:
     return referred and bool(found)
 
 
-def _history(summary: str, recent: list[Turn]) -> str:
+def _history(summary: str, recent: list[Turn], step: Step | None = None) -> str:
     """The earlier turns for the draft prompt: the summary of older ones, then the last messages, each fenced and
-    clipped, in a `<data>` block of their own (customer text is untrusted: quoted, never instructions)."""
+    clipped, in a `<data>` block of their own (customer text is untrusted: quoted, never instructions).
+
+    None for a product list (`step.listing`): its lead sentence is about this turn's products alone, and earlier
+    lists in the prompt are what a small model copies a product from instead."""
+    if step is not None and step.listing:
+        return ""
     lines = [" ".join(fence(summary).split())]
     for t in recent:
         text = " ".join(fence(t.content, _QUOTED_CHARS).split())

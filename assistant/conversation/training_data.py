@@ -179,7 +179,7 @@ def replay_dialog(assistant, dialog: ReplayDialog, options: ReplayOptions, count
         if len(steps) == 1 and steps[0].task:
             step = steps[0]
             prompt = render_turn(assistant.system_prompt, message=message, data=step.data, task=step.task,
-                                 history=_history(summary, recent))
+                                 history=_history(summary, recent, step))
             target, unknown = _fill_target(agent["content"].strip(), step, message, assistant.placeholders)
             origin, why = dialog.origin, ""
             if unknown:

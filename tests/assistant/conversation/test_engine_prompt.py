@@ -21,6 +21,15 @@ def test_second_turn_prompt_carries_the_first_turn(make_assistant, scripted_chat
     assert "Earlier in this conversation" not in _prompt(model, 0)  # nothing before the first turn
 
 
+def test_a_product_list_draft_sees_only_this_turns_products(make_assistant, scripted_chat_model):
+    """Earlier lists in the prompt are what a small model copies a product from: a list's lead sentence gets none."""
+    model = scripted_chat_model("Hello, I can help you with products and orders.")
+    a = make_assistant(model)
+    first = run(a, None, "show me rain jackets")
+    run(a, first["session"], "and a stove")
+    assert "Earlier in this conversation" not in _prompt(model, 1) and "jacket" not in _prompt(model, 1).lower()
+
+
 def test_history_in_the_prompt_is_fenced(make_assistant, scripted_chat_model):
     model = scripted_chat_model("Hello, I can help you with products and orders.")
     a = make_assistant(model)
