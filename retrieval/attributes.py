@@ -259,6 +259,17 @@ class AttributeSchema:
         self._ruled_out_pattern = re.compile(
             rf"\b{_RULING_OUT}[\s-]+(?:(?:real|any|more|of|the|that|those)\s+)?({'|'.join(sorted(map(re.escape, self._ruled_out), key=len, reverse=True))})\b"
         ) if self._ruled_out else None
+        # the word several values of an enumeration end in ("850-fill-power down", "650-fill-power down"; "recycled
+        # synthetic", "ThermoLoft synthetic") names their class: "a down jacket", "synthetic fill" ask for it
+        heads: dict[str, Counter[str]] = {}
+        for a in attributes.values():
+            if a.kind == "text" and a.count >= MIN_ENUM_COUNT and len(a.values) <= MAX_ENUM_VALUES and a.name not in _OWN_PARSERS:
+                for v in a.values:
+                    said = re.findall(r"[a-z]+", str(v).lower())
+                    if len(said) >= 2 and len(said[-1]) >= 3 and said[-1] not in _NEVER_RULED_OUT | category_words:
+                        heads.setdefault(said[-1], Counter())[a.name] += 1
+        self._value_heads = {w: by.most_common(1)[0][0] for w, by in heads.items() if max(by.values()) >= 2}
+        self._head_nouns = category_words | {"one", "ones", "fill", "filled", "insulation", "insulated", "version", "kind", "type"}
         self._bool_patterns = [(a, _bool_pattern(a.name)) for a in attributes.values() if a.kind == "bool"]
         # a one-word text attribute said with a value or its most: "max cushioning", "the more cushioned the better"
         self._valued_names = []
@@ -266,7 +277,7 @@ class AttributeSchema:
             if a.kind == "text" and a.count >= MIN_ENUM_COUNT and "_" not in a.name:
                 stem = re.escape(re.sub(r"(?:ing|ed|s)$", "", a.name))
                 self._valued_names.append((a, {str(v).lower(): v for v in a.values}, re.compile(rf"\b([a-z]+)\s+{stem}\w*"),
-                                           re.compile(rf"\b(?:most|more|max(?:imum)?|lots of|plenty of|as much)\s+{stem}\w*")))
+                                           re.compile(rf"\b(?:most|more|max(?:imum)?|(?:lots|loads|tons|heaps|plenty|a lot|a ton) of|as much)\s+{stem}\w*")))
         # text attributes with a small vocabulary are enumerations: "for women" -> gender == "Women's"
         self._enum_values = [(a, v, _words(v)) for a in attributes.values()
                              if a.kind == "text" and a.count >= MIN_ENUM_COUNT and len(a.values) <= MAX_ENUM_VALUES
@@ -434,6 +445,13 @@ class AttributeSchema:
         for name, words_said in free.items():
             if name not in enums:
                 enums[name] = Constraint(attribute=name, op="==", value=" ".join(words_said), phrase=" ".join(words_said))
+        for m in re.finditer(r"\b([a-z]+)\b(?=(?:[\s-]+([a-z]+))?)", rest):  # "a down jacket": the class of values said
+            name = self._value_heads.get(m.group(1))
+            if name is None or name in enums:
+                continue
+            if not (m.group(2) and (m.group(2) in self._head_nouns or _words(m.group(2)) & self._head_nouns)):
+                continue  # said before a noun of the kind ("a down one"), not as a noun of its own ("down to 100", "runs trails")
+            enums[name] = Constraint(attribute=name, op="==", value=m.group(1), phrase=m.group(1))
         for attribute, values, named_pattern, most_pattern in self._valued_names:  # "max cushioning", "the more cushioned"
             if attribute.name in enums:
                 continue
@@ -489,7 +507,8 @@ class AttributeSchema:
             op = "<=" if re.search(r"temperature|comfort|rating", attribute.name) else ">="
         value = round(value, 3)
         phrase = re.sub(r"^(?:nothing|none|not|never)\s+(?!more)", "no ", m.group(0).strip())  # "backpacks no bigger than 30 l"
-        if attribute.unit == "°C" and re.match(r"(?:drop|get|go|fall)", word):  # "it can drop to about minus 3"
+        if attribute.unit == "°C" and re.match(r"(?:drop|get|go|fall|cop|deal|handl|surviv|withstand|ok|fine|warm|comfy)", word):
+            # "it can drop to about minus 3", "a bag that'll cope with minus 12": said back as the rating
             phrase = f"rated to {int(value) if value.is_integer() else value} °C"
         if _name_phrase(attribute.name) and (re.match(_name_phrase(attribute.name), phrase) or re.search(
                 rf"\d\s*[a-z]*[\s-]*{_name_phrase(attribute.name)}$", phrase)):
@@ -603,7 +622,10 @@ def _number_pattern(attribute: Attribute) -> re.Pattern[str]:
         return re.compile(
             # "rated to -10", "good to minus 5", "it can drop to about minus 3 at night"
             rf"{lead}(?:(?P<cmp>(?:rated|good|comfort(?:able)?)\s+(?:to|for|down\s+to|at|below|under)\s+(?:at\s+least\s+)?|down\s+to\s+|"
-            rf"(?:drops?|dropping|gets?|getting|goes|going|falls?|falling)\s+(?:down\s+)?(?:to|below)\s+(?:about\s+|around\s+)?"
+            rf"(?:(?:drops?|dropping|gets?|getting|goes|going|falls?|falling)\s+(?:down\s+)?(?:to|below)|"
+            # "a bag that'll cope with minus 12", "can it handle -5", "fine at minus 8"
+            rf"(?:cope|copes|coping|deal|deals|dealing)\s+with|handles?|handling|survives?|withstands?|"
+            rf"(?:ok|okay|fine|warm|comfy)\s+(?:at|in|for|to|down\s+to))\s+(?:about\s+|around\s+)?"
             rf"(?=-|minus\s|−|\d+(?:\.\d+)?\s*(?:°|degrees)))(?P<neg>-|minus\s+|−)?"
             rf"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>{unit})?|{cmp.replace('cmp', 'cmp_u')}(?P<neg_u>-|minus\s+|−)?"
             rf"(?P<num_u>\d+(?:\.\d+)?)\s*(?P<unit_u>{unit}))(?![a-z²])"

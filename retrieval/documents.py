@@ -33,6 +33,7 @@ MAX_CHUNK_CHARS = 900
 COVERAGE_WEIGHT = 0.5  # rerank: fused rank score (0-1) + this x the share of the question's words a passage covers
 TITLE_WEIGHT = 0.3  # + this x the share of the document title's words the question uses ("international" unasked)
 FIGURE_WEIGHT = 0.3  # + this when the question asks for an amount or a time and the passage states one
+JOINT_WEIGHT = 0.3  # + this when the question asks whether two documents' subjects go together and the passage names both
 
 # Customers describe a case in their words; policies name it in theirs. Each group adds the policy words to
 # the lexical query (the dense model reads the question as typed).
@@ -55,7 +56,12 @@ SERVICE_WORDS: list[tuple[re.Pattern[str], str]] = [
                 re.I), "ships in parts shipment separately"),
     (re.compile(r"\b((?:deleted|lost|misplaced|can'?t find|cannot find|threw away|binned) (?:the |my |her |his |that )?"
                 r"(?:e-?mail|code|card|voucher|receipt))\b", re.I), "lost replaced"),
+    # "could you get a parcel to me there for the next morning?": the fastest option
+    (re.compile(r"\b((?:the )?(?:next|following) (?:morning|day)|by tomorrow|tomorrow morning|over ?night)\b", re.I),
+     "overnight next business day delivery"),
 ]
+# "can I put both towards the same order?", "can points be combined with a gift card": two things together
+_JOINT = re.compile(r"\b(both|together|combin\w*|at the same time|same order|one order|as well as|along with|stack\w*)\b", re.I)
 _WANTS_TIME = re.compile(r"\b(how long|how soon|how many days|when|by when|deadline|time limit|until when)\b", re.I)
 _WANTS_MONEY = re.compile(r"\b(how much|cost\w*|price|fee|charge\w*|free|pay)\b", re.I)
 _TIME = re.compile(r"\b\d+\s*(?:(?:business|working|calendar)\s+)?(?:days?|weeks?|months?|years?|hours?)\b|\bnext day\b", re.I)
@@ -212,6 +218,9 @@ class DocumentIndex:
         for c in chunks.values():
             texts.setdefault(c.doc_id, set()).update(analyze(f"{c.title} {c.section or ''} {c.text}"))
         self._subjects = {w for w in heads if sum(w in t for t in texts.values()) * 2 <= len(texts)}
+        self._doc_subjects: dict[str, set[str]] = {}
+        for c in chunks.values():
+            self._doc_subjects.setdefault(c.doc_id, set()).update(set(analyze(c.title)) & self._subjects)
 
     def index(self, docs: list[Document]) -> dict[str, int]:
         """Replace the indexed documents by `docs` (unchanged chunks are skipped); returns counts."""
@@ -267,6 +276,8 @@ class DocumentIndex:
         wanted = set(analyze(lexical_query))
         asked = set(analyze(query))
         figure = _MONEY if _WANTS_MONEY.search(query) else _TIME if _WANTS_TIME.search(query) else None
+        # the subjects of two documents asked about together ("rewards points" and "gift cards" on one order)
+        named = [words & asked for words in self._doc_subjects.values() if words & asked] if _JOINT.search(query) else []
         scored = {}
         for cid, score in sorted(fused.items(), key=lambda kv: -kv[1])[:50]:
             chunk = self.chunks.get(cid)
@@ -277,8 +288,11 @@ class DocumentIndex:
             # are charged": "charged")
             title, heading = set(analyze(chunk.title)) - _HEADING_FILLER, set(analyze(chunk.section or "")) - _HEADING_FILLER
             titled = max(len(title & asked) / len(title) if title else 0.0, 1.0 if heading and heading <= asked else 0.0)
+            said = set(analyze(_indexed_text(chunk)))
+            joint = len(named) >= 2 and all(words & said for words in named)
             scored[cid] = (score / top + COVERAGE_WEIGHT * covered + TITLE_WEIGHT * titled
-                           + (FIGURE_WEIGHT if figure is not None and figure.search(chunk.text) else 0.0))
+                           + (FIGURE_WEIGHT if figure is not None and figure.search(chunk.text) else 0.0)
+                           + (JOINT_WEIGHT if joint else 0.0))
         best = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         return [
             DocHit(doc_id=self.chunks[cid].doc_id, title=self.chunks[cid].title, text=self.chunks[cid].text,

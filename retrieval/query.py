@@ -41,7 +41,7 @@ _SIZE_WORDS = {"xxs": "XXS", "xs": "XS", "s": "S", "small": "S", "m": "M", "medi
 _CUR = r"(?:\$|€|£|usd\b|eur\b|euros?\b|dollars?\b|bucks\b|gbp\b|quid\b)"
 _NUM = r"(\d+(?:[.,]\d{1,2})?)(?![\d.,]?\d)"
 # A number followed by a unit is a quantity, not a price ("less than 5 lbs", "over 2 inches").
-_NOT_UNIT = (r"(?!\s*(?:lbs?|pounds?|kg|g|oz|ounces?|inch(?:es)?|cm|mm|m\b|ft|feet|foot|gb|tb|mb|w\b|watts?|"
+_NOT_UNIT = (r"(?!\s*(?:lbs?|pounds?|kg|g\b|oz|ounces?|inch(?:es)?|cm|mm|m\b|ft|feet|foot|gb|tb|mb|w\b|watts?|"
              r"v\b|volts?|mah|%|pack|pcs|pieces|count|ct\b|x\b|years?|months?|days?|hours?|minutes?|mins?|people|"
              r"persons?|seats?|gallons?|liters?|litres?|ml|l\b|qt|quarts?|cups?|amps?|mph|rpm|°|degrees?))")
 _AMT = rf"(?P<c1{{i}}>{_CUR})?\s*{_NUM}\s*(?P<c2{{i}}>{_CUR})?"
@@ -55,15 +55,15 @@ _LEAD = r"(?:\b(?:priced|price|costs?|costing|for)\s+)?"
 _BETWEEN = re.compile(rf"{_LEAD}\b(?:between|from)\s+{_amount(1)}\s*(?:and|to|-|–)\s*{_amount(2)}{_NOT_UNIT}", re.I)
 _RANGE = re.compile(rf"(?<![\w.]){_amount(1)}\s*(?:-|–|to)\s*{_amount(2)}{_NOT_UNIT}", re.I)
 _MAX = re.compile(
-    rf"{_LEAD}\b(?:under|below|sub|less\s+th[ae]n|cheaper\s+th[ae]n|lower\s+th[ae]n|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+th[ae]n|"
+    rf"(?:{_LEAD}\b(?:under|below|sub|less\s+th[ae]n|cheaper\s+th[ae]n|lower\s+th[ae]n|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+th[ae]n|"
     rf"within|no\s+(?:more|higher)\s+than|tops|budget(?:\s+(?:is|of|=|:))?|"
     # "nothing over 40", "not above 60", "none more than 50": a negated lower bound is an upper one
     rf"(?:nothing|none|not|never)\s+(?:over|above|more\s+th[ae]n|higher\s+th[ae]n|pricier\s+th[ae]n|past|beyond|exceeding)|"
     rf"(?:can|could|want\s+to|would\s+like\s+to|willing\s+to|able\s+to)\s+(?:only\s+)?(?:spend|pay|afford)(?:\s+(?:up\s+to|at\s+most|about|around))?|"
-    rf"(?:don'?t|do\s+not|won'?t|can'?t|cannot)\s+(?:want\s+to\s+)?(?:spend|pay|go)\s+(?:more\s+than|over|above|past)|"
+    rf"(?:don'?t|do\s+not|won'?t|can'?t|cannot)\s+(?:\w+ly\s+)?(?:want\s+to\s+|afford\s+to\s+)?(?:spend|pay|go)\s+(?:more\s+than|over|above|past)|"
     rf"(?:spend|pay)\s+(?:up\s+to|at\s+most|no\s+more\s+than|less\s+than)|"
     # "I could stretch to 150", "go as high as 120", "my limit is 80"
-    rf"(?:stretch|push|bump|raise|increase)(?:\s+(?:it|that|my\s+budget|the\s+budget))?\s+(?:up\s+)?to|go\s+(?:as\s+high|as\s+far)\s+as|limit\s+(?:is|of)|<=?)\s*{_amount(1)}{_NOT_UNIT}", re.I)
+    rf"(?:stretch|push|bump|raise|increase)(?:\s+(?:it|that|my\s+budget|the\s+budget))?\s+(?:up\s+)?to|go\s+(?:as\s+high|as\s+far)\s+as|limit\s+(?:is|of))|(?<![\w<>])(?:<=?|≤))\s*{_amount(1)}{_NOT_UNIT}", re.I)
 # "90 or less", "$60 max", "50 bucks tops", "a 90 dollar budget"
 _MAX_AFTER = re.compile(
     rf"(?<![\w.]){_amount(1)}\s*(?:-?ish\s*)?(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?|tops|at\s+most|(?:price\s+)?(?:limit|budget|cap))\b", re.I)
@@ -76,13 +76,26 @@ _AROUND = re.compile(
 # how far above an "around" budget a product may be
 AROUND_MARGIN = 0.10
 _MIN = re.compile(
-    rf"{_LEAD}\b(?:over|above|more\s+than|at\s+least|min(?:imum)?|starting\s+at|pricier\s+than|>=?)\s*{_amount(1)}{_NOT_UNIT}",
+    rf"(?:{_LEAD}\b(?:over|above|more\s+than|at\s+least|min(?:imum)?|starting\s+at|pricier\s+than)|(?<![\w<>])(?:>=?|≥))\s*{_amount(1)}{_NOT_UNIT}",
     re.I)
 _SIZE = re.compile(
     r"\b(?:in\s+)?size\s*[:=]?\s*(\d{1,2}(?:[.,]5)?|one\s+size|extra\s+large|x-large|xxxl|xxl|xl|xxs|xs|3xl|2xl|"
     r"small|medium|large|s|m|l)\b", re.I)
 # "any in a 10?", "and in an L": a size at the end of a short request, without the word "size"
 _SIZE_END = re.compile(r"\bin (?:an? )?(\d{1,2}(?:[.,]5)?|xxs|xs|s|m|l|xl|xxl|xxxl)\s*(?:please|then|too|instead)?\s*[?.!]*\s*$", re.I)
+# "forget the budget", "never mind the colour", "scratch the tent", "size doesn't matter", "money's no object":
+# a condition (or a kind) the shopper lets go of; the dialogue drops it from the active request
+_LIFT = re.compile(
+    r"\b(?:forget|never\s*mind|ignore|scrap|scratch|drop|ditch|lose|skip|don'?t\s+(?:worry|care)\s+about|"
+    r"(?:i'?m\s+)?not\s+(?:fussed|bothered)\s+about)\s+(?:about\s+)?(?:the|my|that|this|your)\s+"
+    r"(?P<what>[\w-]+)(?:\s+(?:limit|cap|bit|part|thing|requirement|filter|one))?\b|"
+    r"\b(?:the\s+)?(?P<what2>budget|price|cost|colou?r|size|brand)\s+(?:doesn'?t|does\s+not|don'?t|is\s*n[o']t|isn'?t)\s+"
+    r"(?:matter|important|an\s+issue)\b|\bany\s+(?P<what3>price|colou?r|size|brand)\s+(?:is|will)\s+(?:fine|ok|okay|do)\b|"
+    r"\b(?P<what4>money|price|cost)(?:'s|\s+is)\s+no\s+object\b|\bwhatever\s+it\s+(?P<what5>costs)\b|\bno\s+(?P<what6>budget)\b",
+    re.I)
+# "i'm an 8", "she's a size 6", "he's a 10": the size of the person shopping for
+_SIZE_PERSON = re.compile(r"\b(?:i'?m|i am|she'?s|she is|he'?s|he is|they'?re|they are)\s+(?:usually\s+|normally\s+)?(?:a|an)\s+"
+                          r"(?:(?:uk|us|eu)\s+)?(?:size\s+)?(\d{1,2}(?:[.,]5)?|xxs|xs|s|m|l|xl|xxl|small|medium|large)\b(?![\s-]*(?:year|yr|month|kg|lb))", re.I)
 _STOCK = re.compile(r"\b(?:(?:that\s+(?:is|are)\s+)?in[\s-]stock|available\s+now|ready\s+to\s+ship)\b", re.I)
 
 
@@ -185,6 +198,8 @@ class ParsedQuery(BaseModel):
     negation: str = Field("", description="The negation phrase as typed ('without block'), removed from `text`.")
     unnegated_text: str = Field("", description="`text` with the negation phrase left in: searched instead when "
                                 "the phrase turns out to be literal (a title or slogan such as 'not your phone').")
+    lifted: list[str] = Field(default_factory=list, description="What the shopper lets go of ('forget the budget' -> "
+                              "'budget', 'colour doesn't matter' -> 'colour'): a condition of the active request to drop.")
 
 
 # "knife sets without block", "toothpaste w/o fluoride", "silicone not clear": what follows the negation word, up
@@ -233,6 +248,10 @@ def parse_query(
         return text[: match.start()] + " " + text[match.end() :]
 
     units = schema.unit_after if schema else None
+    lifted = []
+    while (m := _LIFT.search(text)) is not None:
+        lifted.append(next(g for g in m.groups() if g).lower())
+        text = cut(m)
 
     def price(pattern: re.Pattern[str]) -> re.Match | None:
         """The first match that is a price: not a quantity in one of the catalog's units, and not a bound of
@@ -272,6 +291,10 @@ def parse_query(
         raw = re.sub(r"\s+", " ", m.group(1).lower()).replace(",", ".")
         f["sizes"].append(_SIZE_WORDS.get(raw, raw.upper()))
         text = cut(m)
+    if not f["sizes"] and (m := _SIZE_PERSON.search(text)) is not None:
+        raw = m.group(1).lower().replace(",", ".")
+        f["sizes"].append(_SIZE_WORDS.get(raw, raw.upper()))
+        text = cut(m)
     if not f["sizes"] and (m := _SIZE_END.search(text)) is not None:
         raw = m.group(1).lower().replace(",", ".")
         f["sizes"].append(_SIZE_WORDS.get(raw, raw.upper()))
@@ -303,7 +326,7 @@ def parse_query(
         if category not in f["categories"]:
             f["categories"].append(category)
     return ParsedQuery(original=query, text=remaining, filters=Filters(**f), excluded=excluded, negation=negation,
-                       unnegated_text=unnegated if excluded else "")
+                       unnegated_text=unnegated if excluded else "", lifted=lifted)
 
 
 @lru_cache(maxsize=8)

@@ -47,6 +47,8 @@ def test_schema_reads_kinds_and_units_from_the_catalog(demo_schema):
     ("a pan that works on induction", [("induction_compatible", "is", True)]),
     ("a jacket that is not waterproof", [("waterproof", "is", False)]),
     ("bottle that keeps drinks cold for 24 hours", [("keeps_cold_h", ">=", 24)]),
+    ("a sleeping bag that'll cope with minus 12", [("temperature_rating_c", "<=", -12)]),
+    ("can it handle -5", [("temperature_rating_c", "<=", -5)]),
 ])
 def test_constraints_in_everyday_words(demo_schema, text, expected):
     assert _constraints(demo_schema, text) == expected
@@ -127,6 +129,9 @@ def test_reason_names_the_attributes_of_the_request(demo_schema):
     ("less then 40", 40.0, None),
     ("actually I could stretch to 150", 150.0, None),
     ("I can go as high as 120", 120.0, None),
+    ("after a tent that sleeps 3, cant really go over 200", 200.0, None),
+    ("tent 2p <350", 350.0, None),
+    ("a <= 50 gift", 50.0, None),  # "50 gift" is no 50 g
 ])
 def test_budgets_in_everyday_words(query, price_max, around):
     f = parse_query(query).filters
@@ -332,3 +337,16 @@ def test_a_value_of_several_words_said_with_one_misspelt(demo_schema):
 ])
 def test_a_text_attribute_said_with_its_value_or_its_most(demo_schema, text, value):
     assert [c.value for c in demo_schema.understand(text).constraints if c.attribute == "cushioning"] == [value]
+
+
+def test_the_word_values_end_in_names_their_class_before_a_noun(demo_schema):
+    """"850-fill-power down" and "650-fill-power down" are down: "a down jacket" asks for it, "down to 100" and
+    "runs trails" (a head word said as a noun of its own) do not."""
+    def insulation(text):
+        return [c.value for c in demo_schema.understand(text).constraints if c.attribute == "insulation"]
+    assert insulation("a down jacket") == ["down"]
+    assert insulation("a synthetic one") == ["synthetic"]
+    assert insulation("turn it down a bit") == []
+    assert [c for c in demo_schema.understand("runs trails every weekend").constraints if c.attribute == "terrain"] == []
+    assert [c.value for c in demo_schema.understand("trail shoes with loads of cushioning").constraints
+            if c.attribute == "cushioning"] == ["max"]

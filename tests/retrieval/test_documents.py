@@ -120,3 +120,16 @@ def test_a_section_heading_said_in_the_question_finds_its_section(settings, shop
     assert index.search("if it ends up coming in two boxes am i gonna get charged twice??")[0].section == "When you are charged"
     assert index.heading_words("are my basecamp points still there?") == {"basecamp"}
     assert index.heading_words("is there a minimum order for that?") == set()  # every document speaks of orders
+
+
+def test_two_subjects_asked_together_find_the_passage_that_names_both(settings, shopbot_home, bundled_embedder_dir) -> None:
+    """Rewards points and a gift card "on the same order": the rewards rule that says they combine, not the gift-card
+    rules; "for the next morning" asks for overnight delivery."""
+    from assistant.config import DEMO_SHOP_DIR
+    from retrieval.embed import Embedder
+
+    index = open_documents(settings, shopbot_home, Embedder(bundled_embedder_dir))
+    index.index(load_documents(DEMO_SHOP_DIR / "policies"))
+    both = index.search("I've got a stack of rewards points and one of your gift cards. can I put both towards the same order?")
+    assert "combined with a gift card" in both[0].text
+    assert "Overnight" in " ".join(h.text for h in index.search("could you get a parcel to me there for the next morning?", k=2))

@@ -111,3 +111,21 @@ def test_negations_become_excluded_words(query: str, text: str, excluded: list[s
 def test_an_excluded_colour_is_not_a_preference() -> None:
     assert parse_query("silicone spatula not red").filters.colours == []
     assert parse_query("red silicone spatula").filters.colours == ["red"]
+
+
+@pytest.mark.parametrize(("query", "lifted", "text"), [
+    ("ok forget the budget then, what else have you got", ["budget"], "ok then, what else have you got"),
+    ("actually scratch the tent, just a sleeping mat then", ["tent"], "actually , just a sleeping mat then"),
+    ("colour doesn't matter", ["colour"], ""),
+    ("money's no object", ["money"], ""),
+    ("never mind the price limit, show me all", ["price"], "show me all"),
+    ("forget it", [], "forget it"),  # nothing named: no condition let go of
+])
+def test_what_the_shopper_lets_go_of(query: str, lifted: list[str], text: str) -> None:
+    parsed = parse_query(query)
+    assert (parsed.lifted, parsed.text) == (lifted, text)
+
+
+def test_a_size_said_of_the_person() -> None:
+    assert parse_query("trail shoes with cushioning? i'm an 8").filters.sizes == ["8"]
+    assert parse_query("he's a 10 year old").filters.sizes == []
