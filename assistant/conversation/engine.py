@@ -78,6 +78,14 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
                      r"(?:(?:can|could) you (?:please )?(?:show|find|get|recommend) me|(?:please )?show me|i(?:'m| am) (?:looking for|after)|"
                      r"looking for|i (?:also )?(?:need|want|would like|'d like)|do you (?:have|sell|carry|stock)|"
                      r"(?:what|how) about|have you got|any|find me|get me|search for)?\s*(?:(?:some|a|an|the)\b)?\s*", re.I)
+# "go back to the ones you showed me before", "the earlier ones again", "back to the original list"
+_ORDER_WORD = re.compile(r"\b(?:orders?|ordered|bought|purchased?|parcel|package|delivery|shipped|tracking)\b", re.I)
+_GO_BACK = re.compile(
+    r"\b(?:go|get|come|switch|take\s+me|head)\s+back\s+to\s+(?:the|those|your|that)\s+(?:\w+\s+){0,2}?(?:ones?|list|results?|options?|"
+    r"lot|selection)\b(?=.{0,40}?\b(?:before|earlier|previous(?:ly)?|first|original(?:ly)?|last\s+time|a\s+minute\s+ago)\b)|"
+    r"\b(?:the\s+)?(?:previous|earlier|original|first|other)\s+(?:ones|list|results|options|lot|selection)\s+again\b|"
+    r"\b(?:go|get|come|switch)\s+back\s+to\s+(?:the\s+)?(?:previous|earlier|original|first|last)\s+(?:ones|list|results|options|lot|selection|search)\b",
+    re.I)
 _EXCHANGE = re.compile(r"(?<!forget the )(?<!forget about the )(?<!instead of an )(?<!instead of a )(?<!no )(?<!not an )"
                        r"\b(exchang\w*|swap\w*)\b", re.I)  # "forget the swap - I'd rather have my money back" is a return
 _ORDERED = re.compile(r"\b(?:i|we)\s+(?:just\s+)?(?:ordered|bought|purchased|got)\b|\bmy\s+(?:last|latest|recent|previous)?\s*(?:order|purchase|parcel|package|delivery)\b", re.I)
@@ -520,6 +528,10 @@ class Assistant:
         if cart == "view_cart" or (state.topic == "cart" and (_CART_TOTAL.search(message) or _CART_CONTENTS.search(message))
                                    and not _POLICY_WORDS.search(message)):
             return shopping.cart_view(d, Step("view_cart", "cart.view"), session.id)  # "and what's the total?" after an add
+        if state.previous is not None and _GO_BACK.search(message):
+            # "sorry - can we go back to the ones you showed me before?": the request before the last change
+            state.request, state.previous = state.previous, state.request
+            return shopping.search(d, Step("product_search", "search"), state, state.request, "refined")
         intent, confidence, source = self.router.route(message)
         logger.info("intent %s (%.2f, %s)", intent, confidence, source)
         # "exchange SB-10041": the word and an order decide, whatever the classifier guessed (a person only when asked for)
@@ -554,6 +566,9 @@ class Assistant:
             intent = "order_status"  # "check SB-10055 for me": the classifier's guess loses to the order number
         if intent == "human_handoff" and source == "model" and _asks_in_words(message) and not _asks_person(message):
             intent = "policy_question"  # "what are your customer service hours?": a question to answer, not a ticket
+        if intent == "human_handoff" and source == "model" and confidence < 0.4 and not _asks_person(message) \
+                and d.types.find(_clean(message), activities=False) is not None:
+            intent = "product_search"  # "tent 2p <350": a kind of product, and a guess that nobody asked for a person
         if intent == "human_handoff":
             return service.handoff(d, Step(intent, "handoff"), session.id, message, user_id)
         # "how fast do I get my money back for a cancelled order?": a question about the rules, not an action
@@ -568,6 +583,9 @@ class Assistant:
             return service.policy(d, Step("policy_question", "policies"), state, f"{message} sizing", user_id)
         if intent in {"cancel_order", "change_order", "return_refund", "exchange"} and not slots.order_ids and _POLICY_Q.search(message):
             return service.policy(d, Step("policy_question", "policies"), state, message, user_id, context=self._context(state, message))
+        if intent in _ORDER_INTENTS and source == "model" and confidence < 0.4 and not slots.order_ids and state.topic == "product" \
+                and state.focus and len(message.split()) <= 5 and shopping.asks_stock(message) and not _ORDER_WORD.search(message):
+            intent = "product_question"  # "in stock?" about the product just picked, not an order
         if slots.order_ids and intent in {"delivery", "product_search", "product_question", "chit_chat", "out_of_scope",
                                           "policy_question", "recommendation", "compare"}:
             intent = "order_status"
@@ -673,7 +691,10 @@ class Assistant:
             if any(all(w in says(p) for w in found[1].split()) for p in kind):
                 found = (frozenset(active.leaves), active.type_words or found[1])
         if found is not None:  # "hiking boots" names a type; its words are no condition on another attribute too
-            type_words = set(found[1].split())
+            # (but "a down jacket" asks for down: a word the kind's category names lack)
+            type_words = set(found[1].split()) & {w for leaf in found[0] for w in re.findall(r"[a-z]+", leaf.lower())} \
+                if any(c.op == "==" and c.attribute != "type" for c in parsed.filters.attributes) else set()
+            type_words |= {w.rstrip("s") for w in type_words}
             parsed.filters.attributes = [c for c in parsed.filters.attributes if not (
                 c.op == "==" and c.attribute != "type" and set(str(c.value).lower().split()) <= type_words)]
         shown = shopping.shown_products(d, state)
@@ -700,7 +721,8 @@ class Assistant:
             # "and in L?", "hmm my husband says that's too loud lol. navy?": a short last sentence
             follow_up = state.topic == "product" and len(_sentences(message)[-1].split()) <= 7
             # ("does any of those come in navy": the list, not the product in focus)
-            if (size or colour) and (shopping.is_yes_no(message) or follow_up) and not _ABOUT_LIST.search(message):
+            stock = follow_up and shopping.asks_stock(message) and shopping.is_yes_no(message)  # "in stock?" after the lightest
+            if ((size or colour) and (shopping.is_yes_no(message) or follow_up) or stock) and not _ABOUT_LIST.search(message):
                 return shopping.details(d, Step("product_question", "product_details"), state, message, slots, yes_no=True)
             if shopping.asked_dimension(message) and _ATTRIBUTE_Q.search(message) and found is None \
                     and not _ABOUT_LIST.search(message):
@@ -713,7 +735,7 @@ class Assistant:
             return shopping.compare_shown(d, Step("compare", "compare"), state, slots, self._search_once(message, 2))
         only_comparative = all(r.comparative and r.index is None and r.noun is None for r in slots.refs)
         if slots.refs and shown and found is None and not (parsed.filters.attributes and _ABOUT_LIST.search(message)) \
-                and not (new_bound and only_comparative):  # "cheaper, sub 90": a new bound on the list
+                and not (new_bound and only_comparative) and not parsed.lifted:  # "cheaper, sub 90": a new bound on the list
             # ("any 2-person ones that stand up on their own?" sets conditions on the list, it asks about no one product)
             return shopping.details(d, Step("product_question", "product_details"), state, message, slots)
         request, changed = next_request(state.request, parsed, found)
@@ -731,6 +753,8 @@ class Assistant:
                 state.request = request
             return shopping.recommend_for(d, Step(intent, "recommend"), state, message, user_id)
         if changed in ("new", "refined") and (changed == "refined" or intent not in {"chit_chat", "out_of_scope"} or found):
+            if state.request is not None and request != state.request:
+                state.previous = state.request  # "go back to the ones before" restores it
             state.request = request
             return shopping.search(d, Step("product_search", "search"), state, request, changed)
         if intent == "product_question":
@@ -790,7 +814,7 @@ class Assistant:
         # "and do i have to pay for the postage on that" after a refused return: that item's or that return's rules,
         # unless the message names its own subject ("how long do refunds take")
         leans = _REFERRING.search(message) or len(message.split()) <= 5
-        if state.action == "damaged" and leans and not _SUBJECT.search(message):
+        if state.action == "damaged" and leans and not _SUBJECT.search(message) and not service.denies_fault(message):
             return _ACTION_WORDS["damaged"]
         action = (state.pending or {}).get("action")
         if action in _ACTION_WORDS and _REFERRING.search(message):
@@ -855,8 +879,9 @@ class Assistant:
             candidates = [(" ".join(words), words[-1], 0)]
         for phrase, head, start in candidates:
             collective = ""
-            if head in _COLLECTIVE and len(phrase.split()) >= 2:
-                collective, head = head, phrase.split()[-2]  # "a cheap cutlery set": what the set is of
+            one = head[:-1] if head.endswith("s") and head[:-1] in _COLLECTIVE else head  # "pan sets"
+            if one in _COLLECTIVE and len(phrase.split()) >= 2:
+                collective, head = one, phrase.split()[-2]  # "a cheap cutlery set": what the set is of
             if head in _BARE or len(head) < 3 or re.search(r"\b(?:with|without|has|have|got)\s+$", lowered[:start]):
                 continue  # "one with a rain cover": a feature of the product, not the product
             neighbours: list[str] | None = None

@@ -26,15 +26,29 @@ ACTION_OF_INTENT = {"cancel_order": "cancel", "change_order": "change_address", 
                     "exchange": "exchange"}
 INTENT_OF_ACTION = {v: k for k, v in ACTION_OF_INTENT.items()}
 DAMAGE = re.compile(r"\b(tore|torn|ripped|broke|broken|cracked|snapped|fell apart|falling apart|stopped working|"
-                    r"doesn'?t work|does not work|leak\w*|defect\w*|faulty|damaged|dented|bent|shattered|scratched|"
+                    r"(?:doesn'?t|does not|won'?t|didn'?t) work(?!\s+(?:on|with)\b)|leak\w*|defect\w*|faulty|damaged|dented|bent|shattered|scratched|"
                     r"arrived (?:broken|damaged)|missing|never (?:arrived|came)|can(?:'t|not) find (?:the|my) (?:parcel|package)|"
                     r"could(?:n't| not) find (?:the|my) (?:parcel|package))\b", re.I)
 _NOT_DAMAGE = re.compile(r"\b(?:not|isn'?t|aren'?t|wasn'?t|nothing|never|no|won'?t|wouldn'?t|doesn'?t|don'?t|shouldn'?t)\s+"
                          r"(?:\w+\s+)?$", re.I)  # "a bottle that won't leak" asks for a product
 
 
+# "nothing's wrong with it, it's just the wrong type for us": the shopper says there is no fault at all
+# ("doesn't work on our hob" is a mismatch, not a fault: see DAMAGE)
+_NO_FAULT = re.compile(r"\b(?:nothing(?:'s|\s+is)?\s+wrong|there'?s\s+nothing\s+wrong|no\s+fault|"
+                       r"(?:isn'?t|is\s+not|aren'?t|are\s+not)\s+(?:faulty|broken|damaged|defective))\b", re.I)
+
+
+def denies_fault(message: str) -> bool:
+    """"nothing's wrong with it", "it isn't faulty": no damage to talk about."""
+    return bool(_NO_FAULT.search(message))
+
+
 def says_damaged(message: str) -> bool:
-    """The message reports damage or a fault ("the strap tore"), not its absence ("something that's not faulty")."""
+    """The message reports damage or a fault ("the strap tore"), not its absence ("something that's not faulty",
+    "nothing's wrong with it")."""
+    if denies_fault(message):
+        return False
     return any(not _NOT_DAMAGE.search(message[: m.start()]) for m in DAMAGE.finditer(message))
 _RECENT = re.compile(r"\b(latest|last|most recent|newest|recent)\s+(order|purchase|one)\b|\bi (?:just )?(?:ordered|bought) (?:recently|lately)\b", re.I)
 _OLDEST = re.compile(r"\b(first|oldest|earliest)\s+(order|purchase)\b", re.I)
@@ -317,6 +331,8 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
             answer = f"{label} shipping on a {money(value)} order is {fee}."
             cited = next((c for c in citations if c.doc_id == hit.doc_id), None)
             if cited is not None:
+                if hit.text not in cited.snippet:
+                    cited.snippet = fill_placeholders(hit.text, d.placeholders)[0]
                 best = cited
                 step.citations = [cited] + [c for c in citations if c is not cited]
             hits = []
@@ -331,6 +347,8 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
             answer = f"{what} on a {money(value)} order is {fee} ({rule.group(0)})."
             cited = next((c for c in citations if c.doc_id == hit.doc_id), None)
             if cited is not None:
+                if hit.text not in cited.snippet:  # the citation shows the passage the figures come from
+                    cited.snippet = fill_placeholders(hit.text, d.placeholders)[0]
                 best = cited
                 step.citations = [cited] + [c for c in citations if c is not cited]
             break

@@ -43,7 +43,8 @@ _YES_NO = re.compile(r"^\s*(?:(?:hey|hi|hello|ok(?:ay)?|so|um+|hmm+|quick q(?:ue
                      r"\b(?:have you got|do you have|have you) (?:it|that|this|them|those|one|any)\b(?! (?:for|to)\b)|"
                      r"\bdo you (?:\w+ )?(?:have|stock|carry|sell)\b[^.!?]*\?|"  # "before I get my hopes up - do you actually have ... ?"
                      # the question mark may end a sentence before more words: "in stock in M/L? my torso is 50 cm"
-                     r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b[^.!?]*\?", re.I)
+                     r"\b(?:come|comes|available|avail|in stock|left|have (?:it|them|one|that))\b[^.!?]*\?|"
+                     r"\b(?:ok|okay|fine|possible|doable)\s*\?", re.I)  # "size 9 ok? 1st one", "blue ok?"
 _STOCK_Q = re.compile(r"\b(in stock|available|availability|sold out|have (?:it|any|one)|left)\b", re.I)
 # "actually, remove it", "ok and how long ...?", "thanks. also ...": openings that do not change the request
 OPENING = (r"^\s*(?:(?:actually|ok(?:ay)?|oh|hmm+|wait|no|nah|nope|yes|yeah|yep|please|then|and|also|plus|so|um+|well|great|cool|"
@@ -64,6 +65,10 @@ _CART_ADD = re.compile(r"\b(add|put|throw|pop|place)\b.{0,60}\b(cart|basket|trol
                        # "the first one please, in Sunflower": a choice from the list
                        r"^\s*(?:ok(?:ay)?,? |yes,? )?(?:the )?(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) one"
                        r"(?: of (?:those|these|them))?,? (?:please|pls|plz)\b(?![^.?!]*\?)|"
+                       # "1st one in Orange, basket pls", "that one to cart": a choice, then where it goes (no question)
+                       r"^(?!\s*(?:is|are|what|what'?s|whats|did|do|does|has|have|was|where|how|can|could)\b)[^?]*?"
+                       rf"(?:\b(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th))\s+one|{_REF})\b[^?]{{0,40}}?[\s,]"
+                       r"(?:(?:in(?:to)?|to)\s+(?:the\s+|my\s+)?)?(?:cart|basket|trolley)\s*(?:please|pls|plz|thanks|ta)?\s*[.!]*\s*$|"
                        # "add the second one", "ooh the second one is nice, add that in queen"
                        rf"{_CLAUSE_START}add (?:{_QTY_SAID} (?:of )?)?(?:{_REF}|\d+)\b|"
                        # "chuck 2 of the first one in my cart": whatever the verb, into the cart
@@ -127,6 +132,9 @@ def search(d: Deps, step: Step, state: DialogueState, request: ProductRequest, c
     query = request.text or request.type_words
     products, reasons = _find(d, query, hard, request)
     what = request.describe() if request.type_words or request.leaves else "some options"
+    common = set(request.leaves).intersection(*(set(p.category) for p in products[:SHOWN])) if products else set()
+    if len(request.leaves) > 1 and len(common) == 1:  # "a sleeping mat": of the two "sleeping" kinds, the one found
+        what = request.model_copy(update={"leaves": sorted(common)}).describe()
     lead = render("reply_products_lead", what=what).strip()
     if not products:
         # nothing meets every constraint: say so, and show the closest of the type, cheapest first on a budget
@@ -332,6 +340,11 @@ def asked_dimension(message: str) -> str | None:
 
 def is_yes_no(message: str) -> bool:
     return bool(_YES_NO.search(message))
+
+
+def asks_stock(message: str) -> bool:
+    """"in stock?", "any left?": a question whether a product can be had."""
+    return bool(_STOCK_Q.search(message))
 
 
 # Names of sizes said as "<name> size" ("king size"), for products that lack them

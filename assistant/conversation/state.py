@@ -8,6 +8,7 @@ stove") starts a new one; "it / that one / the second / the cheaper one" resolve
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -34,10 +35,13 @@ class ProductRequest(BaseModel):
 
         kinds = [c for c in f.attributes if c.op == "==" and isinstance(c.value, str) and c.attribute == "type"]
         noun = str(kinds[0].value) if kinds else self.type_words or (self.text if len(self.text.split()) <= 3 else "")
+        if len(self.leaves) == 1 and noun and self.leaves[0].lower().startswith(noun.lower() + " "):
+            noun = self.leaves[0]  # "sleeping" said of sleeping pads: the kind's own name reads better
         parts = [_plural(noun.lower()) if noun else "products"]
         parts += list(dict.fromkeys(f"for {c.value} people" if c.attribute.endswith("_persons") else c.phrase
                                     for c in f.attributes if c.phrase and c.op not in ("is", "==")))
-        words = [str(c.value) for c in f.attributes if c.op == "==" and isinstance(c.value, str) and c not in kinds
+        words = [c.phrase if c.phrase and str(c.value).lower() in c.phrase.lower() else str(c.value)  # "max cushioning"
+                 for c in f.attributes if c.op == "==" and isinstance(c.value, str) and c not in kinds
                  and str(c.value).lower() not in parts[0]]
         if f.price_around is not None:
             parts.append(f"around {_money(f.price_around)}")
@@ -63,6 +67,8 @@ class DialogueState(BaseModel):
     """Everything later turns refer to."""
 
     request: ProductRequest | None = None
+    previous: ProductRequest | None = Field(None, description="The request before the last change, for 'go back to "
+                                            "the ones before'.")
     shown: list[str] = Field(default_factory=list, description="Product ids shown last, in order.")
     focus: str | None = Field(None, description="The product the conversation is about ('it').")
     orders: list[str] = Field(default_factory=list, description="Orders in focus, most recent first.")
@@ -97,7 +103,7 @@ def next_request(
     """
     f = parsed.filters
     constraints = any((f.price_min is not None, f.price_max is not None, f.colours, f.sizes, f.in_stock, f.attributes,
-                       f.sort is not None, f.brands))
+                       f.sort is not None, f.brands, _lifts(active, parsed.lifted)))
     if found_type is not None:
         leaves, words = found_type
         if active is not None and set(active.leaves) & set(leaves):
@@ -135,11 +141,45 @@ def _refine(active: ProductRequest, parsed: ParsedQuery, *, text: str, leaves: l
         merged.attributes = [c for c in old.attributes if c.attribute not in replaced] + list(new.attributes)
     if new.sort is not None:
         merged.sort = new.sort
+    _drop(merged, parsed.lifted)
     if type_words is not None and type_words != active.type_words:  # a new kind: the old kind's `type` no longer holds
         merged.attributes = [c for c in merged.attributes if c.attribute != "type" or c in new.attributes]
     merged.categories = []
     return ProductRequest(text=text, leaves=leaves, type_words=active.type_words if type_words is None else type_words,
                           filters=merged)
+
+
+_PRICE_WORDS = {"budget", "price", "cost", "costs", "money", "spend", "spending", "limit", "cap"}
+_LIST_FIELDS = {"colour": "colours", "color": "colours", "size": "sizes", "brand": "brands"}
+
+
+def _lifted_attribute(c: Constraint, word: str) -> bool:
+    """Whether "forget the <word>" lets go of condition `c`: the word is in its name, value or phrase."""
+    stem = word.lower().rstrip("s")
+    said = " ".join([c.attribute.replace("_", " "), str(c.value), c.phrase or ""]).lower()
+    return c.attribute != "type" and len(stem) >= 3 and re.search(rf"\b{re.escape(stem)}", said) is not None
+
+
+def _lifts(active: ProductRequest | None, lifted: list[str]) -> bool:
+    """Whether the words let go of any condition of the active request."""
+    if active is None or not lifted:
+        return False
+    probe = active.filters.model_copy(deep=True)
+    _drop(probe, lifted)
+    return probe != active.filters
+
+
+def _drop(f: Filters, lifted: list[str]) -> None:
+    """Remove from `f` what the shopper let go of ('budget', 'colour', 'stock', 'waterproof')."""
+    for word in lifted:
+        if word in _PRICE_WORDS:
+            f.price_min = f.price_max = f.price_around = None
+        elif word in _LIST_FIELDS:
+            setattr(f, _LIST_FIELDS[word], [])
+        elif word == "stock":
+            f.in_stock = None
+        else:
+            f.attributes = [c for c in f.attributes if not _lifted_attribute(c, word)]
 
 
 def _plural(words: str) -> str:
