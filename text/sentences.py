@@ -3,7 +3,7 @@
 `split_sentences` ends a sentence at `.`, `!` or `?` (closing quotes and brackets go with it) when whitespace and
 then a capital letter, a digit or an opening quote follow, and at every line break; a leading bullet marker
 (`-`, `*`, `•`, `1.`, `2)`) is dropped. Decimals ("2.5 L", "$84.95") have no space after the point and stay whole;
-a full stop after a known abbreviation ("e.g.", "approx.", "12 in.") ends nothing. Starting a sentence only at a
+a full stop after a known abbreviation ("e.g.", "approx.", "12 in.", a company's "Co.") ends nothing. Starting a sentence only at a
 capital keeps "Made of nylon. approx. weight 450 g" whole rather than guessing at unknown abbreviations.
 
 `split_clauses` is for chat messages, which are often all lowercase: it also splits before lowercase words and
@@ -19,7 +19,8 @@ __all__ = ["split_clauses", "split_sentences"]
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _END = re.compile(r"[.!?]+[\"')\]”’»]*(?=\s)")
 _CLAUSE_END = re.compile(r"[.!?]+[\"')\]”’»]*(?=\s)|[;,:](?=\s)")
-_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|approx|incl|no|vs|dr|mr|mrs|st)|\d\s*(?:in|oz|lbs?|ft))\.$", re.IGNORECASE)
+# (company suffixes too: "Bluewater Bottle Co. Boulder 0.75 L Bottle" is one product name)
+_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|approx|incl|no|vs|dr|mr|mrs|st|co|inc|ltd|corp|bros)|\d\s*(?:in|oz|lbs?|ft))\.$", re.IGNORECASE)
 _OPENERS = "\"'(“‘[«¿¡"
 
 

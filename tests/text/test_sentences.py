@@ -13,6 +13,8 @@ def test_sentences_keep_decimals_and_abbreviations_whole():
         "Works e.g. for hiking.",
         "Costs $84.95 approx. Now 10% off.",
     ]
+    assert split_sentences("Here are some options: Bluewater Bottle Co. Boulder 0.75 L Bottle: $44.95. In stock.") == [
+        "Here are some options: Bluewater Bottle Co. Boulder 0.75 L Bottle: $44.95.", "In stock."]  # a company's "Co."
 
 
 def test_line_breaks_and_bullet_markers_end_sentences():
