@@ -39,7 +39,8 @@ JOINT_WEIGHT = 0.3  # + this when the question asks whether two documents' subje
 # the lexical query (the dense model reads the question as typed).
 SERVICE_WORDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(tore|torn|tear|ripped|rip|broke|broken|break|cracked|snapped|split|fell apart|falling apart|"
-                r"stopped working|doesn'?t work|does not work|leak\w*|defect\w*|faulty|damaged?|dented|scratched)\b", re.I),
+                r"stopped working|doesn'?t work|does not work|leak\w*|defect\w*|faulty|damaged?|dented|scratched|"
+                r"(?:letting|lets?|taking) (?:the )?(?:water|rain|wet) in|(?:wet|soaked) (?:inside|through))\b", re.I),
      "faulty damaged defect warranty"),
     (re.compile(r"\b((?:send|bring|take|ship|post|mail) (?:[\w']+ ){0,3}?back)\b", re.I), "return"),
     (re.compile(r"\b(opened|unsealed|used|worn|washed|unwrapped)\b", re.I), "opened seal unused"),
@@ -56,6 +57,9 @@ SERVICE_WORDS: list[tuple[re.Pattern[str], str]] = [
                 re.I), "ships in parts shipment separately"),
     (re.compile(r"\b((?:deleted|lost|misplaced|can'?t find|cannot find|threw away|binned) (?:the |my |her |his |that )?"
                 r"(?:e-?mail|code|card|voucher|receipt))\b", re.I), "lost replaced"),
+    # "swap them for a different model": not an exchange of size or colour
+    (re.compile(r"\b((?:a |for )?(?:different|another|other) (?:model|product|style|item|brand|design|make|kind|type))\b", re.I),
+     "different product"),
     # "could you get a parcel to me there for the next morning?": the fastest option
     (re.compile(r"\b((?:the )?(?:next|following) (?:morning|day)|by tomorrow|tomorrow morning|over ?night)\b", re.I),
      "overnight next business day delivery"),

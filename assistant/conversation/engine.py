@@ -29,6 +29,7 @@ text never has to be taken back.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -79,6 +80,8 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
                      r"looking for|i (?:also )?(?:need|want|would like|'d like)|do you (?:have|sell|carry|stock)|"
                      r"(?:what|how) about|have you got|any|find me|get me|search for)?\s*(?:(?:some|a|an|the)\b)?\s*", re.I)
 # "go back to the ones you showed me before", "the earlier ones again", "back to the original list"
+_COVERED = re.compile(r"\b(?:covered|cover (?:it|that|this|them)|under (?:the )?(?:warranty|guarantee)|warrant(?:y|ied)|guarantee[ed]?)\b", re.I)
+_OTHER_PRODUCT = re.compile(r"\b(?:different|another|other)\s+(?:model|product|style|item|brand|design|make|kind|type)\b", re.I)
 _ORDER_WORD = re.compile(r"\b(?:orders?|ordered|bought|purchased?|parcel|package|delivery|shipped|tracking)\b", re.I)
 _GO_BACK = re.compile(
     r"\b(?:go|get|come|switch|take\s+me|head)\s+back\s+to\s+(?:the|those|your|that)\s+(?:\w+\s+){0,2}?(?:ones?|list|results?|options?|"
@@ -464,9 +467,13 @@ class Assistant:
             # "the status of SB-1 and can you change its address": two things to do with orders
             # ("i picked the wrong colour on SB-1. can that still be changed?": a question about what was just said)
             two_kinds = two_kinds or family == last == "order" and self.router.route(parts[-1])[0] != self.router.route(piece)[0] \
-                and not (not _asks(parts[-1]) and re.search(r"\b(?:that|it|this)\b", piece, re.I)
+                and not (not _asks(parts[-1]) and re.search(r"\b(?:that|it|this|them|they|those|these)\b", piece, re.I)
                          and not extract_slots(piece).order_ids)
-            if parts and not two_kinds and (family == last or family == "other" or len(parts) >= 3):
+            # "the boots from SB-1 have started letting water in. can i just send them back?": a question about the
+            # order just described is part of it
+            about_it = last == "order" and not _asks(parts[-1]) and service.says_damaged(parts[-1]) \
+                and not extract_slots(piece).order_ids and re.search(r"\b(?:that|it|this|them|they|those|these)\b", piece, re.I) is not None
+            if parts and not two_kinds and (family == last or family == "other" or len(parts) >= 3 or about_it):
                 parts[-1] += " " + piece
             else:
                 parts.append(f"{lead} {piece}".strip() if lead and not parts else piece)
@@ -535,10 +542,16 @@ class Assistant:
         intent, confidence, source = self.router.route(message)
         logger.info("intent %s (%.2f, %s)", intent, confidence, source)
         # "exchange SB-10041": the word and an order decide, whatever the classifier guessed (a person only when asked for)
-        if _EXCHANGE.search(message) and user_id and intent not in {"product_search", "compare", "recommendation", "cancel_order"} and (
+        if _EXCHANGE.search(message) and user_id and (intent not in {"product_search", "compare", "recommendation", "cancel_order"}
+                                                      or slots.order_ids and intent != "cancel_order") and (
                 intent != "human_handoff" or not _asks_person(message)) and (
                 slots.order_ids or state.orders or _refers_to_order(d, message, user_id)):
             intent = "exchange"
+            if _OTHER_PRODUCT.search(message):
+                # "rather than another size, could you just swap them for a different model?": no exchange does that
+                state.orders = slots.order_ids or state.orders  # (the order stays in focus: "then send them back")
+                return service.policy(d, Step("policy_question", "policies"), state, message, user_id,
+                                      context=_ACTION_WORDS["exchange"])
             if _HYPOTHETICAL.search(message) and _asks(message) and not slots.order_ids:
                 # "and if i end up hating the sand one too, can i swap it again?": the rule, nothing to start
                 return service.policy(d, Step("policy_question", "policies"), state, message, user_id,
@@ -558,6 +571,12 @@ class Assistant:
         if _FRUSTRATED.search(message) and intent not in {"product_search", "recommendation", "compare", "product_question"}:
             # "nobody answers my emails": a person should take this over, not another round with the bot
             return service.handoff(d, Step("human_handoff", "handoff"), session.id, message, user_id)
+        if state.action == "damaged" and state.orders and _COVERED.search(message) and not slots.order_ids \
+                and d.types.find(_clean(message), activities=False) is None and not _asks_person(message):
+            # "seriously? they're sold as waterproof. surely that's covered somehow" after a fault: its rules and remedy,
+            # for the order in focus
+            return service.damaged(d, Step("return_refund", "policies"), state, message,
+                                   dataclasses.replace(slots, order_ids=state.orders[:1]), user_id, context="warranty covered")
         if service.says_damaged(message) and intent not in {"cancel_order", "change_order"} and not _asks_person(message) \
                 and not (intent in ("product_search", "recommendation") and not slots.order_ids and self._budget(message)):
             # ("his shoes are falling apart ... a new pair, i can spend up to 130": shopping for a replacement)

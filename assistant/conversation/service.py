@@ -26,7 +26,8 @@ ACTION_OF_INTENT = {"cancel_order": "cancel", "change_order": "change_address", 
                     "exchange": "exchange"}
 INTENT_OF_ACTION = {v: k for k, v in ACTION_OF_INTENT.items()}
 DAMAGE = re.compile(r"\b(tore|torn|ripped|broke|broken|cracked|snapped|fell apart|falling apart|stopped working|"
-                    r"(?:doesn'?t|does not|won'?t|didn'?t) work(?!\s+(?:on|with)\b)|leak\w*|defect\w*|faulty|damaged|dented|bent|shattered|scratched|"
+                    r"(?:doesn'?t|does not|won'?t|didn'?t) work(?!\s+(?:on|with)\b)|(?:letting|lets?|taking)\s+(?:the\s+)?(?:water|rain|wet)\s+in|"
+                    r"(?:wet|soaked)\s+(?:inside|through)|leak\w*|defect\w*|faulty|damaged|dented|bent|shattered|scratched|"
                     r"arrived (?:broken|damaged)|missing|never (?:arrived|came)|can(?:'t|not) find (?:the|my) (?:parcel|package)|"
                     r"could(?:n't| not) find (?:the|my) (?:parcel|package))\b", re.I)
 _NOT_DAMAGE = re.compile(r"\b(?:not|isn'?t|aren'?t|wasn'?t|nothing|never|no|won'?t|wouldn'?t|doesn'?t|don'?t|shouldn'?t)\s+"
@@ -258,10 +259,11 @@ def confirm(d: Deps, state: DialogueState, pending: dict, slots: Slots, user_id:
     return None
 
 
-def damaged(d: Deps, step: Step, state: DialogueState, message: str, slots: Slots, user_id: str | None) -> Step:
-    """A damaged or faulty item: the damaged-items rule, and the offer of a free return for the order (or a
-    hand-off when a return cannot start)."""
-    policy(d, step, state, message, user_id)
+def damaged(d: Deps, step: Step, state: DialogueState, message: str, slots: Slots, user_id: str | None,
+            context: str = "") -> Step:
+    """A damaged or faulty item: the damaged-items rule (or the rule `context` asks about: "is that covered?"
+    asks the warranty's), and the offer of a free return for the order (or a hand-off when a return cannot start)."""
+    policy(d, step, state, message, user_id, context=context)
     step.task = None  # the offer below is an action: the reply is the template
     if not user_id:
         step.template += "\n" + render("reply_damaged_sign_in").strip()

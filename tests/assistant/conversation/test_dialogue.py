@@ -727,3 +727,22 @@ def test_no_fault_said_keeps_the_talk_off_damage(bot):
     assert not says_damaged("the pan set doesn't work on our induction hob")  # a mismatch, not a fault
     assert says_damaged("the lantern doesn't work any more")
     assert not says_damaged("nothing's wrong with it, it's just the wrong type for us")
+
+
+def test_a_swap_for_another_model_is_the_rule_and_the_order_stays_in_focus(bot):
+    order = max(_orders_of(bot, "delivered", leaf="Trail Running Shoes"), key=lambda r: r.created_at)
+    chat = bot(order.customer_id)
+    done = chat.say(f"the shoes from {order.id} pinch my foot. rather than another size, could you swap them for a different model?")
+    assert not done["actions"] and "To swap for a different product" in done["reply"]
+    back = chat.say("fair enough - yes, go ahead and send them back for a refund")
+    assert [(a["action"], a["order_id"]) for a in back["actions"]] == [("start_return", order.id)]
+
+
+def test_a_leak_outside_the_return_window_then_is_that_covered_gets_the_warranty(bot):
+    order = min(_orders_of(bot, "delivered", leaf="Hiking Boots"), key=lambda r: r.created_at)  # long past its window
+    chat = bot(order.customer_id)
+    first = chat.say(f"the boots from {order.id} have started letting water in. can i just send them back?")
+    assert "outside the 30-day return window" in first["reply"] and first["reply"].count("return window") == 1
+    covered = chat.say("seriously? they're sold as waterproof and i've looked after them. surely that's covered somehow")
+    assert "leaking waterproof membranes" in covered["reply"] and "support team" in covered["reply"]
+    assert not covered["shown"] and all(a.get("order_id") == order.id for a in covered["actions"])
