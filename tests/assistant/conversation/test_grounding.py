@@ -46,6 +46,11 @@ def test_stock_claims_are_checked():
     assert not check("The Alder Peak Stormline Rain Jacket is out of stock.", evidence()).dropped
     assert check("The Ridgeline Windrift Mid Waterproof Hiking Boot is sold out.", evidence()).dropped
     assert check("Only 3 left of the Ridgeline Windrift Mid Waterproof Hiking Boot.", evidence()).dropped
+    # a rule the data states in stock words is no claim about a product's stock; the same words unquoted are
+    rule = "We match the price of an identical item that is in stock at a US retailer's own website."
+    ev = evidence(products=[], texts=[rule])
+    assert not check(rule, ev).dropped
+    assert check("Everything we sell is in stock today.", ev).dropped
 
 
 def test_order_claims_are_checked():
