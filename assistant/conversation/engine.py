@@ -79,10 +79,12 @@ _FILLER = re.compile(r"^\s*(?:(?:and|also|so|ok(?:ay)?|hi|hey|hello|please|well|
                      r"(?:(?:can|could) you (?:please )?(?:show|find|get|recommend) me|(?:please )?show me|i(?:'m| am) (?:looking for|after)|"
                      r"looking for|i (?:also )?(?:need|want|would like|'d like)|do you (?:have|sell|carry|stock)|"
                      r"(?:what|how) about|have you got|any|find me|get me|search for)?\s*(?:(?:some|a|an|the)\b)?\s*", re.I)
-# "go back to the ones you showed me before", "the earlier ones again", "back to the original list"
+# "surely that's covered somehow", "is that under warranty": what the rules cover, asked after a fault
 _COVERED = re.compile(r"\b(?:covered|cover (?:it|that|this|them)|under (?:the )?(?:warranty|guarantee)|warrant(?:y|ied)|guarantee[ed]?)\b", re.I)
+# "swap them for a different model": no exchange (size or colour) but a return and a new order
 _OTHER_PRODUCT = re.compile(r"\b(?:different|another|other)\s+(?:model|product|style|item|brand|design|make|kind|type)\b", re.I)
 _ORDER_WORD = re.compile(r"\b(?:orders?|ordered|bought|purchased?|parcel|package|delivery|shipped|tracking)\b", re.I)
+# "go back to the ones you showed me before", "the earlier ones again", "back to the original list"
 _GO_BACK = re.compile(
     r"\b(?:go|get|come|switch|take\s+me|head)\s+back\s+to\s+(?:the|those|your|that)\s+(?:\w+\s+){0,2}?(?:ones?|list|results?|options?|"
     r"lot|selection)\b(?=.{0,40}?\b(?:before|earlier|previous(?:ly)?|first|original(?:ly)?|last\s+time|a\s+minute\s+ago)\b)|"
@@ -711,8 +713,7 @@ class Assistant:
                 found = (frozenset(active.leaves), active.type_words or found[1])
         if found is not None:  # "hiking boots" names a type; its words are no condition on another attribute too
             # (but "a down jacket" asks for down: a word the kind's category names lack)
-            type_words = set(found[1].split()) & {w for leaf in found[0] for w in re.findall(r"[a-z]+", leaf.lower())} \
-                if any(c.op == "==" and c.attribute != "type" for c in parsed.filters.attributes) else set()
+            type_words = set(found[1].split()) & {w for leaf in found[0] for w in re.findall(r"[a-z]+", leaf.lower())}
             type_words |= {w.rstrip("s") for w in type_words}
             parsed.filters.attributes = [c for c in parsed.filters.attributes if not (
                 c.op == "==" and c.attribute != "type" and set(str(c.value).lower().split()) <= type_words)]

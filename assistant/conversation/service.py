@@ -333,9 +333,7 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
             answer = f"{label} shipping on a {money(value)} order is {fee}."
             cited = next((c for c in citations if c.doc_id == hit.doc_id), None)
             if cited is not None:
-                if hit.text not in cited.snippet:
-                    cited.snippet = fill_placeholders(hit.text, d.placeholders)[0]
-                best = cited
+                best = _citing(d, cited, hit)
                 step.citations = [cited] + [c for c in citations if c is not cited]
             hits = []
         for hit in hits:
@@ -349,9 +347,7 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
             answer = f"{what} on a {money(value)} order is {fee} ({rule.group(0)})."
             cited = next((c for c in citations if c.doc_id == hit.doc_id), None)
             if cited is not None:
-                if hit.text not in cited.snippet:  # the citation shows the passage the figures come from
-                    cited.snippet = fill_placeholders(hit.text, d.placeholders)[0]
-                best = cited
+                best = _citing(d, cited, hit)
                 step.citations = [cited] + [c for c in citations if c is not cited]
             break
     answer += _return_deadline(d, state, message, user_id)
@@ -364,6 +360,13 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
     figures = re.findall(r"\$\d[\d,.]*|\d+\s*(?:%|days?|business days|hours?|weeks?)", answer)
     step.required = [figures] if figures else [[w for w in re.findall(r"[a-z]{5,}", answer.lower())[:8]]]
     return step
+
+
+def _citing(d: Deps, cited: Citation, hit) -> Citation:
+    """`cited`, showing the passage (`hit`) whose figures the answer states."""
+    if hit.text not in cited.snippet:
+        cited.snippet = fill_placeholders(hit.text, d.placeholders)[0]
+    return cited
 
 
 _MONEY_IN = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d\d)?")
