@@ -357,8 +357,13 @@ def policy(d: Deps, step: Step, state: DialogueState, message: str, user_id: str
     step.task = "task_policy"
     step.overlap_with = best.snippet
     step.evidence.strict = True
-    figures = re.findall(r"\$\d[\d,.]*|\d+\s*(?:%|days?|business days|hours?|weeks?)", answer)
-    step.required = [figures] if figures else [[w for w in re.findall(r"[a-z]{5,}", answer.lower())[:8]]]
+    # a draft states every figure of the answer ("2 business days" alone does not answer "how much is expedited
+    # shipping?"), but not the amount the customer gave ("on a $30 order")
+    asked = {f.rstrip(".,") for f in re.findall(r"\$\d[\d,.]*", message)} | {f"${_number(m.group(1) or m.group(2)):.2f}"
+                                                                           for m in _AMOUNT.finditer(message)}
+    figures = [f for f in dict.fromkeys(f.rstrip(".,") for f in re.findall(r"\$\d[\d,.]*|\d+\s*(?:%|days?|business days|hours?|weeks?)", answer))
+               if f not in asked]
+    step.required = [[f] for f in figures[:3]] if figures else [[w for w in re.findall(r"[a-z]{5,}", answer.lower())[:8]]]
     return step
 
 

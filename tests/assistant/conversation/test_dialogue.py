@@ -746,3 +746,14 @@ def test_a_leak_outside_the_return_window_then_is_that_covered_gets_the_warranty
     covered = chat.say("seriously? they're sold as waterproof and i've looked after them. surely that's covered somehow")
     assert "leaking waterproof membranes" in covered["reply"] and "support team" in covered["reply"]
     assert not covered["shown"] and all(a.get("order_id") == order.id for a in covered["actions"])
+
+
+def test_a_policy_draft_must_state_every_figure_of_the_answer(make_assistant, policy_documents, scripted_chat_model):
+    """"2 business days" is true but does not answer "how much is expedited shipping?": the draft lacking the cost
+    falls back to the templated answer, which states both; the amount the customer gave need not be repeated."""
+    short = scripted_chat_model("Option: Expedited. Delivery time after dispatch: 2 business days.")
+    done = list(make_assistant(short, documents=policy_documents).chat(None, "how much is expedited shipping", None))[-1].data
+    assert done["answer_source"] == "fallback" and "$14.95" in done["reply"]
+    full = scripted_chat_model("Standard shipping costs $6.95, and it is free on orders of $75 or more.")
+    done = list(make_assistant(full, documents=policy_documents).chat(None, "what does shipping cost on a $30 order?", None))[-1].data
+    assert done["answer_source"] == "llm"
