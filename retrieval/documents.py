@@ -287,12 +287,12 @@ class DocumentIndex:
             chunk = self.chunks.get(cid)
             if chunk is None:
                 continue
-            covered = len(wanted & set(analyze(_indexed_text(chunk)))) / len(wanted) if wanted else 0.0
+            said = set(analyze(_indexed_text(chunk)))
+            covered = len(wanted & said) / len(wanted) if wanted else 0.0
             # the share of the document's title said in the question, or all of its section's heading ("When you
             # are charged": "charged")
             title, heading = set(analyze(chunk.title)) - _HEADING_FILLER, set(analyze(chunk.section or "")) - _HEADING_FILLER
             titled = max(len(title & asked) / len(title) if title else 0.0, 1.0 if heading and heading <= asked else 0.0)
-            said = set(analyze(_indexed_text(chunk)))
             joint = len(named) >= 2 and all(words & said for words in named)
             scored[cid] = (score / top + COVERAGE_WEIGHT * covered + TITLE_WEIGHT * titled
                            + (FIGURE_WEIGHT if figure is not None and figure.search(chunk.text) else 0.0)
